@@ -1,0 +1,109 @@
+"""Every hook intarsia calls, in one file. Each docstring is the hook's contract.
+
+Plugins implement hooks with ``@intarsia.hookimpl``. The ``register_<kind>(register)`` hooks hand the
+plugin a *registrar*: a callable that records a named component without importing it::
+
+    @hookimpl
+    def register_rewards(register):
+        register("motif", factory="intarsia_motif.reward:MotifReward",
+                 config="intarsia_motif.config:MotifRewardConfig",
+                 summary="LLM-preference intrinsic reward (Motif, ICLR 2024)")
+
+``factory`` and ``config`` are ``"module:attr"`` strings (or the objects themselves, when importing them
+is cheap); they are imported only when the component is built, so listing plugins stays fast.
+Registering a name another distribution already registered for the same kind is an error naming both.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("intarsia")
+
+
+@hookspec
+def register_envs(register):
+    """Register environments (gymnasium ``Env`` factories).
+
+    ``factory(**config_fields)`` returns a ``gymnasium.Env``. Every registered env is also reachable as
+    ``gymnasium.make("intarsia/<name>")``. Envs that describe events in text put a ``str`` in
+    ``info["caption"]`` on every step (``""`` when nothing happened). Envs that have a notion of success
+    put ``info["success"]`` (bool) in the info of an episode's last step.
+    """
+
+
+@hookspec
+def register_rewards(register):
+    """Register reward terms (see :class:`intarsia.interfaces.Reward`).
+
+    ``factory(config, *, env_spec)`` returns an object that maps a :class:`~intarsia.interfaces.Transitions`
+    batch to one float per environment, may keep per-episode state (reset per env index when that env's
+    episode ends) and declares the transition fields it reads in ``requires``.
+    """
+
+
+@hookspec
+def register_policies(register):
+    """Register trainable agents (see :class:`intarsia.interfaces.Policy`).
+
+    ``factory(config, *, env_spec, fabric)`` returns a policy the runner drives with ``act``,
+    ``observe``, ``update`` and ``state_dict``/``load_state_dict``. The policy owns its networks,
+    optimisers and replay; it sets them up with ``fabric`` so the same code runs on CPU, GPU and DDP.
+    """
+
+
+@hookspec
+def register_world_models(register):
+    """Register world models (see :class:`intarsia.interfaces.WorldModel`).
+
+    ``factory(config, *, obs_space, action_space, reward_terms)`` returns a ``torch.nn.Module`` that agents
+    select by name, so sequence models (an SSM, a GRU-RSSM) are swappable inside one agent.
+    """
+
+
+@hookspec
+def register_detectors(register):
+    """Register machine-generated-text detectors (see :class:`intarsia.interfaces.Detector`).
+
+    ``factory(config)`` returns an object with ``fit(texts, labels)``, ``score(texts)`` (probability that
+    each text is machine-generated), ``save(path)`` and a classmethod ``load(path)``.
+    """
+
+
+@hookspec
+def register_llms(register):
+    """Register text-generation backends (see :class:`intarsia.interfaces.LLM`).
+
+    ``factory(config)`` returns an object with ``generate(prompts, *, max_tokens, temperature, top_p, stop,
+    seed) -> list[str]``; backends that can score answer options expose ``option_logprobs``.
+    """
+
+
+@hookspec
+def register_jobs(register):
+    """Register jobs: what ``intarsia run`` executes.
+
+    A recipe or YAML file names its job with the top-level key ``job`` (default ``train``, the core's
+    Lightning Fabric RL loop). ``factory(config, *, run)`` receives the resolved config dataclass and a
+    :class:`intarsia.runner.context.RunContext` (run directory, resume flag) and returns the report dict
+    that is written to ``report.json``. Jobs must be resumable from their run directory.
+    """
+
+
+@hookspec
+def register_recipes(register):
+    """Register recipes: named, runnable YAML configs shipped inside the plugin.
+
+    Call ``register(name, file=PATH, summary=...)`` with the path of a YAML file in the package
+    (``pathlib.Path(__file__).parent / "recipes" / "x.yaml"``). ``intarsia recipes`` lists them and
+    ``intarsia run NAME`` runs one. Names are ``<plugin>/<recipe>``.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add subcommands to the ``intarsia`` command line.
+
+    ``cli`` is the root ``click.Group``; decorate functions with ``@cli.command()`` or ``@cli.group()``.
+    Import heavy modules inside the command bodies, not at module level, so ``intarsia --help`` stays fast.
+    """

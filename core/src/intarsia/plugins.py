@@ -1,0 +1,211 @@
+"""The plugin manager: entry-point discovery, isolation of broken plugins, allow/deny lists, tracing.
+
+Environment switches (as pytest, llm and datasette have them):
+
+``INTARSIA_STRICT_PLUGINS=1``   a plugin that fails to import or register is fatal (name + traceback)
+``INTARSIA_LOAD_PLUGINS=a,b``   load only these entry points (``""`` loads none besides the core's own)
+``INTARSIA_DISABLE_PLUGINS=a,b`` skip these entry points
+``INTARSIA_TRACE_PLUGINS=1``    print every hook call and its result to stderr
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .errors import DuplicateComponentError, PluginLoadError
+from .registry import KINDS, Registry
+
+ENTRY_POINT_GROUP = "intarsia"
+hookimpl = pluggy.HookimplMarker("intarsia")
+
+_REGISTER_HOOKS = {f"register_{kind}": kind for kind in KINDS}
+
+
+def _env_list(var: str) -> list[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def strict_mode() -> bool:
+    return os.environ.get("INTARSIA_STRICT_PLUGINS", "").lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class PluginInfo:
+    """What ``intarsia plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+    traceback: str | None = None
+
+
+class Host:
+    """A plugin manager plus the registry its plugins filled.
+
+    ``Host()`` loads the core's built-in plugin and every installed entry point of the group ``intarsia``.
+    Tests pass ``autoload=False`` and their own plugins (modules or objects with hookimpls).
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[Any] = (),
+        *,
+        autoload: bool = True,
+        builtin: bool = True,
+        strict: bool | None = None,
+    ):
+        self.strict = strict_mode() if strict is None else strict
+        self.pm = pluggy.PluginManager("intarsia")
+        self.pm.add_hookspecs(hookspecs)
+        if os.environ.get("INTARSIA_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+            self.pm.enable_tracing()
+        self.infos: list[PluginInfo] = []
+        self._dist_of: dict[int, str] = {}
+        self.registry = Registry()
+        if builtin:
+            from .builtin import plugin as builtin_plugin
+
+            self._add(builtin_plugin, "builtin", "intarsia-core", _version("intarsia-core"))
+        for plugin in plugins:
+            name = getattr(plugin, "__name__", type(plugin).__name__)
+            self._add(plugin, name, getattr(plugin, "__distribution__", name), "")
+        if autoload:
+            self._load_entry_points()
+        self._check_pending()
+        self._collect()
+
+    # -- loading -------------------------------------------------------------------------------------
+    def _add(self, plugin: Any, name: str, distribution: str, version: str) -> PluginInfo:
+        info = PluginInfo(name=name, distribution=distribution, version=version)
+        self.infos.append(info)
+        try:
+            self.pm.register(plugin, name=f"{distribution}:{name}")
+        except Exception as exc:  # a hookimpl with a misspelt argument, a duplicate module, ...
+            self._fail(info, exc)
+            return info
+        self._dist_of[id(plugin)] = distribution
+        info.hooks = sorted(
+            hook.name for hook in self.pm.get_hookcallers(plugin) or [] if not hook.name.startswith("_")
+        )
+        return info
+
+    def _fail(self, info: PluginInfo, exc: BaseException) -> None:
+        info.error = f"{type(exc).__name__}: {exc}"
+        info.traceback = "".join(traceback.format_exception(exc))
+        if self.strict:
+            raise PluginLoadError(
+                f"plugin {info.name!r} ({info.distribution}) failed to load "
+                f"(INTARSIA_STRICT_PLUGINS is set):\n{info.traceback}"
+            ) from exc
+
+    def _load_entry_points(self) -> None:
+        allow = _env_list("INTARSIA_LOAD_PLUGINS")
+        deny = set(_env_list("INTARSIA_DISABLE_PLUGINS") or [])
+        seen: set[tuple[str, str]] = set()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else ep.name
+            if (ep.name, dist) in seen:  # the same distribution visible twice on sys.path
+                continue
+            seen.add((ep.name, dist))
+            if (allow is not None and ep.name not in allow and dist not in allow) or ep.name in deny or dist in deny:
+                continue
+            version = ep.dist.version if ep.dist is not None else ""
+            try:
+                module = ep.load()
+            except Exception as exc:
+                info = PluginInfo(name=ep.name, distribution=dist, version=version)
+                self.infos.append(info)
+                self._fail(info, exc)
+                continue
+            self._add(module, ep.name, dist, version)
+
+    def _check_pending(self) -> None:
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            # A hookimpl naming a hook that does not exist: a typo a plugin author must hear about.
+            plugin = exc.plugin
+            info = next((i for i in self.infos if self._dist_of.get(id(plugin)) == i.distribution), None)
+            if info is None or self.strict:
+                raise PluginLoadError(str(exc)) from exc
+            self._fail(info, exc)
+            self.pm.unregister(plugin)
+
+    def _collect(self) -> None:
+        """Call every ``register_<kind>`` hook, attributing each registration to its distribution."""
+        for hook_name, kind in _REGISTER_HOOKS.items():
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in reversed(caller.get_hookimpls()):  # registration order
+                dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
+                try:
+                    impl.function(register=self.registry.registrar(kind, dist))
+                except DuplicateComponentError:
+                    raise  # two distributions claim one name: no silent winner
+                except Exception as exc:
+                    info = next((i for i in self.infos if i.distribution == dist), None)
+                    if info is None:
+                        raise
+                    self._fail(info, exc)
+
+    # -- queries -------------------------------------------------------------------------------------
+    @property
+    def errors(self) -> list[PluginInfo]:
+        return [info for info in self.infos if info.error]
+
+    def add_commands(self, cli: Any) -> None:
+        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
+                info = next((i for i in self.infos if i.distribution == dist), None)
+                if info is None:
+                    raise
+                self._fail(info, exc)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+_HOST: Host | None = None
+
+
+def get_host() -> Host:
+    """The process-wide host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = Host()
+    return _HOST
+
+
+def set_host(host: Host | None) -> Host | None:
+    """Replace the process-wide host (tests); returns the previous one."""
+    global _HOST
+    previous, _HOST = _HOST, host
+    return previous
+
+
+def get_registry() -> Registry:
+    return get_host().registry
+
+
+__all__ = ["Host", "PluginInfo", "get_host", "get_registry", "hookimpl", "set_host", "ENTRY_POINT_GROUP", "ModuleType"]

@@ -1,0 +1,171 @@
+"""Configuration dataclasses of the Motif plugin (cheap to import: no torch, no gymnasium).
+
+Every field carries a comment saying what it does; the defaults follow the paper / official code where it
+states a value, and say so. ``omegaconf`` merges recipe YAML and ``a.b=c`` overrides into these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage 1: caption datasets
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class CollectConfig:
+    """Run a registered policy in a captioned env and store every step's caption."""
+
+    env: Dict[str, Any] = field(default_factory=lambda: {"name": "CaptionedGrid-v0"})  # env section: name + options
+    policy: Dict[str, Any] = field(default_factory=lambda: {"name": "random"})  # policy section that acts
+    steps: int = 20_000  # env steps to record (summed over envs)
+    num_envs: int = 4  # vectorised envs used for collection
+    seed: int = 0  # env / policy seed
+
+
+@dataclass
+class PairsConfig:
+    """How caption pairs are sampled from the collected dataset."""
+
+    num_pairs: int = 2_000  # sampled pairs (with repetition): the reward model's training distribution
+    # "steps": both captions drawn uniformly over recorded steps (the paper's dataset of observation pairs);
+    # "captions": drawn uniformly over *distinct* captions (rare events are then as frequent as common ones)
+    sampling: str = "steps"
+    include_empty: bool = True  # keep steps with an empty caption (the paper keeps empty messages)
+    seed: int = 0  # sampling seed
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage 2: annotation
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class PromptConfig:
+    """The paper's prompt structure: a judge's system prompt, a goal, two captions and an answer format."""
+
+    game: str = "NetHack"  # name of the game the judge is told it watches
+    # "default" (the env's default goal text), "zeroknowledge" (no goal: the paper's ablation) or "custom"
+    goal: str = "default"
+    goal_text: str = ""  # the steering goal when goal == "custom" (or to replace the default goal text)
+    style: str = "default"  # "default" (descriptions) or "reworded" (messages): the paper's two templates
+
+
+@dataclass
+class AnnotatorConfig:
+    """Who labels caption pairs. All annotators share one interface (``annotate(pairs) -> records``)."""
+
+    kind: str = "llm"  # "llm" (any intarsia-llm backend), "oracle" (env event scores) or "random"
+    llm: Dict[str, Any] = field(default_factory=lambda: {"name": "gguf"})  # intarsia-llm backend section
+    # "logprobs": score the answer options "1"/"2" (both caption orders, averaged: cancels position bias);
+    # "generate": let the model write its analysis and parse the answer (the paper), with one retry prompt
+    mode: str = "logprobs"
+    both_orders: bool = True  # logprobs mode: also ask with the captions swapped and average
+    tie_margin: float = 0.0  # logprobs mode: |P(first) - 0.5| <= margin is a tie
+    max_tokens: int = 256  # generate mode: completion budget (the paper let Llama 2 write up to 4096)
+    temperature: float = 0.1  # generate mode: sampling temperature (paper: 0.1)
+    top_p: float = 0.95  # generate mode: nucleus (paper: 0.95)
+    batch_size: int = 8  # pairs per LLM call (and per append to the annotation log)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    # oracle: caption -> score. Keys are substrings (case-insensitive) of captions; the highest matching score
+    # wins, unmatched captions score 0. Empty means: use the env's own ``caption_scores`` mapping when it has one.
+    oracle_scores: Dict[str, float] = field(default_factory=dict)
+    seed: int = 0  # random annotator / LLM sampling seed
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage 3: reward model
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class RewardModelConfig:
+    """Bradley-Terry reward model over captions, trained with the Lightning Trainer."""
+
+    encoder: str = "char_cnn"  # "char_cnn" (the paper's byte-level CNN) or "token" (hashed word tokens)
+    max_len: int = 256  # bytes per caption (NetHack's message buffer is 256 bytes)
+    char_embed_dim: int = 32  # byte embedding width (paper's lt_cnn: 32)
+    hidden_dim: int = 64  # conv channels (paper's lt_cnn: 64)
+    mlp_dim: int = 256  # width of the MLP after the encoder
+    token_vocab: int = 4096  # token encoder: hash buckets for words
+    epochs: int = 10  # passes over the training pairs (paper: 10)
+    batch_size: int = 256  # pairs per step (paper: 1024)
+    lr: float = 3.0e-4  # Adam learning rate (paper: 1e-5 with 500k pairs; small data needs larger steps)
+    val_fraction: float = 0.2  # held-out fraction of distinct pairs (paper: 20% random split)
+    seed: int = 0  # init / split seed
+    accelerator: str = "auto"  # Lightning Trainer accelerator ("cpu", "gpu", "auto")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage 4: the intrinsic reward (registered as reward "motif")
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class MotifRewardConfig:
+    """r_int = 1[r_norm > eps] * r_norm / N(c)^beta, with r_norm the normalised reward-model output."""
+
+    reward_model: str = ""  # path of the trained reward model file (reward_model.pt); required
+    beta: float = 3.0  # count exponent (paper: 3)
+    threshold_quantile: float = 0.5  # eps = this quantile of r_norm over unique training captions (paper: 0.5)
+    normalize: bool = True  # standardise with the mean/std saved at training time (paper: rew_norm)
+    count_empty: bool = True  # count empty captions like any other (the paper counts every message)
+    device: str = "cpu"  # where the reward model runs
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage 5: the RL agent (policy "ppo")
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class PPOConfig:
+    """Recurrent PPO (GRU core) -- a synchronous stand-in for the paper's APPO (sample-factory)."""
+
+    rollout: int = 128  # steps per env between updates
+    epochs: int = 4  # optimisation passes per rollout
+    minibatches: int = 4  # minibatches per epoch (split over envs so sequences stay whole for the GRU)
+    lr: float = 3.0e-4  # Adam learning rate
+    gamma: float = 0.99  # discount
+    gae_lambda: float = 0.95  # GAE lambda
+    clip: float = 0.2  # policy ratio clip
+    value_clip: float = 0.2  # value clip (sample-factory style); 0 disables
+    value_coef: float = 0.5  # value loss weight
+    entropy_coef: float = 0.01  # entropy bonus weight
+    max_grad_norm: float = 0.5  # gradient clipping
+    hidden: int = 128  # encoder / GRU width
+    recurrent: bool = True  # GRU core (the paper's agent is an LSTM/GRU APPO agent); false = MLP only
+    reward_scale: float = 1.0  # multiply the composed reward (APPO's --reward_scale; paper: 0.1 on NetHack)
+    normalize_advantage: bool = True  # standardise advantages per minibatch
+    seed: int = 0  # network init seed
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Environments (NetHack through nle)
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class NetHackConfig:
+    """A NetHack task from ``nle`` with the in-game message as ``info["caption"]``."""
+
+    task: str = "NetHackScore-v0"  # nle gymnasium id (NetHackScore-v0, NetHackStaircase-v0, ...)
+    max_episode_steps: int = 5000  # episode cap
+    crop: int = 9  # side of the character crop around the hero in the compact observation
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage 6: the end-to-end pipeline job ("motif-pipeline")
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class PipelineConfig:
+    """collect -> annotate -> train reward model -> train an agent with the composed reward -> report."""
+
+    job: str = "motif-pipeline"  # the job's registered name
+    recipe: str = ""  # set by the loader: which recipe/file this came from
+    name: str = "motif"  # run name
+    seed: int = 0  # seed for every stage (each stage config has its own seed too)
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
+    # extra annotators whose labels are compared with the main one (agreement statistics); e.g. ["oracle"]
+    compare_with: List[str] = field(default_factory=lambda: ["oracle"])
+    reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
+    # the core train job's config (env, policy, steps, extrinsic_coef, ...); the pipeline adds the motif term
+    train: Dict[str, Any] = field(default_factory=dict)
+    motif: Dict[str, Any] = field(default_factory=lambda: {"coef": 0.1})  # motif reward section (coef, beta, ...)
+    baseline: bool = False  # also train the same agent on the extrinsic reward alone (for the report)
+    top_k_captions: int = 10  # how many highest/lowest rewarded captions the report lists
+    skip_train: bool = False  # stop after the reward model (for annotation-only studies)
+    meta: Optional[Dict[str, Any]] = None  # free-form notes copied into the report

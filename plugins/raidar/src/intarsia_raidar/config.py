@@ -1,0 +1,60 @@
+"""The detector's configuration (cheap to import: the registry reads it when listing components)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RaidarConfig:
+    """Everything that defines a Raidar detector. Saved inside the model file, so a loaded detector
+    rewrites and featurises exactly as the one that was trained."""
+
+    # --- rewriting -------------------------------------------------------------------------------
+    prompt_set: str = "prose"
+    """Named prompt list: ``prose`` (the paper's 7 text prompts) or ``code`` (its 5 code prompts)."""
+    prompts: list[str] = field(default_factory=list)
+    """Explicit rewrite prompts; when non-empty they replace ``prompt_set``. In offline mode the prompts
+    are the keys of the precomputed records (everything besides ``"input"``), whatever this says."""
+    template: str = ""
+    """How a prompt and a text become the LLM request, with ``{prompt}`` and ``{text}``; empty uses the
+    prompt set's own (``"{prompt}: {text}"`` for prose, as in the paper)."""
+    llm: str = "gguf"
+    """Name of the ``intarsia-llm`` backend that rewrites (``gguf`` = embedded Gemma 3 270M)."""
+    llm_options: dict[str, Any] = field(default_factory=dict)
+    """Options for that backend's config (e.g. ``{"model_path": ...}`` or ``{"base_url": ...}``)."""
+    chat: bool = True
+    """Send the request as one user chat message (the paper used the chat API); False sends a plain
+    completion prompt."""
+    max_tokens: int = 0
+    """Generation budget per rewrite; 0 = automatic (about twice the input's word count, at least 64)."""
+    temperature: float = 0.0
+    """Sampling temperature. The paper used the API default; 0 makes rewrites (and the cache) deterministic."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1 = off)."""
+    rewrite_seed: int = 0
+    """Seed passed to the backend for sampled rewrites."""
+    max_words: int = 600
+    """Texts longer than this many words are truncated (with a warning) before rewriting, so prompt and
+    rewrite fit the model's context; features are then computed on the truncated text."""
+
+    # --- features --------------------------------------------------------------------------------
+    include_input: bool = True
+    """Treat the input itself as one more "rewrite" (the official code does: its loop over the record's
+    keys includes ``"input"``). On by default for fidelity."""
+    ngram_max: int = 4
+    """Largest word n-gram whose shared count is a feature (official: 1..4)."""
+    round_similarities: bool = True
+    """Round ``ratio``/``token_set_ratio`` to integers as fuzzywuzzy (the paper's library) returns them."""
+    similarity_processor: str = "fuzzywuzzy"
+    """Pre-processing of ``token_set_ratio``: ``fuzzywuzzy`` (drop U+0080-U+00FF, non-word characters
+    to spaces, lower-case, strip: what the paper's library did) or ``rapidfuzz`` (its ``default_process``)."""
+
+    # --- classifier ------------------------------------------------------------------------------
+    classifier: str = "logistic"
+    """``logistic`` (default), ``gbt`` (gradient-boosted trees), ``mlp`` or ``xgboost`` (if installed)."""
+    standardize: bool = True
+    """Standardise features before the classifier (the similarities are 0-100, the overlaps 0-1)."""
+    seed: int = 42
+    """Seed of the classifier (the official scripts used ``random_state=42``)."""
