@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from intarsia.interfaces import EnvSpec, Transitions
+from intarsia.rng_state import numpy_generator_from_state, numpy_generator_state
 
 
 @dataclass
@@ -18,7 +20,7 @@ class RandomPolicyConfig:
 
 class RandomPolicy:
     def __init__(self, config: RandomPolicyConfig, *, env_spec: EnvSpec, fabric=None):
-        self.space = env_spec.action_space
+        self.space = copy.deepcopy(env_spec.action_space)  # its own sampler, not the env's
         seed = config.seed if config.seed is not None else (fabric.global_rank if fabric is not None else 0)
         self.space.seed(int(seed))
         self.num_envs = env_spec.num_envs
@@ -33,10 +35,10 @@ class RandomPolicy:
         return {}
 
     def state_dict(self) -> dict:
-        return {}
+        return {"sampler": numpy_generator_state(self.space.np_random)}
 
     def load_state_dict(self, state: Mapping) -> None:
-        pass
+        self.space._np_random = numpy_generator_from_state(state["sampler"])
 
 
 def _first(obs):

@@ -149,7 +149,7 @@ def parse_answer(text: Any, style: str = "default") -> int | None:
     """
     if not isinstance(text, str) or not text:
         return None
-    match = _REGEX[answer_key(style)].search(text)
+    match = _REGEX[style if style in _REGEX else answer_key(style)].search(text)
     if match is None:
         return None
     verdict = match.group(1).lower()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+from intarsia.errors import IntarsiaError
+
 from .features import INPUT_KEY
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a text corpus larger than this is almost surely a wrong file
@@ -27,7 +29,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024  # a text corpus larger than this is almost su
 Item = Union[str, dict]  # a text, or a record {"input": text, prompt: rewrite, ...}
 
 
-class InputError(ValueError):
+class InputError(IntarsiaError, ValueError):
     """A user-facing problem with an input file or text (the CLI prints it without a traceback)."""
 
 

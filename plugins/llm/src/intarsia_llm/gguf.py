@@ -1,0 +1,135 @@
+"""``gguf``: GGUF models run in-process by llama-cpp-python (default: the embedded Gemma 3 270M)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .base import Completion, GenParams, LLMBackend
+from .config import GGUFConfig
+from .errors import BackendUnavailableError, ContextLengthError
+from .model_files import embedded_model_path
+from .templates import resolve_template, strip_bos
+
+
+def _import_llama():
+    try:
+        import llama_cpp
+    except ImportError:
+        raise BackendUnavailableError(
+            "the gguf backend needs llama-cpp-python: pip install 'intarsia-llm[gguf]' "
+            "(it compiles from source, ~10 minutes on 2 cores; pip caches the wheel afterwards)") from None
+    return llama_cpp
+
+
+class GGUFLLM(LLMBackend):
+    """A llama.cpp model. One sequence at a time (llama-cpp-python's high-level API has no batching)."""
+
+    backend_name = "gguf"
+
+    def __init__(self, config: GGUFConfig | None = None):
+        config = config or GGUFConfig()
+        super().__init__(config)
+        llama_cpp = _import_llama()
+        self._llama_cpp = llama_cpp
+        path = Path(config.model_path).expanduser() if config.model_path else embedded_model_path(config.models_dir)
+        if not path.is_file():
+            raise FileNotFoundError(f"gguf model_path {str(path)!r} is not a file")
+        self.model_path = path
+        threads = config.n_threads or min(4, os.cpu_count() or 1)
+        self._llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=config.n_ctx, n_threads=threads, n_batch=config.n_batch,
+            n_gpu_layers=config.n_gpu_layers, seed=config.seed, verbose=False,
+            logits_all=False,  # all-position logits would cost n_ctx × 262k floats; we read the last row
+        )
+        meta = self._llm.metadata
+        self._bos_text = self._token_text(self._llm.token_bos())
+        self.template = resolve_template(
+            config.chat_template, own=meta.get("tokenizer.chat_template"),
+            bos_token=self._bos_text, eos_token=self._token_text(self._llm.token_eos()))
+        self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
+        # Name + size identify the weights without hashing the file on every load.
+        self._model_id = f"{path.name}:{path.stat().st_size}"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def n_ctx(self) -> int:
+        return self._llm.n_ctx()
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm._model.token_get_text(token) if hasattr(self._llm, "_model") else ""
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of a rendered prompt, with BOS as the model wants it (once)."""
+        body, had_bos = strip_bos(text, self._bos_text)
+        return self._llm.tokenize(body.encode("utf-8"), add_bos=self._add_bos or had_bos, special=True)
+
+    def count_tokens(self, prompt) -> int:
+        """Tokens of a prompt after rendering (lets callers truncate texts to the context)."""
+        return len(self.tokenize(self.render(prompt)))
+
+    def _check_fits(self, tokens: list[int], extra: int) -> None:
+        if len(tokens) + extra > self.n_ctx:
+            raise ContextLengthError(
+                f"prompt of {len(tokens)} tokens + {extra} does not fit the context window of {self.n_ctx} "
+                f"tokens (config n_ctx); shorten the prompt or raise n_ctx")
+
+    def _generate(self, jobs, params: GenParams) -> Iterator[tuple[int, Completion]]:
+        for i, text in jobs:
+            tokens = self.tokenize(text)
+            self._check_fits(tokens, 1)
+            max_tokens = min(params.max_tokens, self.n_ctx - len(tokens))
+            if not self.config.reuse_prefix:
+                self._llm.reset()
+            out = self._llm.create_completion(
+                tokens, max_tokens=max_tokens, temperature=params.temperature, top_p=params.top_p,
+                # OpenAI semantics: only temperature and top_p shape sampling.
+                top_k=0, min_p=0.0, repeat_penalty=1.0,
+                stop=list(params.stop) or None, seed=params.seed if params.seed is not None else self.config.seed,
+            )
+            usage = out.get("usage", {})
+            yield i, Completion(out["choices"][0]["text"], usage.get("prompt_tokens", len(tokens)),
+                                usage.get("completion_tokens", 0))
+
+    def _last_logprobs(self) -> np.ndarray:
+        """Log-softmax of the logits after the last evaluated token."""
+        n_vocab = self._llm.n_vocab()
+        ptr = self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
+        return logits - np.logaddexp.reduce(logits)
+
+    def _continuation(self, prompt_tokens: list[int], text: str, option: str) -> list[int]:
+        # As lm-eval-harness does: tokenize prompt+option together and keep what follows the prompt's
+        # tokens, so the option is tokenized as the model would see it in running text.
+        whole = self.tokenize(text + option)
+        if whole[:len(prompt_tokens)] == prompt_tokens and len(whole) > len(prompt_tokens):
+            return whole[len(prompt_tokens):]
+        return self._llm.tokenize(option.encode("utf-8"), add_bos=False, special=False)
+
+    def _option_logprobs(self, jobs, options: Sequence[str]) -> Iterator[tuple[int, list[float]]]:
+        for i, text in jobs:
+            tokens = self.tokenize(text)
+            conts = [self._continuation(tokens, text, o) for o in options]
+            self._check_fits(tokens, max(len(c) for c in conts))
+            self._llm.reset()
+            self._llm.eval(tokens)
+            first = self._last_logprobs()
+            scores = []
+            for cont in conts:
+                total = float(first[cont[0]])
+                for k in range(1, len(cont)):
+                    # Rewind to the end of the prompt plus the option's first k tokens; eval() drops the
+                    # KV entries past n_tokens, so the prompt is evaluated only once per prompt.
+                    self._llm.n_tokens = len(tokens) + k - 1
+                    self._llm.eval([cont[k - 1]])
+                    total += float(self._last_logprobs()[cont[k]])
+                scores.append(total)
+            yield i, scores

@@ -1,0 +1,210 @@
+"""``openai``: any OpenAI-compatible HTTP server (vLLM, llama.cpp server, Ollama, …).
+
+Requests run in a bounded thread pool; each is retried with exponential backoff (and jitter) on 429, 5xx,
+connection errors, timeouts and malformed JSON, up to ``max_retries`` times; other 4xx answers fail at once
+with the server's message. Answers reach the cache one by one as they arrive, so an interrupted batch keeps
+everything that finished. The API key is read from the environment variable named in the config at request
+time; it is sent in a header and appears nowhere else (not in the config, the cache, logs or errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Any, Iterator, Sequence
+
+from .base import Completion, GenParams, LLMBackend
+from .config import OpenAIConfig
+from .errors import MalformedResponseError, ServerError, UnsupportedError
+from .templates import resolve_template
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 30.0
+
+
+class OpenAILLM(LLMBackend):
+    backend_name = "openai"
+
+    def __init__(self, config: OpenAIConfig | None = None):
+        config = config or OpenAIConfig()
+        super().__init__(config)
+        import httpx2
+
+        self._httpx = httpx2
+        self.base_url = config.base_url.rstrip("/")
+        # "server": chat prompts go to /chat/completions as messages; strings to /completions.
+        self.template = None if config.chat_template == "server" else resolve_template(config.chat_template)
+        self._local = threading.local()  # one client per worker thread: no shared connection state
+        self._timeout = httpx2.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0))
+
+    @property
+    def model_id(self) -> str:
+        return self.config.model or self.base_url
+
+    def render(self, prompt: Any) -> Any:
+        if self.template is None and not isinstance(prompt, str):
+            from .templates import validate_messages
+
+            return validate_messages(prompt)
+        return super().render(prompt)
+
+    # ---- HTTP ---------------------------------------------------------------------------------------
+    def _client(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._httpx.Client(timeout=self._timeout)
+        return client
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _post(self, path: str, payload: dict) -> dict:
+        url = f"{self.base_url}/{path}"
+        attempts = self.config.max_retries + 1
+        last = ""
+        for attempt in range(attempts):
+            retry_after = None
+            try:
+                response = self._client().post(url, json=payload, headers=self._headers())
+            except self._httpx.ConnectError as exc:
+                last = f"connection failed ({type(exc).__name__}: {exc})"
+            except self._httpx.TimeoutException:
+                last = f"no answer within timeout_s={self.config.timeout_s:g} s"
+            except self._httpx.TransportError as exc:
+                last = f"transport error ({type(exc).__name__}: {exc})"
+            else:
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    last = f"HTTP {status}: {response.text[:300]!r}"
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                elif status >= 400:
+                    raise ServerError(f"LLM server {url} answered HTTP {status}: {response.text[:500]}")
+                else:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        last = f"malformed JSON in the response: {response.text[:200]!r}"
+            if attempt + 1 < attempts:
+                delay = min(MAX_BACKOFF_S, self.config.backoff_s * 2 ** attempt) * random.uniform(0.5, 1.0)
+                delay = retry_after if retry_after is not None else delay
+                log.warning("LLM server %s: %s; retry %d/%d in %.1f s", url, last, attempt + 1,
+                            self.config.max_retries, delay)
+                time.sleep(delay)
+        if last.startswith("connection failed"):
+            raise ServerError(f"LLM server {url} is unreachable after {attempts} attempts: {last}. "
+                              f"Is the server running at base_url={self.base_url!r}?")
+        if last.startswith("malformed JSON"):
+            raise MalformedResponseError(f"LLM server {url} gave {last} ({attempts} attempts)")
+        raise ServerError(f"LLM server {url} failed after {attempts} attempts: {last}")
+
+    def _map(self, jobs, fn) -> Iterator[tuple[int, Any]]:
+        """Run ``fn(rendered)`` over jobs with at most ``max_concurrency`` in flight; yield as they finish."""
+        if not jobs:
+            return
+        workers = max(1, min(self.config.max_concurrency, len(jobs)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="intarsia-llm")
+        pending = {}
+        queue = list(jobs)
+        try:
+            while queue or pending:
+                # Submit lazily so an error stops new requests quickly (at most `workers` in flight).
+                while queue and len(pending) < workers:
+                    i, rendered = queue.pop(0)
+                    pending[pool.submit(fn, rendered)] = i
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = pending.pop(future)
+                    yield i, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # ---- backend API --------------------------------------------------------------------------------
+    def _generate(self, jobs, params: GenParams) -> Iterator[tuple[int, Completion]]:
+        def one(rendered) -> Completion:
+            payload: dict[str, Any] = {"max_tokens": params.max_tokens, "temperature": params.temperature,
+                                       "top_p": params.top_p}
+            if self.config.model:
+                payload["model"] = self.config.model
+            if params.stop:
+                payload["stop"] = list(params.stop)
+            if params.seed is not None:
+                payload["seed"] = params.seed
+            chat = not isinstance(rendered, str)
+            if chat:
+                payload["messages"] = rendered
+            else:
+                payload["prompt"] = rendered
+            url_path = "chat/completions" if chat else "completions"
+            data = self._post(url_path, payload)
+            try:
+                choice = data["choices"][0]
+                text = choice["message"]["content"] if chat else choice["text"]
+                if not isinstance(text, str):
+                    raise TypeError(f"text is {type(text).__name__}")
+            except (KeyError, IndexError, TypeError) as exc:
+                raise MalformedResponseError(
+                    f"LLM server {self.base_url}/{url_path} returned JSON without the completion text "
+                    f"({type(exc).__name__}: {exc}): {str(data)[:300]}") from None
+            usage = data.get("usage") or {}
+            return Completion(text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+
+        yield from self._map(jobs, one)
+
+    def _option_logprobs(self, jobs, options: Sequence[str]) -> Iterator[tuple[int, list[float]]]:
+        def one(prompt: str) -> list[float]:
+            return [self._continuation_logprob(prompt, option) for option in options]
+
+        yield from self._map(jobs, one)
+
+    def _continuation_logprob(self, prompt: str, option: str) -> float:
+        """Sum of the prompt-token logprobs of ``option`` after ``prompt`` via ``echo`` + ``logprobs``."""
+        payload: dict[str, Any] = {"prompt": prompt + option, "max_tokens": 1, "temperature": 0.0,
+                                   "echo": True, "logprobs": 1}
+        if self.config.model:
+            payload["model"] = self.config.model
+        url = f"{self.base_url}/completions"
+        try:
+            data = self._post("completions", payload)
+        except ServerError as exc:
+            if isinstance(exc, MalformedResponseError) or "HTTP 4" not in str(exc):
+                raise
+            raise UnsupportedError(f"{url} refused echo+logprobs, which option scoring needs: {exc}") from None
+        try:
+            lp = data["choices"][0]["logprobs"]
+            offsets, values, tokens = lp["text_offset"], lp["token_logprobs"], lp["tokens"]
+        except (KeyError, IndexError, TypeError):
+            raise UnsupportedError(
+                f"{url} did not return prompt log-probabilities (needs 'echo' with 'logprobs' on "
+                f"/v1/completions: vLLM supports it; llama.cpp's server needs logits_all): {str(data)[:300]}"
+            ) from None
+        end = len(prompt) + len(option)
+        total, used = 0.0, 0
+        for offset, value, token in zip(offsets, values, tokens):
+            # Tokens of the option: those ending past the prompt and starting before its end (the one
+            # sampled token after the echo starts at `end` and is skipped).
+            if offset is None or offset >= end or offset + len(token) <= len(prompt):
+                continue
+            if value is None:
+                raise UnsupportedError(f"{url} returned no logprob for echoed token {token!r}")
+            total += float(value)
+            used += 1
+        if used == 0:
+            raise MalformedResponseError(f"{url} echoed no tokens for option {option!r}")
+        return total
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(MAX_BACKOFF_S, max(0.0, float(value)))
+    except ValueError:
+        return None

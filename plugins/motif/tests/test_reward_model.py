@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_scores
+from intarsia_motif import prompts as P
+from intarsia_motif.annotators import OracleAnnotator, annotate_pairs
+from intarsia_motif.config import PairsConfig, RewardModelConfig
+from intarsia_motif.dataset import labelled_pairs, sample_pairs
+from intarsia_motif.reward_model import (
+    CaptionRewardModel, CaptionRewardNet, bradley_terry_loss, encode_bytes, encode_tokens, preference_targets,
+    train_reward_model,
+)
+
+
+def test_byte_encoding_pads_and_truncates():
+    x = encode_bytes(["ab", "é" * 200], 8)
+    assert x.shape == (2, 8) and x.dtype == torch.int64
+    assert x[0].tolist() == [97, 98, 0, 0, 0, 0, 0, 0]
+    assert (x[1] > 0).all()
+    t = encode_tokens(["You see the key.", ""], 6, 101)
+    assert (t[0, :5] > 0).all() and t[0, 5] == 0 and (t[1] == 0).all()
+
+
+def test_bradley_terry_loss_with_ties():
+    ra, rb = torch.tensor([2.0, 0.0, 1.0]), torch.tensor([0.0, 2.0, 1.0])
+    labels = torch.tensor([P.FIRST, P.SECOND, P.TIE])
+    assert preference_targets(labels).tolist() == [0.0, 1.0, 0.5]
+    # hand computation: -log sigmoid(2) twice and -log(0.5) for the tie
+    expected = (2 * -np.log(1 / (1 + np.exp(-2.0))) + np.log(2.0)) / 3
+    assert bradley_terry_loss(ra, rb, labels).item() == pytest.approx(expected, rel=1e-5)
+    # a tie is minimised by equal rewards
+    r = torch.tensor([0.3], requires_grad=True)
+    loss = bradley_terry_loss(r, torch.tensor([0.0]), torch.tensor([P.TIE]))
+    loss.backward()
+    assert r.grad.item() > 0  # pushes r_first down towards r_second
+
+
+def test_char_cnn_shapes():
+    net = CaptionRewardNet(RewardModelConfig())
+    assert net(encode_bytes(["hello", "world", ""], 256)).shape == (3,)
+    with pytest.raises(ValueError):
+        CaptionRewardNet(RewardModelConfig(max_len=64))
+    tok = CaptionRewardNet(RewardModelConfig(encoder="token", token_vocab=512))
+    assert tok(encode_tokens(["hello world"], 64, 512)).shape == (1,)
+
+
+@pytest.mark.parametrize("encoder", ["char_cnn", "token"])
+def test_reward_model_learns_oracle_preferences(tmp_path, encoder):
+    scores = synthetic_scores()
+    caps = list(scores) + [""] * 10
+    pairs = sample_pairs(caps, PairsConfig(num_pairs=1500, sampling="captions", seed=0))
+    annotate_pairs(OracleAnnotator(scores), pairs.unique, tmp_path / "ann.jsonl", batch_size=64)
+    from intarsia_motif.annotators import AnnotationLog
+
+    rows = labelled_pairs(pairs, AnnotationLog(tmp_path / "ann.jsonl").labels())
+    cfg = RewardModelConfig(encoder=encoder, epochs=12, batch_size=128, lr=1e-3, hidden_dim=32, mlp_dim=64,
+                            char_embed_dim=16, accelerator="cpu", seed=0)
+    metrics = train_reward_model(rows, cfg, tmp_path / "rm.pt")
+    # held-out distinct pairs (never trained on): chance is 0.5
+    assert metrics["val_decisive_pairs"] >= 20
+    assert metrics["val_accuracy"] > 0.8, metrics
+    model = CaptionRewardModel.load(tmp_path / "rm.pt")  # weights_only load
+    r = model.normalized(["You reach the goal.", "You reach the trap."])
+    assert r[0] > r[1]
+    assert model.threshold(0.5) == pytest.approx(model.quantiles[model.levels.index(0.5)])
+    assert model.threshold(0.0) == -np.inf
+    art = torch.load(tmp_path / "rm.pt", weights_only=True)
+    assert set(art) >= {"state_dict", "reward_mean", "reward_std", "quantiles", "quantile_levels"}
+    assert torch.all(art["quantiles"][1:] >= art["quantiles"][:-1])

@@ -1,0 +1,361 @@
+"""The R2I / DreamerV3 agent: world-model learning from sequence replay plus an actor-critic trained in
+imagination from every posterior state (DreamerV3 recipe: lambda-returns, percentile return
+normalisation, slow-critic regulariser, entropy bonus; REINFORCE for discrete and backprop through the
+dynamics for continuous actions).
+
+The same class is registered twice: ``r2i`` (world model ``s3m``) and ``dreamerv3`` (``rssm``); only the
+world model differs. It reads the runner's reward terms separately (``wants_reward_terms``): the world
+model learns one reward head per term and imagination sums their predictions (the terms arrive already
+multiplied by their coefficients).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .config import AgentConfig
+from .nets import MLP, TwoHotSymlog, unimix_logits
+from .replay import SequenceReplay
+from .world_model import WORLD_MODELS, action_layout
+
+
+def obs_to_array(space, obs) -> np.ndarray:
+    """Batched env observations -> flat float32 vectors (Discrete/MultiDiscrete one-hot) or uint8 images."""
+    from gymnasium import spaces
+
+    obs = np.asarray(obs)
+    if isinstance(space, spaces.Discrete):
+        return np.eye(space.n, dtype=np.float32)[obs.astype(np.int64) - int(space.start)]
+    if isinstance(space, spaces.MultiDiscrete):
+        parts = [np.eye(n, dtype=np.float32)[obs[:, i].astype(np.int64)] for i, n in enumerate(space.nvec.ravel())]
+        return np.concatenate(parts, -1)
+    if len(space.shape) == 3 and space.dtype == np.uint8:
+        return obs.astype(np.uint8)
+    return obs.reshape(len(obs), -1).astype(np.float32)
+
+
+class ReturnNorm:
+    """EMA of the 5th/95th return percentiles; returns are scaled by max(1, p95 - p5)."""
+
+    def __init__(self, decay: float, low: float, high: float, max_: float):
+        self.decay, self.low, self.high, self.max = decay, low / 100, high / 100, max_
+        self.lo = torch.zeros(())
+        self.hi = torch.zeros(())
+
+    def update(self, ret: torch.Tensor):
+        flat = ret.detach().flatten().float()
+        lo, hi = torch.quantile(flat, self.low), torch.quantile(flat, self.high)
+        self.lo = self.decay * self.lo.to(flat) + (1 - self.decay) * lo
+        self.hi = self.decay * self.hi.to(flat) + (1 - self.decay) * hi
+        return self.lo, torch.clamp(self.hi - self.lo, min=1.0 / self.max)
+
+
+class R2IAgent:
+    """Policy protocol of the intarsia runner: ``act``/``observe``/``update``/``state_dict``."""
+
+    wants_reward_terms = True
+
+    def __init__(self, config: AgentConfig | None = None, *, env_spec, fabric):
+        cfg = config or AgentConfig()
+        self.cfg, self.fabric, self.env_spec = cfg, fabric, env_spec
+        self.device = fabric.device
+        torch.manual_seed(cfg.seed)
+        self.obs_space, self.action_space = env_spec.observation_space, env_spec.action_space
+        self.num_envs = env_spec.num_envs
+        self.terms = tuple(env_spec.reward_terms) or ("extrinsic",)
+        self.discrete, self.action_dim = action_layout(self.action_space)
+        if cfg.world_model not in WORLD_MODELS:
+            raise ValueError(f"unknown world_model {cfg.world_model!r}; expected one of {sorted(WORLD_MODELS)}")
+        self.wm = WORLD_MODELS[cfg.world_model](cfg.model, obs_space=self.obs_space,
+                                                action_space=self.action_space, reward_terms=self.terms)
+        feat = self.wm.feature_dim(cfg.policy_inputs)
+        out = self.action_dim if self.discrete else 2 * self.action_dim
+        self.actor = MLP(feat, cfg.actor_layers, cfg.actor_units, out)
+        self.critic = MLP(feat, cfg.critic_layers, cfg.critic_units, cfg.model.bins, zero_out=True)
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.twohot = TwoHotSymlog(cfg.model.bins).to(self.device)
+        wm_groups = self._wm_param_groups()
+        wm_opt = torch.optim.AdamW(wm_groups, lr=cfg.model_lr, eps=cfg.model_eps)
+        actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps)
+        critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, eps=cfg.ac_eps)
+        # Fabric places modules and wraps optimisers; we keep the raw modules to call their methods
+        # (world-model methods other than forward), and all-reduce gradients ourselves under DDP.
+        _, self.wm_opt = fabric.setup(self.wm, wm_opt)
+        _, self.actor_opt = fabric.setup(self.actor, actor_opt)
+        _, self.critic_opt = fabric.setup(self.critic, critic_opt)
+        self.slow_critic.to(self.device)
+        self.retnorm = ReturnNorm(cfg.retnorm_decay, cfg.retnorm_low, cfg.retnorm_high, cfg.retnorm_max)
+        obs_shape = obs_to_array(self.obs_space, [self.obs_space.sample()]).shape[1:]
+        obs_dtype = np.uint8 if self.wm.obs_kind == "image" else np.float32
+        self.replay = SequenceReplay(self.num_envs, cfg.replay_capacity, obs_shape, obs_dtype,
+                                     self.action_dim, len(self.terms), seed=cfg.seed + 1000 * fabric.global_rank)
+        self._slot = np.full(self.num_envs, -1, dtype=np.int64)  # replay slot of each env's latest obs
+        self._need_first = np.ones(self.num_envs, dtype=bool)
+        self.env_steps = 0
+        self.updates = 0
+        self._owed = 0.0
+
+    # -- parameters ----------------------------------------------------------------------------
+    def _wm_param_groups(self):
+        ssm = list(self.wm.ssm_parameters()) if hasattr(self.wm, "ssm_parameters") else []
+        ids = {id(p) for p in ssm}
+        rest = [p for p in self.wm.parameters() if id(p) not in ids]
+        groups = [{"params": rest, "weight_decay": self.cfg.model_wd}]
+        if ssm:
+            groups.append({"params": ssm, "weight_decay": 0.0})
+        return groups
+
+    def _step_opt(self, loss, opt, params, clip):
+        opt.zero_grad(set_to_none=True)
+        self.fabric.backward(loss)
+        params = [p for p in params if p.grad is not None]
+        if self.fabric.world_size > 1:
+            for p in params:
+                p.grad = self.fabric.all_reduce(p.grad, reduce_op="mean")
+        norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        return float(norm)
+
+    # -- acting --------------------------------------------------------------------------------
+    def _actor_dist(self, feat):
+        out = self.actor(feat)
+        if self.discrete:
+            return unimix_logits(out, self.cfg.actor_unimix), None
+        mean, std = out.chunk(2, -1)
+        std = (self.cfg.actor_maxstd - self.cfg.actor_minstd) * torch.sigmoid(std + 2.0) + self.cfg.actor_minstd
+        return torch.tanh(mean), std
+
+    def _sample(self, dist, explore: bool):
+        a, b = dist
+        if self.discrete:
+            idx = torch.multinomial(a.exp(), 1).squeeze(-1) if explore else a.argmax(-1)
+            return nn.functional.one_hot(idx, self.action_dim).float()
+        return a + b * torch.randn_like(a) if explore else a
+
+    def _log_prob_entropy(self, dist, action):
+        a, b = dist
+        if self.discrete:
+            return (a * action).sum(-1), -(a.exp() * a).sum(-1)
+        normal = torch.distributions.Normal(a, b)
+        return normal.log_prob(action).sum(-1), normal.entropy().sum(-1)
+
+    def _env_action(self, action: torch.Tensor) -> np.ndarray:
+        if self.discrete:
+            return action.argmax(-1).cpu().numpy()
+        a = action.clamp(-1, 1).cpu().numpy()
+        low, high = self.action_space.low, self.action_space.high
+        return (low + (a + 1) / 2 * (high - low)).reshape(len(a), *self.action_space.shape).astype(self.action_space.dtype)
+
+    def _tensor(self, x, dtype=None):
+        return torch.as_tensor(np.asarray(x), device=self.device, dtype=dtype)
+
+    @torch.no_grad()
+    def act(self, obs, state, *, explore: bool = True, reset=None):
+        obs = obs_to_array(self.obs_space, obs)
+        n = len(obs)
+        if state is None:
+            state = (self.wm.initial(n), torch.zeros(n, self.action_dim, device=self.device))
+            first = np.ones(n, dtype=bool)
+        else:
+            first = np.zeros(n, dtype=bool) if reset is None else np.asarray(reset, dtype=bool)
+        latent, prev_action = state
+        embed = self.wm.encode(self._tensor(obs, None if obs.dtype == np.uint8 else torch.float32))
+        post, _ = self.wm.observe(embed[:, None], prev_action[:, None], self._tensor(first, torch.float32)[:, None],
+                                  latent)
+        post = {k: v[:, 0] for k, v in post.items()}
+        action = self._sample(self._actor_dist(self.wm.features(post, self.cfg.policy_inputs)), explore)
+        return self._env_action(action), (post, action)
+
+    # -- data ----------------------------------------------------------------------------------
+    def _action_vector(self, actions) -> np.ndarray:
+        a = np.asarray(actions)
+        if self.discrete:
+            return np.eye(self.action_dim, dtype=np.float32)[a.astype(np.int64).reshape(-1)]
+        low, high = self.action_space.low.reshape(-1), self.action_space.high.reshape(-1)
+        return (2 * (a.reshape(len(a), -1) - low) / (high - low) - 1).astype(np.float32)
+
+    def _reward_matrix(self, batch) -> np.ndarray:
+        n = batch.num_envs
+        if batch.reward_terms:
+            cols = [np.asarray(batch.reward_terms.get(t, np.zeros(n)), dtype=np.float32) for t in self.terms]
+            return np.stack(cols, -1)
+        reward = batch.reward if batch.reward is not None else batch.env_reward
+        out = np.zeros((n, len(self.terms)), dtype=np.float32)
+        out[:, 0] = reward
+        return out
+
+    def observe(self, batch) -> None:
+        obs = obs_to_array(self.obs_space, batch.obs)
+        next_obs = obs_to_array(self.obs_space, batch.next_obs)
+        actions = self._action_vector(batch.action)
+        rewards = self._reward_matrix(batch)
+        terminated, done = np.asarray(batch.terminated, bool), np.asarray(batch.done, bool)
+        zeros = np.zeros(len(self.terms), dtype=np.float32)
+        for i in range(batch.num_envs):
+            if self._need_first[i]:
+                self._slot[i] = self.replay.add(i, obs[i], zeros, True, False)
+                self._need_first[i] = False
+            self.replay.set_action(i, self._slot[i], actions[i])
+            self._slot[i] = self.replay.add(i, next_obs[i], rewards[i], False, bool(terminated[i]))
+            self._need_first[i] = bool(done[i])
+        self.env_steps += batch.num_envs
+
+    # -- learning ------------------------------------------------------------------------------
+    def update(self, step: int) -> dict[str, float]:
+        cfg = self.cfg
+        if self.env_steps < cfg.learning_starts or not self.replay.can_sample(cfg.batch_length):
+            return {}
+        self._owed += 0.0  # (kept explicit: owed updates follow from env steps below)
+        target = (self.env_steps - cfg.learning_starts) * cfg.train_ratio / (cfg.batch_size * cfg.batch_length)
+        metrics: dict[str, float] = {}
+        if self.updates == 0:
+            target = max(target, 1.0)
+        while self.updates < target:
+            metrics = self.train_step()
+        return metrics
+
+    def _sample_batch(self):
+        data = self.replay.sample(self.cfg.batch_size, self.cfg.batch_length)
+        obs = self._tensor(data["obs"], None if data["obs"].dtype == np.uint8 else torch.float32)
+        rewards = self._tensor(data["rewards"], torch.float32)
+        return {
+            "obs": obs,
+            "action": self._tensor(data["action"], torch.float32),
+            "is_first": self._tensor(data["is_first"], torch.float32),
+            "is_terminal": self._tensor(data["is_terminal"], torch.float32),
+            "rewards": {t: rewards[..., i] for i, t in enumerate(self.terms)},
+        }
+
+    def _wm_loss(self, losses: dict) -> torch.Tensor:
+        cfg = self.cfg
+        scale = {"image": cfg.loss_image, "vector": cfg.loss_vector, "cont": cfg.loss_cont,
+                 "dyn": cfg.loss_dyn, "rep": cfg.loss_rep}
+        return sum(v * (cfg.loss_reward if k.startswith("reward/") else scale[k]) for k, v in losses.items())
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        batch = self._sample_batch()
+        losses, post = self.wm.loss(batch)
+        wm_norm = self._step_opt(self._wm_loss(losses), self.wm_opt, self.wm.parameters(), cfg.model_clip)
+        start = {k: v.detach().flatten(0, 1) for k, v in post.items()}
+        start_cont = 1.0 - batch["is_terminal"].flatten()
+        if cfg.imag_starts and cfg.imag_starts < len(start_cont):
+            keep = torch.randperm(len(start_cont), device=self.device)[: cfg.imag_starts]
+            start = {k: v[keep] for k, v in start.items()}
+            start_cont = start_cont[keep]
+        metrics = self._train_actor_critic(start, start_cont)
+        metrics.update({f"wm/{k}": float(v) for k, v in losses.items()})
+        metrics["wm/grad_norm"] = wm_norm
+        self.updates += 1
+        if self.updates % cfg.slow_critic_update == 0:
+            with torch.no_grad():
+                for s, p in zip(self.slow_critic.parameters(), self.critic.parameters()):
+                    s.lerp_(p, cfg.slow_critic_fraction)
+        return metrics
+
+    def _imagine(self, start):
+        """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), head features,
+        actions (H, N, A). Discrete actions: no gradients through the model (REINFORCE); continuous:
+        gradients flow through the dynamics into the actions (backprop)."""
+        kind = self.cfg.policy_inputs
+        states, actions = [start], []
+        grad = not self.discrete
+        with torch.set_grad_enabled(grad):
+            for _ in range(self.cfg.imag_horizon):
+                feat = self.wm.features(states[-1], kind)
+                dist = self._actor_dist(feat if grad else feat.detach())
+                a = self._sample(dist, explore=True)
+                actions.append(a)
+                states.append(self.wm.imagine_step(states[-1], a))
+            feats = torch.stack([self.wm.features(s, kind) for s in states])
+            head = torch.stack([self.wm.features(s, self.wm.cfg.head_inputs) for s in states])
+        return feats, head, torch.stack(actions)
+
+    def _train_actor_critic(self, start, start_cont) -> dict[str, float]:
+        cfg = self.cfg
+        for p in self.wm.parameters():
+            p.requires_grad_(False)  # the actor/critic losses must not train the world model
+        try:
+            feats, head, actions = self._imagine(start)
+            rewards = sum(self.wm.predict_rewards(head[1:]).values())  # (H, N)
+            cont = torch.cat([start_cont[None], self.wm.predict_cont(head[1:])], 0)  # (H+1, N)
+        finally:
+            for p in self.wm.parameters():
+                p.requires_grad_(True)
+        disc = 1.0 - 1.0 / cfg.horizon
+        with torch.no_grad():
+            value = self.twohot.mean(self.critic(feats.detach()))  # (H+1, N)
+            weight = torch.cumprod(disc * cont.detach(), 0) / disc
+        # lambda-returns, bootstrapped from the last value
+        lam = cfg.return_lambda
+        interm = rewards + disc * cont[1:] * value[1:] * (1 - lam)
+        rets = [value[-1]]
+        for t in reversed(range(cfg.imag_horizon)):
+            rets.append(interm[t] + disc * cont[t + 1] * lam * rets[-1])
+        ret = torch.stack(rets[1:][::-1])  # (H, N)
+        offset, scale = self.retnorm.update(ret)
+        adv = (ret - offset) / scale - (value[:-1] - offset) / scale
+        dist = self._actor_dist(feats[:-1] if not self.discrete else feats[:-1].detach())
+        logp, ent = self._log_prob_entropy(dist, actions.detach())
+        if self.discrete:
+            actor_obj = logp * adv.detach()
+        else:
+            actor_obj = adv
+        actor_loss = -((actor_obj + cfg.actent * ent) * weight[:-1]).mean()
+        actor_norm = self._step_opt(actor_loss, self.actor_opt, self.actor.parameters(), cfg.ac_clip)
+        # critic: two-hot regression onto the returns + regulariser towards the slow critic
+        logits = self.critic(feats[:-1].detach())
+        with torch.no_grad():
+            slow = self.twohot.mean(self.slow_critic(feats[:-1].detach()))
+        critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
+        critic_loss = (critic_loss * weight[:-1]).mean()
+        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.ac_clip)
+        return {"loss/actor": float(actor_loss), "loss/critic": float(critic_loss), "ac/entropy": float(ent.mean()),
+                "ac/return": float(ret.mean()), "ac/return_scale": float(scale), "ac/imag_reward": float(rewards.mean()),
+                "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
+
+    # -- checkpointing -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        state = {
+            "world_model": self.wm.state_dict(), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "slow_critic": self.slow_critic.state_dict(), "wm_opt": self.wm_opt.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            "retnorm": {"lo": self.retnorm.lo.clone(), "hi": self.retnorm.hi.clone()},
+            "env_steps": int(self.env_steps), "updates": int(self.updates),
+        }
+        if self.cfg.checkpoint_replay:
+            state["replay"] = self.replay.state_dict()
+            state["replay_cursor"] = {"slot": torch.from_numpy(self._slot.copy()),
+                                      "need_first": torch.from_numpy(self._need_first.copy())}
+        return state
+
+    def load_state_dict(self, state) -> None:
+        self.wm.load_state_dict(state["world_model"])
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.slow_critic.load_state_dict(state["slow_critic"])
+        self.wm_opt.load_state_dict(state["wm_opt"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.retnorm.lo = state["retnorm"]["lo"].clone()
+        self.retnorm.hi = state["retnorm"]["hi"].clone()
+        self.env_steps, self.updates = int(state["env_steps"]), int(state["updates"])
+        if "replay" in state:
+            self.replay.load_state_dict(state["replay"])
+            self._slot[...] = state["replay_cursor"]["slot"].numpy()
+            self._need_first[...] = state["replay_cursor"]["need_first"].numpy()
+
+
+def make_r2i(config: AgentConfig | None = None, *, env_spec, fabric) -> R2IAgent:
+    """Policy ``r2i``: the agent with the S3M world model."""
+    return R2IAgent(replace(config or AgentConfig(), world_model="s3m"), env_spec=env_spec, fabric=fabric)
+
+
+def make_dreamerv3(config: AgentConfig | None = None, *, env_spec, fabric) -> R2IAgent:
+    """Policy ``dreamerv3``: the same agent with the GRU-RSSM world model."""
+    return R2IAgent(replace(config or AgentConfig(), world_model="rssm"), env_spec=env_spec, fabric=fabric)
