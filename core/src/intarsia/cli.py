@@ -49,7 +49,9 @@ def plugins(as_json: bool, show_tb: bool) -> None:
     from rich.table import Table
 
     table = Table(title="intarsia plugins", show_lines=True)
-    for col in ("distribution", "version", "hooks", "registered", "error"):
+    table.add_column("distribution", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    for col in ("hooks", "registered", "error"):
         table.add_column(col, overflow="fold")
     for row in rows:
         reg = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in row["registered"].items())

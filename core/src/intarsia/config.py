@@ -86,7 +86,7 @@ def apply_overrides(raw, overrides: Iterable[str]):
         except yaml.YAMLError:
             parsed = value
         try:
-            OmegaConf.update(raw, key, parsed, merge=True, force_add=True)
+            OmegaConf.update(raw, key, parsed, merge=False, force_add=True)
         except Exception as exc:
             raise ConfigError(f"cannot apply override {item!r}: {exc}") from exc
     return raw

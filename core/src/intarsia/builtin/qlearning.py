@@ -23,8 +23,10 @@ class QLearningConfig:
     """width of the two hidden layers"""
     lr: float = 1e-3
     """Adam learning rate"""
-    gamma: float = 0.97
+    gamma: float = 0.99
     """discount"""
+    n_step: int = 3
+    """n-step returns (speed up credit assignment of a sparse reward); 1 is plain Q-learning"""
     buffer_size: int = 50_000
     """replay capacity (transitions per rank)"""
     batch_size: int = 64
@@ -61,7 +63,9 @@ class QLearningAgent:
         self.rng = np.random.default_rng(1234 + fabric.global_rank)
         cap = config.buffer_size
         self.buf = {"obs": np.zeros((cap, obs_dim), np.float32), "next_obs": np.zeros((cap, obs_dim), np.float32),
-                    "action": np.zeros(cap, np.int64), "reward": np.zeros(cap, np.float32), "term": np.zeros(cap, np.float32)}
+                    "action": np.zeros(cap, np.int64), "reward": np.zeros(cap, np.float32), "term": np.zeros(cap, np.float32),
+                    "discount": np.zeros(cap, np.float32)}
+        self.pending: list[list] = []  # per env: the last < n_step (obs, action, reward) not yet stored
         self.size = self.ptr = self.env_steps = self.updates = self.vector_steps = 0
 
     @property
@@ -80,17 +84,35 @@ class QLearningAgent:
 
     def observe(self, batch: Transitions) -> None:
         n = batch.num_envs
-        idx = (self.ptr + np.arange(n)) % self.cfg.buffer_size
-        self.buf["obs"][idx] = np.asarray(batch.obs, np.float32).reshape(n, -1)
-        self.buf["next_obs"][idx] = np.asarray(batch.next_obs, np.float32).reshape(n, -1)
-        self.buf["action"][idx] = batch.action
-        self.buf["reward"][idx] = batch.reward
-        # truncation is not termination: bootstrap through time limits
-        self.buf["term"][idx] = batch.terminated
-        self.ptr = int((self.ptr + n) % self.cfg.buffer_size)
-        self.size = min(self.size + n, self.cfg.buffer_size)
+        obs = np.asarray(batch.obs, np.float32).reshape(n, -1)
+        next_obs = np.asarray(batch.next_obs, np.float32).reshape(n, -1)
+        if not self.pending:
+            self.pending = [[] for _ in range(n)]
+        for i in range(n):
+            self.pending[i].append((obs[i], int(batch.action[i]), float(batch.reward[i])))
+            done = bool(batch.terminated[i] or batch.truncated[i])
+            if len(self.pending[i]) == self.cfg.n_step or done:
+                self._flush(i, next_obs[i], bool(batch.terminated[i]), done)
         self.env_steps += n
         self.vector_steps += 1
+
+    def _flush(self, i: int, next_obs: np.ndarray, terminated: bool, done: bool) -> None:
+        """Store the n-step transitions that end at this step (all of them when the episode ended)."""
+        steps = self.pending[i]
+        while steps:
+            ret = sum(r * self.cfg.gamma**k for k, (_, _, r) in enumerate(steps))
+            o, a, _ = steps[0]
+            j = self.ptr
+            self.buf["obs"][j], self.buf["action"][j], self.buf["reward"][j] = o, a, ret
+            self.buf["next_obs"][j] = next_obs
+            # truncation is not termination: bootstrap through time limits
+            self.buf["term"][j] = float(terminated)
+            self.buf["discount"][j] = self.cfg.gamma ** len(steps)
+            self.ptr = (self.ptr + 1) % self.cfg.buffer_size
+            self.size = min(self.size + 1, self.cfg.buffer_size)
+            steps.pop(0)
+            if not done:
+                break
 
     def update(self, step: int) -> dict[str, float]:
         if self.env_steps < self.cfg.learning_starts or self.vector_steps % self.cfg.train_every:
@@ -99,9 +121,9 @@ class QLearningAgent:
         dev = self.fabric.device
         obs, next_obs = (torch.as_tensor(self.buf[k][idx], device=dev) for k in ("obs", "next_obs"))
         action = torch.as_tensor(self.buf["action"][idx], device=dev)
-        reward, term = (torch.as_tensor(self.buf[k][idx], device=dev) for k in ("reward", "term"))
+        reward, term, discount = (torch.as_tensor(self.buf[k][idx], device=dev) for k in ("reward", "term", "discount"))
         with torch.no_grad():
-            target = reward + self.cfg.gamma * (1.0 - term) * self.target(next_obs).max(-1).values
+            target = reward + discount * (1.0 - term) * self.target(next_obs).max(-1).values
         q = self.q(obs).gather(1, action[:, None]).squeeze(1)
         loss = nn.functional.smooth_l1_loss(q, target)
         self.optim.zero_grad(set_to_none=True)
@@ -131,4 +153,5 @@ class QLearningAgent:
                 self.buf[k][: len(v)] = v.numpy()
         else:
             self.size = self.ptr = 0  # replay was not checkpointed: refill before learning again
+        self.pending = []  # partial n-step windows are not kept: the runner resets envs on resume
 

@@ -6,7 +6,8 @@ pass a plain mapping of these fields, e.g. ``build("llms", "openai", {"base_url"
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Dict
 
 
 @dataclass
@@ -46,15 +47,18 @@ class GGUFConfig(LLMCommonConfig):
     n_ctx: int = 2048
     """Context window in tokens (prompt + completion). Longer prompts raise ``ContextLengthError``."""
     n_threads: int = 0
-    """CPU threads for llama.cpp; 0: min(4, number of CPUs)."""
+    """CPU threads for llama.cpp; 0: min(4, half the logical CPUs), about one per physical core (llama.cpp
+    slows down sharply when its threads compete for cores: on the shared 2-core test machine 1 thread
+    decoded 3.7× faster than 2)."""
     n_batch: int = 512
     """Prompt tokens evaluated per llama.cpp batch."""
     n_gpu_layers: int = 0
     """Layers offloaded to a GPU when llama-cpp-python was built with GPU support (-1: all)."""
     reuse_prefix: bool = False
     """Reuse llama.cpp's KV cache across prompts with a shared prefix (faster for long shared system
-    prompts). Off by default: a fresh evaluation per prompt makes greedy outputs independent of the order
-    in which prompts are asked, which keeps cached and uncached answers identical."""
+    prompts, e.g. Motif's judge prompt). Off by default: a fresh evaluation per prompt makes outputs
+    bit-identical whatever order prompts are asked in, which keeps cached and uncached answers identical
+    (prefix reuse changes float rounding, so log-probs can differ in the last digits)."""
 
 
 @dataclass
@@ -95,3 +99,7 @@ class OpenAIConfig(LLMCommonConfig):
     """Retries after the first attempt on 429, 5xx, connection errors, timeouts and malformed JSON."""
     backoff_s: float = 0.5
     """First retry delay; it doubles each retry (with jitter, capped at 30 s); ``Retry-After`` wins."""
+    extra_body: Dict[str, Any] = field(default_factory=dict)
+    """Extra JSON fields sent with every request and part of the cache key, for server-specific sampling
+    options, e.g. ``{repeat_penalty: 1.0}`` for llama.cpp's server, whose default of 1.1 changes even
+    greedy outputs, or ``{top_k: -1}`` for vLLM."""

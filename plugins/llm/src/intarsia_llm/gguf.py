@@ -39,7 +39,8 @@ class GGUFLLM(LLMBackend):
         if not path.is_file():
             raise FileNotFoundError(f"gguf model_path {str(path)!r} is not a file")
         self.model_path = path
-        threads = config.n_threads or min(4, os.cpu_count() or 1)
+        # About one thread per physical core: llama.cpp slows down sharply when its threads compete.
+        threads = config.n_threads or min(4, max(1, (os.cpu_count() or 2) // 2))
         self._llm = llama_cpp.Llama(
             model_path=str(path), n_ctx=config.n_ctx, n_threads=threads, n_batch=config.n_batch,
             n_gpu_layers=config.n_gpu_layers, seed=config.seed, verbose=False,
@@ -99,6 +100,19 @@ class GGUFLLM(LLMBackend):
             yield i, Completion(out["choices"][0]["text"], usage.get("prompt_tokens", len(tokens)),
                                 usage.get("completion_tokens", 0))
 
+    def _eval_prompt(self, tokens: list[int]) -> None:
+        """Evaluate a prompt, reusing the KV cache of a shared prefix when ``reuse_prefix`` is on."""
+        keep = 0
+        if self.config.reuse_prefix:
+            current = self._llm.input_ids[:self._llm.n_tokens]
+            limit = min(len(current), len(tokens) - 1)  # evaluate at least one token for fresh logits
+            while keep < limit and current[keep] == tokens[keep]:
+                keep += 1
+        if keep == 0:
+            self._llm.reset()
+        self._llm.n_tokens = keep  # eval() drops the KV entries past n_tokens
+        self._llm.eval(tokens[keep:])
+
     def _last_logprobs(self) -> np.ndarray:
         """Log-softmax of the logits after the last evaluated token."""
         n_vocab = self._llm.n_vocab()
@@ -119,8 +133,7 @@ class GGUFLLM(LLMBackend):
             tokens = self.tokenize(text)
             conts = [self._continuation(tokens, text, o) for o in options]
             self._check_fits(tokens, max(len(c) for c in conts))
-            self._llm.reset()
-            self._llm.eval(tokens)
+            self._eval_prompt(tokens)
             first = self._last_logprobs()
             scores = []
             for cont in conts:

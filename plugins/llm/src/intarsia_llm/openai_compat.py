@@ -9,6 +9,7 @@ time; it is sent in a header and appears nowhere else (not in the config, the ca
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -43,7 +44,9 @@ class OpenAILLM(LLMBackend):
 
     @property
     def model_id(self) -> str:
-        return self.config.model or self.base_url
+        # extra_body can change answers (sampling options), so it is part of the model identity.
+        extra = json.dumps(self.config.extra_body, sort_keys=True) if self.config.extra_body else ""
+        return (self.config.model or self.base_url) + (f" {extra}" if extra else "")
 
     def render(self, prompt: Any) -> Any:
         if self.template is None and not isinstance(prompt, str):
@@ -129,8 +132,8 @@ class OpenAILLM(LLMBackend):
     # ---- backend API --------------------------------------------------------------------------------
     def _generate(self, jobs, params: GenParams) -> Iterator[tuple[int, Completion]]:
         def one(rendered) -> Completion:
-            payload: dict[str, Any] = {"max_tokens": params.max_tokens, "temperature": params.temperature,
-                                       "top_p": params.top_p}
+            payload: dict[str, Any] = {**self.config.extra_body, "max_tokens": params.max_tokens,
+                                       "temperature": params.temperature, "top_p": params.top_p}
             if self.config.model:
                 payload["model"] = self.config.model
             if params.stop:
@@ -166,8 +169,8 @@ class OpenAILLM(LLMBackend):
 
     def _continuation_logprob(self, prompt: str, option: str) -> float:
         """Sum of the prompt-token logprobs of ``option`` after ``prompt`` via ``echo`` + ``logprobs``."""
-        payload: dict[str, Any] = {"prompt": prompt + option, "max_tokens": 1, "temperature": 0.0,
-                                   "echo": True, "logprobs": 1}
+        payload: dict[str, Any] = {**self.config.extra_body, "prompt": prompt + option, "max_tokens": 1,
+                                   "temperature": 0.0, "echo": True, "logprobs": 1}
         if self.config.model:
             payload["model"] = self.config.model
         url = f"{self.base_url}/completions"

@@ -50,10 +50,10 @@ class LMCDQNConfig(DQNConfig):
     """Adam LMCDQN (Ishfaq et al., ICLR 2024): the Q-network is a sample from an approximate posterior,
     drawn by J Adam-preconditioned Langevin steps per update; actions are greedy under that sample."""
 
-    lr: float = 1e-3  # Langevin step size eta
+    lr: float = 1e-2  # Langevin step size eta (authors sweep 1e-2, 1e-3 on N-chain)
     langevin_steps: int = 4  # J: Langevin steps per update, each on a fresh minibatch (authors: 4 on N-chain)
     bias_factor: float = 0.01  # a: weight of the Adam drift term (0 gives SGLD)
-    noise_scale: float = 1e-4  # sigma = beta_k ** -0.5 (beta_k the inverse temperature)
+    noise_scale: float = 1e-2  # sigma = beta_k ** -0.5 (beta_k the inverse temperature)
     beta1: float = 0.9  # Adam first-moment decay
     beta2: float = 0.999  # Adam second-moment decay
     # Greedy under the sampled weights; no epsilon (kept at 0: any other value is an ablation).

@@ -193,29 +193,35 @@ class LLMAnnotator:
 
 def pairwise_first_probs(llm: Any, render: Callable[[str, str], str], pairs: Sequence[Pair], *,
                          both_orders: bool = True) -> tuple[np.ndarray, list]:
-    """P(first caption preferred) per pair from the options "1"/"2", averaged over both orders.
+    """P(first caption preferred) per pair from the options "1"/"2", averaged over both caption orders.
 
-    Scores the prompts with the backend's ``option_logprobs`` (renormalised over the two options). Also
-    returns whether the two orders agree
-    (``None`` with a single order): a judge with a pure position bias is never order-consistent.
+    Each order is scored with ``intarsia_llm.pairwise.pairwise_option_probs`` (one order per call, so this
+    function also sees whether the two orders agree) or, without that plugin, with the backend's
+    ``option_logprobs`` renormalised over the two options. ``consistent`` is ``None`` with a single order;
+    a judge with a pure position bias is never order-consistent.
     """
     pairs = list(pairs)
-    fwd = _option_probs(llm, [render(a, b) for a, b in pairs])
+    fwd = _first_probs(llm, render, pairs)
     if not both_orders:
         return fwd, [None] * len(pairs)
-    bwd = _option_probs(llm, [render(b, a) for a, b in pairs])
-    # in the swapped prompt, option "2" names the original first caption
-    p = 0.5 * (fwd + (1.0 - bwd))
-    consistent = [bool((f > 0.5) == (bb < 0.5)) for f, bb in zip(fwd, bwd)]
+    swapped = _first_probs(llm, render, [(b, a) for a, b in pairs])  # P(b preferred) in the swapped prompt
+    p = 0.5 * (fwd + (1.0 - swapped))
+    consistent = [bool((f > 0.5) == (s < 0.5)) for f, s in zip(fwd, swapped)]
     return p, consistent
 
 
-def _option_probs(llm: Any, prompts: list[str]) -> np.ndarray:
-    """P("1") / (P("1") + P("2")) per prompt."""
-    lp = np.asarray(llm.option_logprobs(prompts, ["1", "2"]), dtype=np.float64).reshape(len(prompts), 2)
-    lp = lp - lp.max(axis=1, keepdims=True)
-    pr = np.exp(lp)
-    return pr[:, 0] / pr.sum(axis=1)
+def _first_probs(llm: Any, render: Callable[[str, str], str], pairs: list[Pair]) -> np.ndarray:
+    """P("1") / (P("1") + P("2")) for each pair rendered in the given order."""
+    if not pairs:
+        return np.zeros(0)
+    try:
+        from intarsia_llm.pairwise import pairwise_option_probs
+    except ImportError:
+        lp = np.asarray(llm.option_logprobs([render(a, b) for a, b in pairs], ["1", "2"]), dtype=np.float64)
+        lp = lp.reshape(len(pairs), 2) - lp.reshape(len(pairs), 2).max(axis=1, keepdims=True)
+        pr = np.exp(lp)
+        return pr[:, 0] / pr.sum(axis=1)
+    return np.asarray(pairwise_option_probs(llm, render, pairs, options=("1", "2"), both_orders=False))[:, 0]
 
 
 def build_llm(section: Mapping | str):

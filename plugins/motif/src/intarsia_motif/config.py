@@ -88,7 +88,10 @@ class RewardModelConfig:
     epochs: int = 10  # passes over the training pairs (paper: 10)
     batch_size: int = 256  # pairs per step (paper: 1024)
     lr: float = 3.0e-4  # Adam learning rate (paper: 1e-5 with 500k pairs; small data needs larger steps)
-    val_fraction: float = 0.2  # held-out fraction of distinct pairs (paper: 20% random split)
+    val_fraction: float = 0.2  # held-out fraction (paper: 20%)
+    # "random": a random split of the sampled pairs (the paper; a pair may occur on both sides);
+    # "pair": hold out whole distinct pairs, so held-out accuracy measures generalisation to unseen pairs
+    val_split: str = "random"
     seed: int = 0  # init / split seed
     accelerator: str = "auto"  # Lightning Trainer accelerator ("cpu", "gpu", "auto")
 
@@ -169,3 +172,4 @@ class PipelineConfig:
     top_k_captions: int = 10  # how many highest/lowest rewarded captions the report lists
     skip_train: bool = False  # stop after the reward model (for annotation-only studies)
     meta: Optional[Dict[str, Any]] = None  # free-form notes copied into the report
+    log: Dict[str, Any] = field(default_factory=dict)  # {dir: ROOT}: where `intarsia run` puts run directories

@@ -196,6 +196,22 @@ def _pair_dataset(rows: Mapping[str, Sequence], encoder: CaptionEncoder):
     return ds.with_format("torch")
 
 
+def split_rows(rows: Mapping[str, Sequence], val_fraction: float, seed: int, how: str = "random") -> tuple[dict, dict]:
+    """Train / held-out split of labelled pairs: ``"random"`` over sampled pairs (the paper's 80/20 split)
+    or ``"pair"`` over distinct pairs (see :func:`split_by_pair`)."""
+    if how == "pair":
+        return split_by_pair(rows, val_fraction, seed)
+    if how != "random":
+        raise ValueError(f"reward_model.val_split must be 'random' or 'pair', got {how!r}")
+    n = len(rows["label"])
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(val_fraction * n))
+    val_idx = set(perm[:n_val].tolist())
+    train = {k: [rows[k][i] for i in range(n) if i not in val_idx] for k in rows}
+    val = {k: [rows[k][i] for i in sorted(val_idx)] for k in rows}
+    return train, val
+
+
 def split_by_pair(rows: Mapping[str, Sequence], val_fraction: float, seed: int) -> tuple[dict, dict]:
     """Hold out a fraction of the *distinct* pairs (by id), so no held-out pair was seen in training.
 
@@ -234,7 +250,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     rows = drop_unknown(rows)
     if not rows["label"]:
         raise ValueError("no usable labelled pairs (all unknown)")
-    train_rows, val_rows = split_by_pair(rows, config.val_fraction, config.seed)
+    train_rows, val_rows = split_rows(rows, config.val_fraction, config.seed, config.val_split)
     L.seed_everything(config.seed, workers=False, verbose=False)
     encoder = CaptionEncoder(config)
     module = _lightning_module(config)
@@ -268,7 +284,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
         "val_accuracy": val_acc, "val_decisive_pairs": module.val_total,
         "train_accuracy": tc / tt if tt else None, "train_pairs": len(train_rows["label"]),
         "val_pairs": len(val_rows["label"]), "unique_train_captions": len(uniq),
-        "reward_mean": float(mean), "reward_std": float(std),
+        "reward_mean": float(mean), "reward_std": float(std), "val_split": config.val_split,
     }
     artefact = {
         "format": "intarsia-motif/reward-model/1",

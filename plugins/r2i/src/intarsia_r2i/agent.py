@@ -210,13 +210,13 @@ class R2IAgent:
         cfg = self.cfg
         if self.env_steps < cfg.learning_starts or not self.replay.can_sample(cfg.batch_length):
             return {}
-        self._owed += 0.0  # (kept explicit: owed updates follow from env steps below)
         target = (self.env_steps - cfg.learning_starts) * cfg.train_ratio / (cfg.batch_size * cfg.batch_length)
         metrics: dict[str, float] = {}
         if self.updates == 0:
             target = max(target, 1.0)
         while self.updates < target:
             metrics = self.train_step()
+        self._last = metrics or getattr(self, "_last", {})
         return metrics
 
     def _sample_batch(self):
@@ -265,7 +265,7 @@ class R2IAgent:
         kind = self.cfg.policy_inputs
         states, actions = [start], []
         grad = not self.discrete
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), self.wm.rollout():
             for _ in range(self.cfg.imag_horizon):
                 feat = self.wm.features(states[-1], kind)
                 dist = self._actor_dist(feat if grad else feat.detach())
@@ -288,9 +288,10 @@ class R2IAgent:
             for p in self.wm.parameters():
                 p.requires_grad_(True)
         disc = 1.0 - 1.0 / cfg.horizon
-        with torch.no_grad():
-            value = self.twohot.mean(self.critic(feats.detach()))  # (H+1, N)
-            weight = torch.cumprod(disc * cont.detach(), 0) / disc
+        # continuous actions backprop through the value too (critic weights are not stepped by this loss)
+        with torch.set_grad_enabled(not self.discrete):
+            value = self.twohot.mean(self.critic(feats if not self.discrete else feats.detach()))  # (H+1, N)
+        weight = torch.cumprod(disc * cont.detach(), 0) / disc
         # lambda-returns, bootstrapped from the last value
         lam = cfg.return_lambda
         interm = rewards + disc * cont[1:] * value[1:] * (1 - lam)
@@ -299,7 +300,7 @@ class R2IAgent:
             rets.append(interm[t] + disc * cont[t + 1] * lam * rets[-1])
         ret = torch.stack(rets[1:][::-1])  # (H, N)
         offset, scale = self.retnorm.update(ret)
-        adv = (ret - offset) / scale - (value[:-1] - offset) / scale
+        adv = (ret - offset) / scale - (value[:-1].detach() - offset) / scale
         dist = self._actor_dist(feats[:-1] if not self.discrete else feats[:-1].detach())
         logp, ent = self._log_prob_entropy(dist, actions.detach())
         if self.discrete:
@@ -315,8 +316,9 @@ class R2IAgent:
         critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
         critic_loss = (critic_loss * weight[:-1]).mean()
         critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.ac_clip)
-        return {"loss/actor": float(actor_loss), "loss/critic": float(critic_loss), "ac/entropy": float(ent.mean()),
-                "ac/return": float(ret.mean()), "ac/return_scale": float(scale), "ac/imag_reward": float(rewards.mean()),
+        return {"loss/actor": float(actor_loss.detach()), "loss/critic": float(critic_loss.detach()), "ac/entropy": float(ent.detach().mean()),
+                "ac/return": float(ret.detach().mean()), "ac/return_scale": float(scale),
+                "ac/imag_reward": float(rewards.detach().mean()),
                 "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
 
     # -- checkpointing -------------------------------------------------------------------------

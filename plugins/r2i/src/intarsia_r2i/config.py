@@ -25,6 +25,7 @@ class WorldModelConfig:
     discretization: str = "bilinear"  # S3M: 'bilinear' (official default) or 'zoh'
     dt_min: float = 0.001  # S3M: lower bound of the initial step sizes
     dt_max: float = 0.1  # S3M: upper bound of the initial step sizes
+    c_init: str = "trunc_standard_normal"  # S3M: C init ('trunc_standard_normal' official, 'complex_normal')
     conj_sym: bool = False  # S3M: conjugate-symmetric parameterisation (official default off)
     clip_eigs: bool = False  # S3M: clip Re(Lambda) <= -1e-4
     scan: str = "parallel"  # S3M: 'parallel' (log-depth) or 'sequential' (reference loop) over training chunks

@@ -12,6 +12,7 @@ post-norm), and :class:`S5Stack` stacks blocks and carries one complex hidden st
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -88,7 +89,7 @@ class S5Layer(nn.Module):
 
     def __init__(self, d_model: int, state_size: int, blocks: int = 8, discretization: str = "bilinear",
                  dt_min: float = 0.001, dt_max: float = 0.1, conj_sym: bool = False, clip_eigs: bool = False,
-                 scan: str = "parallel"):
+                 scan: str = "parallel", c_init: str = "trunc_standard_normal"):
         super().__init__()
         self.d_model, self.state_size = d_model, state_size
         self.discretization, self.conj_sym, self.clip_eigs, self.scan = discretization, conj_sym, clip_eigs, scan
@@ -98,16 +99,23 @@ class S5Layer(nn.Module):
         vinv = v.conj().T  # V is unitary per block
         self.lambda_re = nn.Parameter(torch.from_numpy(lam.real).float())
         self.lambda_im = nn.Parameter(torch.from_numpy(lam.imag).float())
-        # B~ = V^{-1} B with B lecun-normal in the original (real) basis
-        b = torch.randn(local_p, d_model) / math.sqrt(d_model)
+        # B~ = V^{-1} B with B lecun-normal (fan-in = first axis, as jax's initialiser) in the real basis
+        b = torch.randn(local_p, d_model) / math.sqrt(local_p)
         b_tilde = vinv @ b.to(torch.complex64)
         self.b_re = nn.Parameter(b_tilde.real.contiguous())
         self.b_im = nn.Parameter(b_tilde.imag.contiguous())
-        # C~ = C V with complex C ~ truncated lecun normal (fan-in over the state and model axes, as the
-        # official code's 3-D lecun initialiser computes it)
-        std = 1.0 / math.sqrt(local_p * d_model)
-        c = torch.complex(_trunc_normal((d_model, local_p), std), _trunc_normal((d_model, local_p), std))
-        c_tilde = c @ v
+        # C~ (official options): 'trunc_standard_normal'/'lecun_normal' sample a complex C ~ truncated
+        # lecun normal (fan-in over the state and model axes, as jax's 3-D initialiser computes it) and use
+        # C~ = C V; 'complex_normal' samples C~ directly with std sqrt(1/2) per part (a much stronger
+        # initial read-out of the state).
+        if c_init in ("trunc_standard_normal", "lecun_normal"):
+            std = 1.0 / math.sqrt(local_p * d_model)
+            c = torch.complex(_trunc_normal((d_model, local_p), std), _trunc_normal((d_model, local_p), std))
+            c_tilde = c @ v
+        elif c_init == "complex_normal":
+            c_tilde = torch.complex(torch.randn(d_model, state_size), torch.randn(d_model, state_size)) * math.sqrt(0.5)
+        else:
+            raise ValueError(f"unknown c_init {c_init!r}")
         self.c_re = nn.Parameter(c_tilde.real.contiguous())
         self.c_im = nn.Parameter(c_tilde.imag.contiguous())
         self.d = nn.Parameter(torch.randn(d_model))
@@ -119,8 +127,12 @@ class S5Layer(nn.Module):
         re = self.lambda_re.clamp(max=-1e-4) if self.clip_eigs else self.lambda_re
         return torch.complex(re, self.lambda_im)
 
+    _cached = None  # discrete parameters held fixed during a rollout (see S5Stack.cached)
+
     def discrete(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(Lambda_bar (P,), B_bar (P, H), C~ (H, P)) as complex tensors."""
+        if self._cached is not None:
+            return self._cached
         lam_bar, b_bar = discretize(self.lambda_continuous(), torch.complex(self.b_re, self.b_im),
                                     torch.exp(self.log_step), self.discretization)
         return lam_bar, b_bar, torch.complex(self.c_re, self.c_im)
@@ -187,6 +199,19 @@ class S5Stack(nn.Module):
             u, xs = block(u, hidden[:, i], reset, None if x_init is None else x_init[..., i, :], scan)
             states.append(xs)
         return u, torch.stack(states, 2)
+
+    @contextlib.contextmanager
+    def cached(self):
+        """Discretise once for many :meth:`step` calls (imagination); the graph is shared, so gradients
+        are the same as recomputing per step."""
+        layers = [b.ssm for b in self.blocks]
+        for layer in layers:
+            layer._cached = layer.discrete()
+        try:
+            yield self
+        finally:
+            for layer in layers:
+                layer._cached = None
 
     def step(self, u, hidden, reset=None, x_init=None):
         """u (B, H); hidden (B, L, P) -> (output (B, H), hidden (B, L, P))."""

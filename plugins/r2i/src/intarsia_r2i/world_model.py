@@ -17,6 +17,7 @@ States are dicts of tensors with a leading batch axis: ``stoch`` (one-hot, (B, S
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -89,6 +90,11 @@ class DreamerWorldModel(nn.Module):
         self.twohot = TwoHotSymlog(cfg.bins)
 
     # -- latent helpers ------------------------------------------------------------------------
+    stochastic = True  # sample latents (False: use their modes, for deterministic checks)
+
+    def _sample(self, logits: torch.Tensor) -> torch.Tensor:
+        return sample_onehot(logits) if self.stochastic else mode_onehot(logits)
+
     def _stats(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         logits = layer(x).reshape(*x.shape[:-1], self.cfg.stoch, self.cfg.classes)
         return unimix_logits(logits, self.cfg.unimix)
@@ -172,6 +178,10 @@ class DreamerWorldModel(nn.Module):
         return losses, post
 
     # -- dynamics (subclasses) -----------------------------------------------------------------
+    def rollout(self):
+        """Context for a run of :meth:`imagine_step` calls (S3M discretises its SSMs once)."""
+        return contextlib.nullcontext()
+
     def initial(self, batch_size: int) -> dict:
         raise NotImplementedError
 
@@ -190,7 +200,7 @@ class S3M(DreamerWorldModel):
         self.img_in = Dense(self.stoch_dim + self.action_dim, cfg.units)
         self.ssm = S5Stack(cfg.units, cfg.ssm_state, cfg.ssm_layers, blocks=cfg.ssm_blocks,
                            discretization=cfg.discretization, dt_min=cfg.dt_min, dt_max=cfg.dt_max,
-                           conj_sym=cfg.conj_sym, clip_eigs=cfg.clip_eigs, scan=cfg.scan)
+                           conj_sym=cfg.conj_sym, clip_eigs=cfg.clip_eigs, scan=cfg.scan, c_init=cfg.c_init)
         self.out_proj = Dense(cfg.units, cfg.deter)
         self.img_out = Dense(cfg.deter, cfg.units)
         self.img_stats = nn.Linear(cfg.units, self.stoch_dim)
@@ -226,7 +236,7 @@ class S3M(DreamerWorldModel):
         state = init if state is None else state
         is_first = is_first.float()
         post_logit = self._stats(lambda x: self.obs_stats(self.obs_out(x)), embeds)
-        post_stoch = sample_onehot(post_logit)
+        post_stoch = self._sample(post_logit)
         # teacher forcing: the sequence model reads the previous posterior sample and action
         prev_stoch = torch.cat([state["stoch"].unsqueeze(1), post_stoch[:, :-1]], 1)
         first = is_first[..., None, None]
@@ -237,15 +247,18 @@ class S3M(DreamerWorldModel):
         deter = self.out_proj(out)
         prior_logit = self._stats(lambda x: self.img_stats(self.img_out(x)), deter)
         post = {"deter": deter, "hidden": hidden, "logit": post_logit, "stoch": post_stoch}
-        prior = {"deter": deter, "hidden": hidden, "logit": prior_logit, "stoch": sample_onehot(prior_logit)}
+        prior = {"deter": deter, "hidden": hidden, "logit": prior_logit, "stoch": self._sample(prior_logit)}
         return post, prior
+
+    def rollout(self):
+        return self.ssm.cached()
 
     def imagine_step(self, state, action):
         u = self.img_in(torch.cat([state["stoch"].flatten(-2), action], -1))
         out, hidden = self.ssm.step(u, state["hidden"])
         deter = self.out_proj(out)
         logit = self._stats(lambda x: self.img_stats(self.img_out(x)), deter)
-        return {"deter": deter, "hidden": hidden, "logit": logit, "stoch": sample_onehot(logit)}
+        return {"deter": deter, "hidden": hidden, "logit": logit, "stoch": self._sample(logit)}
 
 
 class GRURSSM(DreamerWorldModel):
@@ -286,7 +299,7 @@ class GRURSSM(DreamerWorldModel):
         x = self.img_in(torch.cat([state["stoch"].flatten(-2), action], -1))
         deter = self._cell(state["deter"], x)
         logit = self._stats(lambda h: self.img_stats(self.img_out(h)), deter)
-        return {"deter": deter, "hidden": deter, "logit": logit, "stoch": sample_onehot(logit)}
+        return {"deter": deter, "hidden": deter, "logit": logit, "stoch": self._sample(logit)}
 
     def observe(self, embeds, actions, is_first, state=None):
         B, T = is_first.shape[:2]
@@ -302,7 +315,7 @@ class GRURSSM(DreamerWorldModel):
             logit = self._stats(lambda x: self.obs_stats(self.obs_out(x)),
                                 torch.cat([prior["deter"], embeds[:, t]], -1))
             state = {"deter": prior["deter"], "hidden": prior["deter"], "logit": logit,
-                     "stoch": sample_onehot(logit)}
+                     "stoch": self._sample(logit)}
             posts.append(state)
             priors.append(prior)
         stack = lambda seq: {k: torch.stack([s[k] for s in seq], 1) for k in seq[0]}  # noqa: E731

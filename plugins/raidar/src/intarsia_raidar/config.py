@@ -28,16 +28,17 @@ class RaidarConfig:
     """Send the request as one user chat message (the paper used the chat API); False sends a plain
     completion prompt."""
     max_tokens: int = 0
-    """Generation budget per rewrite; 0 = automatic (about twice the input's word count, at least 64)."""
+    """Generation budget per rewrite; 0 = automatic (1.6 tokens per input word + 32, at least 64)."""
     temperature: float = 0.0
     """Sampling temperature. The paper used the API default; 0 makes rewrites (and the cache) deterministic."""
     top_p: float = 1.0
     """Nucleus sampling mass (1 = off)."""
     rewrite_seed: int = 0
     """Seed passed to the backend for sampled rewrites."""
-    max_words: int = 600
+    max_words: int = 500
     """Texts longer than this many words are truncated (with a warning) before rewriting, so prompt and
-    rewrite fit the model's context; features are then computed on the truncated text."""
+    rewrite fit the model's context (500 words + their rewrite fit the embedded model's 2048 tokens);
+    features are then computed on the truncated text. Precomputed records are never truncated."""
 
     # --- features --------------------------------------------------------------------------------
     include_input: bool = True
@@ -54,6 +55,10 @@ class RaidarConfig:
     # --- classifier ------------------------------------------------------------------------------
     classifier: str = "logistic"
     """``logistic`` (default), ``gbt`` (gradient-boosted trees), ``mlp`` or ``xgboost`` (if installed)."""
+    class_weight: str = "balanced"
+    """``balanced`` weights each class by n / (2 n_class) when fitting, so the minority class (often the
+    machine-generated one, the positive class of F1) is not ignored at the 0.5 threshold; ``none`` fits
+    unweighted, as the official scripts did. The paper does not discuss class imbalance."""
     standardize: bool = True
     """Standardise features before the classifier (the similarities are 0-100, the overlaps 0-1)."""
     seed: int = 42

@@ -124,8 +124,15 @@ class RaidarDetector:
             scale = np.where(scale > 0, scale, 1.0)  # constant features (e.g. input vs itself) stay put
         else:
             mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        if self.config.class_weight == "balanced":
+            counts = np.bincount(y, minlength=2)
+            weight = (len(y) / (2.0 * counts))[y]
+        elif self.config.class_weight == "none":
+            weight = None
+        else:
+            raise ValueError(f"class_weight must be 'balanced' or 'none', got {self.config.class_weight!r}")
         clf = make_classifier(self.config.classifier, self.config.seed)
-        clf.fit((X - mean) / scale, y)
+        clf.fit((X - mean) / scale, y, sample_weight=weight)
         self.estimator = clf
         self.scaler_mean, self.scaler_scale = mean, scale
         self.model = SafeModel(export(self.config.classifier, clf))
@@ -165,8 +172,10 @@ class RaidarDetector:
     def load(cls, path: str | Path, *, llm: Any = None) -> "RaidarDetector":
         try:
             text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelFileError(f"{path}: cannot read model file: {exc}") from None
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ModelFileError(f"{path}: not a Raidar model file (not UTF-8 JSON)") from None
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:

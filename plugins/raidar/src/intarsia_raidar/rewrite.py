@@ -42,6 +42,11 @@ def truncate_words(text: str, max_words: int) -> tuple[str, int]:
     return text, count
 
 
+def auto_max_tokens(n_words: int) -> int:
+    """Room for a rewrite a bit longer than the input (English runs ~1.3 tokens per word)."""
+    return max(64, int(1.6 * n_words) + 32)
+
+
 def build_llm(name: str, options: dict[str, Any] | None = None):
     """Build a registered LLM backend, turning every way that can fail into one clear error."""
     try:
@@ -102,7 +107,7 @@ class Rewriter:
             text = self.prepare(text, loc)
             requests = self.requests(text, prompts)
             n_words = len(text.split())
-            max_tokens = self.config.max_tokens or max(64, 2 * n_words + 16)
+            max_tokens = self.config.max_tokens or auto_max_tokens(n_words)
             batch = [[{"role": "user", "content": r}] if self.config.chat else r for r in requests]
             try:
                 outputs = self.llm.generate(batch, max_tokens=max_tokens, temperature=self.config.temperature,

@@ -102,7 +102,7 @@ def load_items(path: str | Path) -> Loaded:
     if not raw.strip():
         raise InputError(f"{path}: the file is empty or only whitespace: nothing to detect")
     stripped = raw.strip()
-    if stripped[0] in "[{":
+    if stripped[0] in '[{"':
         try:
             value = json.loads(stripped)
         except json.JSONDecodeError:
@@ -112,16 +112,11 @@ def load_items(path: str | Path) -> Loaded:
                 raise InputError(f"{path}: the JSON list is empty")
             items = [_item_from_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
             return Loaded(items, [f"{path}[{i}]" for i in range(len(items))])
-        if isinstance(value, dict):
+        if isinstance(value, (dict, str)):
             return Loaded([_item_from_json(value, str(path))], [str(path)])
         lines = _json_lines(raw)
         if lines is not None:
             items = [_item_from_json(v, f"{path}:{n}") for n, v in lines]
-            return Loaded(items, [f"{path}:{n}" for n, _ in lines])
-    elif stripped[0] == '"':
-        lines = _json_lines(raw)
-        if lines is not None and all(isinstance(v, str) for _, v in lines):
-            items = [check_text(v, f"{path}:{n}") for n, v in lines]
             return Loaded(items, [f"{path}:{n}" for n, _ in lines])
     return Loaded([check_text(raw, str(path))], [str(path)])
 

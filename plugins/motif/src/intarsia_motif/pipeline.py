@@ -1,0 +1,322 @@
+"""The end-to-end Motif job (``job: motif-pipeline``).
+
+    collect captions -> sample pairs -> annotate -> train the reward model -> train an agent -> report
+
+Each stage writes its outputs into the run directory and a marker ``stages/<stage>.json`` when it is
+complete; a rerun or ``intarsia resume RUN_DIR`` skips completed stages, continues the annotation log where
+it stopped, and resumes the agent's training from its last checkpoint.
+
+Run-directory layout::
+
+    captions/              HF dataset of recorded steps (save_to_disk)
+    pairs/                 HF dataset of sampled pairs (first, second, pair_id)
+    annotations.jsonl      the main annotator's log (append-only, keyed by pair id)
+    annotations_<kind>.jsonl   logs of the comparison annotators (agreement statistics)
+    labelled_pairs/        HF dataset of pairs with labels (what the reward model trains on)
+    reward_model.pt        the reward model (weights_only-loadable) + mean/std/quantiles
+    agent/                 the core train job's run (config.yaml, logs/, checkpoints/, report.json)
+    baseline/              same agent on the extrinsic reward alone (when ``baseline: true``)
+    reward_terms.png, captions.png, report.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import PipelineConfig
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Stages:
+    """Completion markers: ``run(name, fn)`` runs ``fn`` unless the marker exists, then records its result."""
+
+    def __init__(self, root: Path, log: Callable[[str], None] = print):
+        self.root = root / "stages"
+        self.log = log
+        self.timings: dict[str, float] = {}
+
+    def done(self, name: str) -> dict | None:
+        path = self.root / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def run(self, name: str, fn: Callable[[], dict]) -> dict:
+        prior = self.done(name)
+        if prior is not None:
+            self.log(f"[motif] {name}: complete, skipped")
+            return prior
+        self.log(f"[motif] {name} ...")
+        t0 = time.perf_counter()
+        result = fn()
+        result = {**result, "seconds": round(time.perf_counter() - t0, 2)}
+        self.timings[name] = result["seconds"]
+        _atomic_json(self.root / f"{name}.json", result)
+        self.log(f"[motif] {name}: done in {result['seconds']:.1f}s")
+        return result
+
+
+def run_pipeline(config: PipelineConfig, *, run) -> dict:
+    """The job factory: ``factory(config, *, run)`` -> report dict."""
+    import torch
+
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), int(os.environ.get("INTARSIA_THREADS", "1")))))
+    root = Path(run.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stages = Stages(root)
+    registry = getattr(run, "registry", None)
+    t_start = time.perf_counter()
+
+    collect = stages.run("collect", lambda: _collect(config, root))
+    pairs_info = stages.run("pairs", lambda: _pairs(config, root))
+    annotate = stages.run("annotate", lambda: _annotate(config, root))
+    reward = stages.run("reward_model", lambda: _reward_model(config, root))
+    agent = baseline = None
+    if not config.skip_train:
+        agent = stages.run("agent", lambda: _train_agent(config, root, "agent", with_motif=True, registry=registry))
+        if config.baseline:
+            baseline = stages.run("baseline", lambda: _train_agent(config, root, "baseline", with_motif=False,
+                                                                    registry=registry))
+    report = _report(config, root, collect, pairs_info, annotate, reward, agent, baseline)
+    report["seconds"] = round(time.perf_counter() - t_start, 2)
+    report["stage_seconds"] = {name: (stages.done(name) or {}).get("seconds") for name in
+                               ("collect", "pairs", "annotate", "reward_model", "agent", "baseline")}
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------------
+# stages
+# ----------------------------------------------------------------------------------------------------------
+def _collect(config: PipelineConfig, root: Path) -> dict:
+    from .dataset import collect_captions, describe, save_dataset
+
+    ds = collect_captions(config.collect)
+    save_dataset(ds, root / "captions")
+    return describe(ds)
+
+
+def _pairs(config: PipelineConfig, root: Path) -> dict:
+    from .dataset import load_dataset, sample_pairs, save_dataset
+
+    captions = load_dataset(root / "captions")["caption"]
+    ps = sample_pairs(captions, config.pairs)
+    save_dataset(ps.to_dataset(), root / "pairs")
+    ties = sum(a == b for a, b in zip(ps.first, ps.second))
+    return {"pairs": len(ps), "identical_caption_ties": ties, "distinct_pairs_to_annotate": len(ps.unique)}
+
+
+def _load_pairs(config: PipelineConfig, root: Path):
+    from .dataset import PairSet, canonical, load_dataset
+
+    ds = load_dataset(root / "pairs")
+    first, second, ids = list(ds["first"]), list(ds["second"]), list(ds["pair_id"])
+    unique: dict[str, tuple[str, str]] = {}
+    for a, b, pid in zip(first, second, ids):
+        if a != b and pid not in unique:
+            lo, hi, _ = canonical(a, b)
+            unique[pid] = (lo, hi)
+    return PairSet(first, second, ids, unique)
+
+
+def _annotate(config: PipelineConfig, root: Path) -> dict:
+    from datasets import Dataset
+
+    from .annotators import AnnotationLog, agreement, annotate_pairs, make_annotator
+    from .dataset import labelled_pairs, save_dataset
+
+    ps = _load_pairs(config, root)
+    env = config.collect.env
+    main = make_annotator(config.annotator, env_section=env)
+    stats = annotate_pairs(main, ps.unique, root / "annotations.jsonl", batch_size=config.annotator.batch_size,
+                           on_batch=lambda done, total: print(f"[motif] annotated {done}/{total}", flush=True))
+    if not stats["complete"]:
+        raise RuntimeError("annotation stopped before every pair was labelled; rerun to continue")
+    labels = AnnotationLog(root / "annotations.jsonl").labels()
+    out = {"annotator": config.annotator.kind, "stats": stats, "agreement": {}}
+    for kind in config.compare_with:
+        if kind == config.annotator.kind:
+            continue
+        try:
+            other = make_annotator(config.annotator, env_section=env, kind=kind)
+        except ValueError as exc:  # e.g. no oracle scores for this env
+            out["agreement"][kind] = {"error": str(exc)}
+            continue
+        log = root / f"annotations_{kind}.jsonl"
+        annotate_pairs(other, ps.unique, log, batch_size=max(64, config.annotator.batch_size))
+        out["agreement"][kind] = agreement(labels, AnnotationLog(log).labels())
+    rows = labelled_pairs(ps, labels)
+    save_dataset(Dataset.from_dict(rows), root / "labelled_pairs")
+    return out
+
+
+def _reward_model(config: PipelineConfig, root: Path) -> dict:
+    from .dataset import load_dataset
+    from .reward_model import train_reward_model
+
+    ds = load_dataset(root / "labelled_pairs")
+    rows = {k: list(ds[k]) for k in ("first", "second", "pair_id", "label")}
+    metrics = train_reward_model(rows, config.reward_model, root / "reward_model.pt", log_dir=root,
+                                 extra={"annotator": config.annotator.kind})
+    return {"metrics": metrics, "path": str(root / "reward_model.pt")}
+
+
+def train_config(config: PipelineConfig, root: Path, name: str, *, with_motif: bool) -> dict:
+    """The core train job's raw config for the agent stage (the motif term appended to ``rewards``)."""
+    raw = {"job": "train", "name": f"{config.name}-{name}", "seed": config.seed}
+    raw.update({k: v for k, v in dict(config.train).items()})
+    raw.setdefault("env", dict(config.collect.env))
+    raw["job"] = "train"
+    rewards = [dict(r) for r in raw.get("rewards", []) or []]
+    if with_motif:
+        rewards.append({"name": "motif", **dict(config.motif), "reward_model": str(root / "reward_model.pt")})
+    raw["rewards"] = rewards
+    log = dict(raw.get("log", {}) or {})
+    log.setdefault("progress", False)
+    raw["log"] = log
+    return raw
+
+
+def _train_agent(config: PipelineConfig, root: Path, name: str, *, with_motif: bool, registry=None) -> dict:
+    from intarsia.runner.api import resume_run, run_config
+
+    run_dir = root / name
+    if (run_dir / "report.json").exists():
+        report = json.loads((run_dir / "report.json").read_text())
+    elif (run_dir / "config.yaml").exists() and (run_dir / "checkpoints").exists():
+        report = resume_run(run_dir, registry=registry)
+    else:
+        report = run_config(train_config(config, root, name, with_motif=with_motif), run_dir=run_dir, registry=registry)
+    return {"report": report, "dir": str(run_dir)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# report
+# ----------------------------------------------------------------------------------------------------------
+def read_curves(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
+    """Logged series of a core train run (``logs/metrics.csv``): name -> [(step, value)]."""
+    import csv
+
+    path = Path(run_dir) / "logs" / "metrics.csv"
+    curves: dict[str, list[tuple[float, float]]] = {}
+    if not path.exists():
+        return curves
+    with path.open() as fh:
+        for row in csv.DictReader(fh):
+            step = row.get("step")
+            if step in (None, ""):
+                continue
+            for k, v in row.items():
+                if k == "step" or v in (None, ""):
+                    continue
+                try:
+                    curves.setdefault(k, []).append((float(step), float(v)))
+                except ValueError:
+                    pass
+    return curves
+
+
+def caption_rewards(root: Path, motif: dict) -> list[dict]:
+    """Every distinct collected caption with its frequency, normalised reward and first-visit r_int."""
+    import numpy as np
+
+    from .dataset import caption_counts, load_dataset
+    from .intrinsic import motif_transform
+    from .reward_model import CaptionRewardModel
+
+    counts = caption_counts(load_dataset(root / "captions"))
+    model = CaptionRewardModel.load(root / "reward_model.pt")
+    caps = sorted(counts)
+    r = model.normalized(caps)
+    eps = model.threshold(float(motif.get("threshold_quantile", 0.5)))
+    r_int = motif_transform(r, np.ones(len(caps)), eps, float(motif.get("beta", 3.0)))
+    rows = [{"caption": c, "count": counts[c], "r_norm": round(float(x), 4), "r_int_first": round(float(y), 4)}
+            for c, x, y in zip(caps, r, r_int)]
+    return sorted(rows, key=lambda d: -d["r_norm"])
+
+
+def _report(config, root, collect, pairs_info, annotate, reward, agent, baseline) -> dict:
+    captions = caption_rewards(root, dict(config.motif))
+    k = config.top_k_captions
+    report: dict[str, Any] = {
+        "recipe": config.recipe, "name": config.name,
+        "collect": collect, "pairs": pairs_info,
+        "annotation": annotate, "reward_model": reward.get("metrics", {}),
+        "preference_accuracy": reward.get("metrics", {}).get("val_accuracy"),
+        "highest_rewarded_captions": captions[:k],
+        "lowest_rewarded_captions": list(reversed(captions[-k:])),
+        "meta": config.meta or {},
+    }
+    curves = {}
+    if agent is not None:
+        report["agent"] = agent["report"]
+        curves["motif"] = read_curves(Path(agent["dir"]))
+    if baseline is not None:
+        report["baseline"] = baseline["report"]
+        curves["extrinsic-only"] = read_curves(Path(baseline["dir"]))
+    plots = []
+    if curves:
+        p = plot_reward_terms(curves, root / "reward_terms.png", config.name)
+        if p:
+            plots.append(p.name)
+    p = plot_captions(captions, root / "captions.png", k)
+    if p:
+        plots.append(p.name)
+    report["plots"] = plots
+    return report
+
+
+def plot_reward_terms(curves: dict[str, dict], path: Path, title: str) -> Path | None:
+    """One panel per series (each reward term's per-episode return, the env return, success), one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({k for c in curves.values() for k in c if k.startswith("reward/")})
+    keys = [k for k in ("episode/return", "episode/success") if any(k in c for c in curves.values())] + keys
+    if not keys:
+        return None
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, c in curves.items():
+            if key in c:
+                ax.plot([s for s, _ in c[key]], [v for _, v in c[key]], label=label)
+        ax.set_title(key)
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{title}: per-episode reward terms")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_captions(rows: list[dict], path: Path, k: int) -> Path | None:
+    """Normalised reward of the highest and lowest rewarded captions."""
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = rows if len(rows) <= 2 * k else rows[:k] + rows[-k:]
+    labels = [(r["caption"] or "<empty>")[:48] for r in shown]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(shown) + 1.2))
+    ax.barh(range(len(shown)), [r["r_norm"] for r in shown], color=["tab:green" if r["r_int_first"] > 0 else "tab:gray" for r in shown])
+    ax.set_yticks(range(len(shown)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("normalised reward (green: above the threshold)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+from intarsia.interfaces import EnvSpec, Transitions
+from intarsia_motif.config import MotifRewardConfig, RewardModelConfig
+from intarsia_motif.intrinsic import MotifReward, motif_transform
+from intarsia_motif.reward_model import CaptionRewardModel
+
+from helpers_motif import make_model_file
+
+RAW = {"": 0.0, "You pick up the key.": 3.0, "You open the door.": 5.0, "You bump into the wall.": -2.0}
+MEAN, STD = 1.0, 2.0  # r_norm = (raw - 1) / 2: "" -> -0.5, key -> 1.0, door -> 2.0, wall -> -1.5
+
+
+def batch(captions, terminated=None):
+    n = len(captions)
+    z = np.zeros(n)
+    term = np.zeros(n, dtype=bool) if terminated is None else np.asarray(terminated)
+    return Transitions(obs=z, action=z.astype(int), next_obs=z, env_reward=z, terminated=term,
+                       truncated=np.zeros(n, dtype=bool), captions=list(captions), infos=[{}] * n)
+
+
+def test_transform_matches_hand_computation():
+    r = np.array([2.0, 2.0, 0.1, -1.0, 0.5])
+    n = np.array([1, 2, 1, 1, 3])
+    eps = 0.2
+    expected = [2.0 / 1 ** 3, 2.0 / 2 ** 3, 0.0, 0.0, 0.5 / 3 ** 3]
+    assert motif_transform(r, n, eps, 3.0) == pytest.approx(expected)
+    assert motif_transform(r, n, -np.inf, 0.0) == pytest.approx(r)
+
+
+def test_motif_reward_counts_per_env_and_resets_at_episode_end(tmp_path):
+    eps = make_model_file(tmp_path / "rm.pt")
+    assert eps == pytest.approx(-1.0 + 9 * 2.5 / 18)
+    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), beta=3.0, threshold_quantile=0.5),
+                         env_spec=EnvSpec(None, None, num_envs=2))
+    reward.model._cache.update(RAW)  # pin the raw rewards so the test is a hand computation
+    key, door, wall = "You pick up the key.", "You open the door.", "You bump into the wall."
+    assert reward.requires == frozenset({"captions"})
+    # step 1: env0 key (n=1) -> 1.0; env1 door (n=1) -> 2.0
+    assert reward(batch([key, door])) == pytest.approx([1.0, 2.0])
+    # step 2: env0 key again (n=2) -> 1/8; env1 wall (below eps) -> 0
+    assert reward(batch([key, wall])) == pytest.approx([1.0 / 8, 0.0])
+    # step 3: env0 key (n=3) and its episode ends; env1 door (n=2) -> 2/8
+    out = reward(batch([key, door], terminated=[True, False]))
+    assert out == pytest.approx([1.0 / 27, 2.0 / 8]) and out.dtype == np.float32
+    # step 4: env0 starts a new episode: key counts from 1 again; env1 door n=3
+    assert reward(batch([key, door])) == pytest.approx([1.0, 2.0 / 27])
+    # empty caption: r_norm -0.5 < eps -> 0
+    assert reward(batch(["", ""])) == pytest.approx([0.0, 0.0])
+    # state survives a resume
+    state = reward.state_dict()
+    other = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt")), env_spec=EnvSpec(None, None, 2))
+    other.model._cache.update(RAW)
+    other.load_state_dict(state)
+    assert other(batch([key, door])) == pytest.approx([1.0 / 8, 2.0 / 64])
+    reward.reset()
+    assert reward(batch([key, door])) == pytest.approx([1.0, 2.0])
+
+
+def test_no_threshold_and_beta_zero(tmp_path):
+    make_model_file(tmp_path / "rm.pt")
+    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), beta=0.0, threshold_quantile=0.0),
+                         env_spec=EnvSpec(None, None, 1))
+    reward.model._cache.update(RAW)
+    assert reward(batch(["You bump into the wall."])) == pytest.approx([-1.5])
+    assert reward(batch(["You bump into the wall."])) == pytest.approx([-1.5])
+    with pytest.raises(ValueError):
+        MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), threshold_quantile=0.33))
+    with pytest.raises(ValueError):
+        MotifReward(MotifRewardConfig(reward_model=""))
+
+
+def test_batched_inference_scores_each_new_caption_once(tmp_path):
+    make_model_file(tmp_path / "rm.pt")
+    model = CaptionRewardModel.load(tmp_path / "rm.pt")
+    calls = []
+    forward = model.net.forward
+    model.net.forward = lambda ids: (calls.append(len(ids)), forward(ids))[1]
+    a = model.raw(["x", "y", "x", "z"])
+    b = model.raw(["y", "x"])
+    assert calls == [3] and a[1] == b[0]

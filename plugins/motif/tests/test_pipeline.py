@@ -1,0 +1,70 @@
+"""The motif-pipeline job end to end (oracle annotator, recurrent PPO), its resumption, and the composition
+of the Motif reward with the R2I agent through the core runner."""
+
+import json
+
+import pytest
+
+from helpers_motif import make_model_file
+
+SMALL = ["collect.steps=3000", "collect.num_envs=2", "pairs.num_pairs=400", "reward_model.epochs=8",
+         "reward_model.batch_size=32",
+         "train.steps=2000", "train.num_envs=2", "train.policy.rollout=32", "train.log.every=500",
+         "train.checkpoint.every=1000", "baseline=false"]
+
+
+def test_pipeline_runs_end_to_end_and_skips_finished_stages(tmp_path):
+    from intarsia.runner.api import resume_run, run_recipe
+
+    run_dir = tmp_path / "run"
+    report = run_recipe("motif/demo-ppo", overrides=SMALL, run_dir=run_dir)
+    for name in ("captions", "pairs", "labelled_pairs", "annotations.jsonl", "reward_model.pt", "agent/report.json",
+                 "reward_terms.png", "captions.png", "report.json"):
+        assert (run_dir / name).exists(), name
+    assert report["annotation"]["stats"]["complete"] is True
+    assert report["preference_accuracy"] is not None
+    assert "agreement" in report["annotation"] and "random" in report["annotation"]["agreement"]
+    top = report["highest_rewarded_captions"]
+    assert top and all({"caption", "r_norm", "r_int_first", "count"} <= set(r) for r in top)
+    # the reward model learned the oracle's ranking: the wall bump (-1) below the key pickup (+1)
+    r = {row["caption"]: row["r_norm"] for row in top + report["lowest_rewarded_captions"]}
+    assert r["You bump into the wall."] < r["You pick up the key."]
+    assert report["reward_model"]["train_accuracy"] > 0.8
+    assert "reward_motif_mean" in report["agent"]["metrics"]
+
+    # a resumed run skips every completed stage and asks the annotator nothing
+    log_before = (run_dir / "annotations.jsonl").read_text()
+    marker = json.loads((run_dir / "stages" / "reward_model.json").read_text())
+    again = resume_run(run_dir)
+    assert (run_dir / "annotations.jsonl").read_text() == log_before
+    assert json.loads((run_dir / "stages" / "reward_model.json").read_text()) == marker
+    assert again["preference_accuracy"] == report["preference_accuracy"]
+
+
+def test_pipeline_continues_an_interrupted_agent_stage(tmp_path):
+    """Kill after the agent's first checkpoint: the rerun resumes the core train run, not from scratch."""
+    from intarsia.runner.api import resume_run, run_recipe
+
+    run_dir = tmp_path / "run"
+    run_recipe("motif/demo-ppo", overrides=SMALL, run_dir=run_dir)
+    # pretend the job died during the agent stage: no marker, no final report, checkpoints present
+    (run_dir / "stages" / "agent.json").unlink()
+    (run_dir / "agent" / "report.json").unlink()
+    again = resume_run(run_dir)
+    assert again["agent"]["steps"] >= 2000
+
+
+def test_motif_reward_composes_with_r2i(tmp_path):
+    pytest.importorskip("intarsia_r2i")
+    from intarsia.runner.api import run_recipe
+
+    make_model_file(tmp_path / "rm.pt")
+    report = run_recipe("motif/grid-r2i", overrides=[
+        "steps=700", "policy.learning_starts=300", "policy.train_ratio=8", "log.every=100", "log.progress=false",
+        "checkpoint.every=0", "fabric.accelerator=cpu", "env.max_steps=50", f"rewards.0.reward_model={tmp_path / 'rm.pt'}",
+        "rewards.0.threshold_quantile=0.0"], run_dir=tmp_path / "r2i")
+    m = report["metrics"]
+    # R2I learned a separate reward head for the motif term (it reads the terms unsummed)
+    assert any(k.startswith("policy_wm_reward_motif") for k in m), sorted(m)
+    assert any(k.startswith("policy_wm_reward_extrinsic") for k in m)
+    assert "reward_motif_mean" in m

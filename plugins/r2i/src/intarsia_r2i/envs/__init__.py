@@ -1,0 +1,1 @@
+"""Environments registered by the R2I plugin (BSuite memory tasks, POPGym, pixel tasks)."""

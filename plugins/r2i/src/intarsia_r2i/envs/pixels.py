@@ -1,0 +1,135 @@
+"""Pixel tasks at the sizes R2I/DreamerV3 use: Atari (ale-py), DeepMind Control (dm-control), Memory Maze.
+
+Each produces 64x64x3 uint8 observations (HWC), which the world models' CNN encoder/decoder read.
+The simulators are optional extras: ``intarsia-r2i[atari]``, ``[dmc]``, ``[memory-maze]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+class AtariEnv(gym.Env):
+    """ALE game with frameskip ``repeat``, optional sticky actions, RGB resized to ``size`` x ``size``."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, game: str = "Pong", size: int = 64, repeat: int = 4, sticky: bool = False,
+                 max_episode_steps: int = 27000):
+        import ale_py
+
+        gym.register_envs(ale_py)
+        self.env = gym.make(f"ALE/{game}-v5", frameskip=int(repeat), repeat_action_probability=0.25 if sticky else 0.0,
+                            full_action_space=False, max_episode_steps=int(max_episode_steps))
+        self.size = int(size)
+        self.observation_space = spaces.Box(0, 255, (self.size, self.size, 3), np.uint8)
+        self.action_space = self.env.action_space
+
+    def reset(self, *, seed=None, options=None):
+        obs, _ = self.env.reset(seed=seed, options=options)
+        return _resize(obs, self.size), {"caption": ""}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = self.env.step(int(action))
+        return _resize(obs, self.size), float(reward), bool(terminated), bool(truncated), {"caption": ""}
+
+    def close(self):
+        self.env.close()
+
+
+class DMCEnv(gym.Env):
+    """dm_control suite task with action repeat; pixels from ``camera`` (headless rendering via EGL)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, domain: str = "walker", task: str = "walk", size: int = 64, repeat: int = 2, camera: int = 0,
+                 pixels: bool = True):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        from dm_control import suite
+
+        self._suite, self.domain, self.task = suite, domain, task
+        self.env = suite.load(domain, task)
+        self.size, self.repeat, self.camera, self.pixels = int(size), int(repeat), int(camera), bool(pixels)
+        spec = self.env.action_spec()
+        self.action_space = spaces.Box(spec.minimum.astype(np.float32), spec.maximum.astype(np.float32),
+                                       dtype=np.float32)
+        if self.pixels:
+            self.observation_space = spaces.Box(0, 255, (self.size, self.size, 3), np.uint8)
+        else:
+            dim = sum(int(np.prod(v.shape)) for v in self.env.observation_spec().values())
+            self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+
+    def _obs(self, ts):
+        if self.pixels:
+            return self.env.physics.render(self.size, self.size, camera_id=self.camera).astype(np.uint8)
+        return np.concatenate([np.asarray(v, np.float32).ravel() for v in ts.observation.values()])
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self.env = self._suite.load(self.domain, self.task, task_kwargs={"random": int(seed)})
+        ts = self.env.reset()
+        return self._obs(ts), {"caption": ""}
+
+    def step(self, action):
+        reward = 0.0
+        for _ in range(self.repeat):
+            ts = self.env.step(np.asarray(action, np.float64))
+            reward += float(ts.reward or 0.0)
+            if ts.last():
+                break
+        # dm_control episodes end by time limit: a truncation, not a terminal state (discount stays 1)
+        truncated = bool(ts.last() and ts.discount > 0)
+        terminated = bool(ts.last() and ts.discount == 0)
+        return self._obs(ts), reward, terminated, truncated, {"caption": ""}
+
+
+class MemoryMazeEnv(gym.Env):
+    """Memory Maze through its gym 0.26 registration (``memory_maze:MemoryMaze-<size>-v0``), 64x64 RGB,
+    6 discrete actions. Slow on a CPU (15-22 steps/s here): GPU-machine recipe."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, size: str = "9x9"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        import gym as old_gym  # memory-maze registers with the old gym API
+
+        self.env = old_gym.make(f"memory_maze:MemoryMaze-{size}-v0")
+        self.observation_space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
+        self.action_space = spaces.Discrete(int(self.env.action_space.n))
+
+    def reset(self, *, seed=None, options=None):
+        out = self.env.reset(seed=seed) if seed is not None else self.env.reset()
+        obs = out[0] if isinstance(out, tuple) else out
+        return np.asarray(obs, np.uint8), {"caption": ""}
+
+    def step(self, action):
+        out = self.env.step(int(action))
+        if len(out) == 5:
+            obs, reward, terminated, truncated, _ = out
+        else:
+            obs, reward, done, info = out
+            truncated = bool(info.get("TimeLimit.truncated", False))
+            terminated = bool(done) and not truncated
+        return np.asarray(obs, np.uint8), float(reward), bool(terminated), bool(truncated), {"caption": ""}
+
+
+def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000):
+    return AtariEnv(game, size, repeat, sticky, max_episode_steps)
+
+
+def make_dmc(domain="walker", task="walk", size=64, repeat=2, camera=0, pixels=True):
+    return DMCEnv(domain, task, size, repeat, camera, pixels)
+
+
+def make_memory_maze(size="9x9"):
+    return MemoryMazeEnv(size)

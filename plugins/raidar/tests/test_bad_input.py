@@ -1,0 +1,129 @@
+"""Bad input gets a clear message, never a crash: files, texts, records, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+from raidar_testdata import synthetic_records
+
+from intarsia_raidar.cli import add_commands
+from intarsia_raidar.config import RaidarConfig
+from intarsia_raidar.detector import RaidarDetector
+from intarsia_raidar.textio import InputError, load_items
+
+
+def write(tmp_path, name, data):
+    p = tmp_path / name
+    (p.write_bytes if isinstance(data, bytes) else p.write_text)(data)
+    return p
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"  \n\t \n", "empty or only whitespace"),
+    (b"caf\xe9 au lait", r"not UTF-8 text \(invalid byte 0xe9 at offset 3\)"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00binary", "binary"),
+    (b'["a text", "   "]', r"\[1\]: the text is only whitespace"),
+    (b'["a text", ""]', r"\[1\]: empty text"),
+    (b'{"text": 5}\n', "expected a text"),
+    (b'{"title": "x"}\n', "needs a 'text' or 'input' key"),
+    (b'[{"input": "x", "P": null}]', "under 'P' is NoneType"),
+    (b"[]", "JSON list is empty"),
+])
+def test_bad_files_are_refused_with_the_reason(tmp_path, data, message):
+    with pytest.raises(InputError, match=message):
+        load_items(write(tmp_path, "f", data))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        load_items(tmp_path / "nope.txt")
+    with pytest.raises(InputError, match="directory"):
+        load_items(tmp_path)
+
+
+def test_formats_are_recognised(tmp_path):
+    assert load_items(write(tmp_path, "a.txt", "Just one text.\nTwo lines.\n")).items == ["Just one text.\nTwo lines.\n"]
+    jl = load_items(write(tmp_path, "b.jsonl", '"first"\n\n{"text": "second"}\n{"input": "third"}\n'))
+    assert jl.items == ["first", "second", "third"] and jl.where[1].endswith(":3")
+    paper = load_items(write(tmp_path, "c.json", json.dumps([{"input": "x y", "P": "x z"}])))
+    assert paper.items == [{"input": "x y", "P": "x z"}]
+    # a plain text that merely starts with a bracket is still a plain text
+    assert load_items(write(tmp_path, "d.txt", "[citation needed] is a phrase.")).items == ["[citation needed] is a phrase."]
+    assert load_items(write(tmp_path, "e.txt", "\ufeffWith a BOM")).items == ["With a BOM"]
+
+
+def test_detector_refuses_empty_texts_with_a_message():
+    records, labels = synthetic_records(10)
+    det = RaidarDetector(RaidarConfig()).fit(records, labels)
+    for bad, msg in (("", "empty text"), ("   \n", "only whitespace"), ({"input": " ", "P1": "x"}, "whitespace")):
+        with pytest.raises(InputError, match=msg):
+            det.score([bad])
+    assert det.score([]).shape == (0,)
+
+
+@pytest.fixture
+def cli_and_model(tmp_path):
+    group = click.Group("intarsia")
+    add_commands(group)
+    records, labels = synthetic_records(15)
+    det = RaidarDetector(RaidarConfig()).fit(records, labels)
+    det.save(tmp_path / "model.json")
+    return group, tmp_path / "model.json"
+
+
+def test_detect_reports_bad_files_and_scores_the_good_ones(tmp_path, cli_and_model):
+    group, model = cli_and_model
+    good = write(tmp_path, "good.json", json.dumps(synthetic_records(2)[0]))
+    files = [write(tmp_path, "empty.txt", b""), write(tmp_path, "latin1.txt", b"caf\xe9"),
+             write(tmp_path, "bin.dat", bytes(range(256))), good]
+    res = CliRunner().invoke(group, ["detect", "--model", str(model), "--json", *map(str, files)])
+    assert res.exit_code == 1 and res.exception is None or isinstance(res.exception, SystemExit)
+    rows = json.loads(res.stdout)
+    errors = {r["source"]: r["error"] for r in rows if r["probability"] is None}
+    assert len(errors) == 3 and any("UTF-8" in e for e in errors.values()) and any("binary" in e for e in errors.values())
+    assert sum(r["probability"] is not None for r in rows) == 4
+    assert "Traceback" not in res.output
+
+
+def test_detect_without_model_or_with_a_bad_model(tmp_path, cli_and_model):
+    group, _ = cli_and_model
+    f = write(tmp_path, "t.txt", "some text")
+    res = CliRunner().invoke(group, ["detect", str(f)], env={"INTARSIA_RAIDAR_MODEL": ""})
+    assert res.exit_code == 2 and "no model" in res.output
+    bad = write(tmp_path, "bad.json", b"\x80\x04pickle")
+    res = CliRunner().invoke(group, ["detect", "--model", str(bad), str(f)])
+    assert res.exit_code == 1 and "not a Raidar model file" in res.output and "Traceback" not in res.output
+
+
+def test_eval_with_bad_file_is_one_clear_line(tmp_path, cli_and_model):
+    group, _ = cli_and_model
+    good = write(tmp_path, "good.json", json.dumps(synthetic_records(10)[0]))
+    bad = write(tmp_path, "bad.txt", b"\xff\xfe\x00\x00")
+    res = CliRunner().invoke(group, ["raidar", "eval", "--human", str(bad), "--machine", str(good)])
+    assert res.exit_code == 1 and "bad.txt" in res.output and "Traceback" not in res.output
+
+
+def test_long_text_is_truncated_with_a_warning_in_the_cli(tmp_path, cli_and_model):
+    """Over-long plain texts: truncated to max_words with a warning (not refused), then rewritten."""
+    from raidar_fakes import ScriptedLLM
+
+    import intarsia_raidar.rewrite as rewrite
+
+    group, model = cli_and_model
+    long_text = write(tmp_path, "long.txt", " ".join(["word"] * 5000))
+    llm = ScriptedLLM(lambda request: "word word other")
+    orig = rewrite.build_llm
+    rewrite.build_llm = lambda name, options=None: llm
+    try:
+        res = CliRunner().invoke(group, ["detect", "--model", str(model), str(long_text)])
+    finally:
+        rewrite.build_llm = orig
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.stderr and "5000 words is more than max_words=500" in res.stderr
+    (call,) = llm.calls
+    assert len(call["prompts"]) == 3  # the model's prompts P1..P3, one request each
+    assert call["prompts"][0][0]["content"] == "P1: " + " ".join(["word"] * 500)
