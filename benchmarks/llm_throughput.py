@@ -75,31 +75,49 @@ def measure(backend: str, options: dict) -> dict:
                  "template": getattr(llm.template, "name", None)}
     count = getattr(llm, "count_tokens", None)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     probs = pairwise_option_probs(llm, judge, CAPTIONS, options=("1", "2", "None"))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     n_prompts = 2 * len(CAPTIONS)
     out["motif_option_scoring"] = {
         "pairs": len(CAPTIONS), "prompts": n_prompts, "seconds": elapsed,
+        # CPU seconds per prompt: with one thread, what the wall time is on an otherwise idle core.
+        "cpu_seconds_per_prompt": cpu / n_prompts,
         "seconds_per_prompt": elapsed / n_prompts, "seconds_per_pair_both_orders": elapsed / len(CAPTIONS),
         "prompt_tokens_mean": (sum(count(judge(a, b)) for a, b in CAPTIONS) / len(CAPTIONS)) if count else None,
         "mean_probs_first_second_none": probs.mean(axis=0).round(3).tolist()}
 
     prompts = [judge(a, b) for a, b in CAPTIONS]
+    cpu = time.process_time()
     llm.generate(prompts, max_tokens=1)
+    cpu = time.process_time() - cpu
     s = llm.last_stats
     out["motif_one_token_generation"] = {"prompts": s.requests, "seconds_per_prompt": s.seconds_per_request,
+                                         "cpu_seconds_per_prompt": cpu / s.requests,
                                          "prompt_tokens_mean": s.prompt_tokens / s.requests}
 
+    cpu = time.process_time()
     texts = llm.generate([rewrite(p) for p in PARAGRAPHS], max_tokens=100)
+    cpu = time.process_time() - cpu
     s = llm.last_stats
     out["raidar_rewrite_100_tokens"] = {
         "prompts": s.requests, "seconds_per_prompt": s.seconds_per_request, "tokens_per_s": s.tokens_per_s,
+        "cpu_seconds_per_prompt": cpu / s.requests, "tokens_per_cpu_s": s.completion_tokens / cpu,
         "completion_tokens_mean": s.completion_tokens / s.requests, "prompt_tokens_mean": s.prompt_tokens / s.requests,
         "example_output": texts[0][:300]}
     # Pure decoding speed: a plain-text prompt that will not stop early.
+    cpu = time.process_time()
     llm.generate(["Once upon a time, in a small village by the sea,"], max_tokens=100)
+    cpu = time.process_time() - cpu
     out["decode_tokens_per_s"] = llm.last_stats.tokens_per_s
+    out["decode_tokens_per_cpu_s"] = llm.last_stats.completion_tokens / cpu
+    if options.get("reuse_prefix") is None and backend == "gguf":
+        # Motif's judge prompts share a long prefix: the same scoring with llama.cpp's KV prefix reuse.
+        llm.config.reuse_prefix = True
+        start = time.perf_counter()
+        pairwise_option_probs(llm, judge, CAPTIONS, options=("1", "2", "None"))
+        out["motif_option_scoring_reuse_prefix_seconds_per_prompt"] = (time.perf_counter() - start) / n_prompts
+        llm.config.reuse_prefix = False
     return out
 
 
@@ -120,7 +138,7 @@ def main() -> None:
         runs.append(res)
         print(json.dumps(res, indent=2))
     report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+                          "load_avg_1m_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
               "runs": runs}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,6 @@ MAX_RETURN = 10.0
 
 def recipe_policy(name: str) -> dict:
     import yaml
-
     from intarsia_lmcdqn import plugin
 
     path = plugin.RECIPES / {"lmcdqn": "lmcdqn_nchain.yaml", "dqn": "dqn_nchain.yaml"}[name]
@@ -48,12 +47,11 @@ def greedy_return(agent, env) -> float:
 
 def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int) -> dict:
     import torch
-    from lightning.fabric import Fabric
-
     from intarsia.interfaces import EnvSpec, Transitions
     from intarsia_lmcdqn.agent import DQNAgent, LMCDQNAgent
     from intarsia_lmcdqn.config import DQNConfig, LMCDQNConfig
     from intarsia_lmcdqn.envs.nchain import NChainEnv
+    from lightning.fabric import Fabric
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -94,7 +92,7 @@ def plot(results: list[dict], path: Path) -> None:
 
     ns = sorted({r["n"] for r in results})
     fig, axes = plt.subplots(1, len(ns), figsize=(4 * len(ns), 3.2), squeeze=False)
-    for ax, n in zip(axes[0], ns):
+    for ax, n in zip(axes[0], ns, strict=True):
         for algo, color, label in (("lmcdqn", "tab:blue", "Adam LMCDQN"), ("dqn", "tab:orange", "DQN (eps-greedy)")):
             runs = [r for r in results if r["n"] == n and r["algo"] == algo]
             if not runs:
@@ -127,7 +125,7 @@ def main() -> None:
     jobs = [(a, n, s, args.steps, args.eval_every) for n in args.ns for s in range(args.seeds) for a in args.algos]
     results: list[dict] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for res in pool.map(run_one, *zip(*jobs)):
+        for res in pool.map(run_one, *zip(*jobs, strict=True)):
             results.append(res)
             print(f"{res['algo']:7s} N={res['n']:3d} seed={res['seed']} final greedy return "
                   f"{res['final_eval_return_last10']:.2f} ({res['seconds']:.0f}s)", flush=True)

@@ -24,11 +24,10 @@ RESULTS = Path(__file__).parent / "results"
 
 def make_agents(obs_shape, obs_dtype, device, network):
     import gymnasium as gym
-    from lightning.fabric import Fabric
-
     from intarsia.interfaces import EnvSpec, Transitions
     from intarsia_lmcdqn.agent import DQNAgent, LMCDQNAgent
     from intarsia_lmcdqn.config import DQNConfig, LMCDQNConfig
+    from lightning.fabric import Fabric
 
     low, high = (0, 255) if obs_dtype == np.uint8 else (0.0, 1.0)
     space = gym.spaces.Box(low, high, shape=obs_shape, dtype=obs_dtype)

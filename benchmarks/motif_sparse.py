@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 
 ENV = {"name": "CaptionedGrid-v0", "size": 7, "max_steps": 100}
-PPO = {"name": "ppo", "rollout": 64, "hidden": 64, "lr": 1.0e-3, "entropy_coef": 0.01}
+PPO = {"name": "ppo", "rollout": 64, "hidden": 64, "lr": 3.0e-4, "entropy_coef": 0.01}
 
 
 def reward_model_run(annotator: str, work: Path) -> dict:

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from intarsia_raidar import reference
 from intarsia_raidar.features import SimilarityFns, features_matrix
 
@@ -102,7 +101,7 @@ def main() -> None:
         ax.set_yscale("log")
         ax.set_ylabel("ms per record (log)")
         ax.set_title(f"{title}\n({len(records)} News records, {len(prompts) + 1} keys each)", fontsize=10)
-        for b, v in zip(bars, vals):
+        for b, v in zip(bars, vals, strict=True):
             ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "raidar_features.png", dpi=120)

@@ -16,7 +16,7 @@ def test_sections_resolve_into_registered_dataclasses(core_host):
     _, cfg = resolve(OmegaConf.create(BASE), core_host.registry)
     assert isinstance(cfg.policy, Spec) and cfg.policy.config.lr == 0.01
     assert cfg.env.config.size == 5
-    assert cfg.rewards[0].extra == {"coef": 0.5} and cfg.rewards[0].config.value == 2.0
+    assert cfg.rewards[0].extra == {"coef": 0.5, "label": None} and cfg.rewards[0].config.value == 2.0
     assert cfg.fabric.accelerator == "auto"
 
 

@@ -97,6 +97,18 @@ def test_reward_terms_are_weighted_logged_and_handed_to_the_policy(intarsia_host
     assert "reward/constant" in header and "reward/caption" in header
 
 
+def test_one_reward_twice_needs_labels(core_host, tmp_path):
+    from intarsia.errors import IntarsiaError
+
+    twice = [{"name": "constant", "value": 1.0}, {"name": "constant", "value": 2.0}]
+    cfg = {**GRID, "steps": 60, "policy": {"name": "random"}, "rewards": twice}
+    with pytest.raises(IntarsiaError, match="label"):
+        run_config(cfg, run_dir=tmp_path / "a")
+    twice[1]["label"] = "bonus"
+    report = run_config(cfg, run_dir=tmp_path / "b")
+    assert report["metrics"]["reward_bonus_mean"] == pytest.approx(2.0 * 30)
+
+
 def _wait_for(path: Path, timeout: float) -> None:
     end = time.time() + timeout
     while not path.exists():
@@ -107,7 +119,8 @@ def _wait_for(path: Path, timeout: float) -> None:
 
 def test_kill_9_then_resume_finishes_with_the_same_step_count(tmp_path):
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(json.dumps({**GRID, "name": "killed", "steps": 60000, "policy": {"name": "qlearning"},
+    cfg.write_text(json.dumps({**GRID, "name": "killed", "steps": 40000,
+                               "policy": {"name": "qlearning", "train_every": 2},
                                "checkpoint": {"every": 2000, "keep": 2}}))
     run_dir = tmp_path / "run"
     env = {**os.environ, "INTARSIA_LOAD_PLUGINS": "", "INTARSIA_NO_PROGRESS": "1"}
@@ -121,12 +134,12 @@ def test_kill_9_then_resume_finishes_with_the_same_step_count(tmp_path):
         proc.wait()
     assert not (run_dir / "report.json").exists(), "the run should have been killed before finishing"
     done_before = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"]
-    assert 0 < done_before < 60000
+    assert 0 < done_before < 40000
     out = subprocess.run([*INTARSIA, "resume", str(run_dir)], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["steps"] == 60000
-    assert report["metrics"]["episodes"] >= 60000 / 30 * 0.9  # episode history survived the kill
+    assert report["steps"] == 40000
+    assert report["metrics"]["episodes"] >= 40000 / 30 * 0.9  # episode history survived the kill
 
 
 def test_resume_continues_from_the_checkpoint_and_can_extend(core_host, tmp_path):

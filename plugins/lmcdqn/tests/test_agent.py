@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from intarsia.interfaces import EnvSpec, Transitions
 from intarsia.testing import EnvContract, PolicyContract
 from intarsia_lmcdqn.agent import DQNAgent, LMCDQNAgent
@@ -113,3 +112,18 @@ def test_random_policy_does_not_solve_the_chain():
             done = term or trunc
         returns.append(total)
     assert np.mean(returns) < 1.0  # so the learning test's threshold of 9 is far out of a random policy's reach
+
+
+@pytest.mark.slow
+def test_langevin_noise_is_what_explores_a_25_chain(cpu_fabric):
+    """N = 25: with sigma = 0.01 the agent reaches sN; the same agent without noise (greedy, deterministic)
+    stays in the 0.001 trap. About 20 s of CPU."""
+
+    def last_returns(sigma):
+        torch.manual_seed(0)
+        env = NChainEnv(25)
+        agent = LMCDQNAgent(LMCDQNConfig(seed=0, lr=1e-2, noise_scale=sigma), env_spec=_spec(env), fabric=cpu_fabric)
+        return np.mean(train(agent, env, 4000)[-10:])
+
+    assert last_returns(1e-2) >= 5.0
+    assert last_returns(0.0) < 0.5

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from intarsia_lmcdqn.envs.deep_sea import DeepSeaEnv
 from intarsia_lmcdqn.envs.nchain import NChainEnv
 
@@ -106,4 +105,34 @@ def test_atari_stack_builds_and_steps():
     for _ in range(5):
         obs, r, term, trunc, _ = env.step(env.action_space.sample())
     assert obs.shape == (4, 84, 84)
+    env.close()
+
+
+def test_atari_lmcdqn_runs_steps_and_updates_on_cpu(cpu_fabric):
+    """A paper game at tiny size (42x42 frames) through the Nature CNN agent: a few steps and updates."""
+    pytest.importorskip("ale_py")
+    from intarsia.interfaces import EnvSpec, Transitions
+    from intarsia_lmcdqn.agent import LMCDQNAgent
+    from intarsia_lmcdqn.config import LMCDQNConfig
+    from intarsia_lmcdqn.envs.atari import make_atari
+    from intarsia_lmcdqn.networks import NatureCNN
+
+    env = make_atari("Freeway", screen_size=42, noop_max=0)
+    cfg = LMCDQNConfig(seed=0, lr=1e-4, noise_scale=1e-7, bias_factor=0.1, langevin_steps=1, n_step=3,
+                       double_q=True, clip_rewards=True, buffer_size=64, batch_size=4, learning_starts=8,
+                       train_every=4, updates_per_round=1, target_update_every=2)
+    agent = LMCDQNAgent(cfg, env_spec=EnvSpec(env.observation_space, env.action_space, 1), fabric=cpu_fabric)
+    assert isinstance(agent.q.module if hasattr(agent.q, "module") else agent.q, NatureCNN)
+    obs, _ = env.reset(seed=0)
+    metrics = {}
+    for t in range(20):
+        action, _ = agent.act(obs[None], None)
+        nxt, r, term, trunc, _ = env.step(int(action[0]))
+        agent.observe(Transitions(obs=obs[None], action=action, next_obs=nxt[None],
+                                  env_reward=np.array([r], np.float32), terminated=np.array([term]),
+                                  truncated=np.array([trunc]), reward=np.array([r], np.float32)))
+        metrics = agent.update(t) or metrics
+        obs = nxt
+    assert agent.replay.data["obs"].dtype == np.uint8 and len(agent.replay) == 18  # 3-step windows
+    assert agent.gradient_steps == 4 and np.isfinite(metrics["loss/td"])
     env.close()

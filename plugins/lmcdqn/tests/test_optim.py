@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-
 from intarsia_lmcdqn.optim import AdamLangevin
 
 

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from intarsia_lmcdqn import plugin
 
 ALL_RECIPES = ["lmcdqn/nchain", "dqn/nchain", "lmcdqn/deep-sea"] + [f"lmcdqn/atari-{g.lower()}" for g in plugin.ATARI_GAMES]
@@ -46,5 +45,6 @@ def test_run_recipe_writes_report_with_final_return(host, tmp_path):
     report = run_recipe("lmcdqn/nchain", overrides=["steps=2000", "env.n=10", "log.progress=false",
                                                     "log.tensorboard=false"], run_dir=tmp_path, registry=host.registry)
     on_disk = json.loads((tmp_path / "report.json").read_text())
-    assert "return_mean" in on_disk and on_disk["return_mean"] == pytest.approx(report["return_mean"])
-    assert 0.0 <= on_disk["return_mean"] <= 10.0
+    final = on_disk["metrics"]["return_mean"]  # extrinsic return, mean of the last episodes
+    assert final == pytest.approx(report["metrics"]["return_mean"])
+    assert 0.0 <= final <= 10.0 and on_disk["steps"] == 2000

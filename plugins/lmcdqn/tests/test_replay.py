@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from intarsia_lmcdqn.replay import NStepReplay
 
 

@@ -13,11 +13,23 @@ SMALL = ["collect.steps=3000", "collect.num_envs=2", "pairs.num_pairs=400", "rew
          "train.checkpoint.every=1000", "baseline=false"]
 
 
-def test_pipeline_runs_end_to_end_and_skips_finished_stages(tmp_path):
-    from intarsia.runner.api import resume_run, run_recipe
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    """One small pipeline run (oracle annotator, PPO) shared by the tests of this module."""
+    from intarsia.runner.api import run_recipe
 
+    run_dir = tmp_path_factory.mktemp("motif") / "run"
+    return run_dir, run_recipe("motif/demo-ppo", overrides=SMALL, run_dir=run_dir)
+
+
+def test_pipeline_runs_end_to_end_and_skips_finished_stages(pipeline_run, tmp_path):
+    import shutil
+
+    from intarsia.runner.api import resume_run
+
+    src, report = pipeline_run
     run_dir = tmp_path / "run"
-    report = run_recipe("motif/demo-ppo", overrides=SMALL, run_dir=run_dir)
+    shutil.copytree(src, run_dir)
     for name in ("captions", "pairs", "labelled_pairs", "annotations.jsonl", "reward_model.pt", "agent/report.json",
                  "reward_terms.png", "captions.png", "report.json"):
         assert (run_dir / name).exists(), name
@@ -41,12 +53,14 @@ def test_pipeline_runs_end_to_end_and_skips_finished_stages(tmp_path):
     assert again["preference_accuracy"] == report["preference_accuracy"]
 
 
-def test_pipeline_continues_an_interrupted_agent_stage(tmp_path):
+def test_pipeline_continues_an_interrupted_agent_stage(pipeline_run, tmp_path):
     """Kill after the agent's first checkpoint: the rerun resumes the core train run, not from scratch."""
-    from intarsia.runner.api import resume_run, run_recipe
+    import shutil
+
+    from intarsia.runner.api import resume_run
 
     run_dir = tmp_path / "run"
-    run_recipe("motif/demo-ppo", overrides=SMALL, run_dir=run_dir)
+    shutil.copytree(pipeline_run[0], run_dir)
     # pretend the job died during the agent stage: no marker, no final report, checkpoints present
     (run_dir / "stages" / "agent.json").unlink()
     (run_dir / "agent" / "report.json").unlink()

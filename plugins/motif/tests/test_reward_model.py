@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synthetic_scores
+from helpers_motif import synthetic_scores
 from intarsia_motif import prompts as P
 from intarsia_motif.annotators import OracleAnnotator, annotate_pairs
 from intarsia_motif.config import PairsConfig, RewardModelConfig

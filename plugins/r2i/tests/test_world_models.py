@@ -24,7 +24,8 @@ def _batch(obs_space, A=3, B=2, T=9, terms=("extrinsic",), seed=0):
     action = torch.nn.functional.one_hot(torch.randint(0, A, (B, T), generator=g), A).float()
     is_first = torch.zeros(B, T)
     is_first[:, 0] = 1
-    is_first[1, 4] = 1
+    if T > 4:
+        is_first[1, 4] = 1
     is_terminal = torch.zeros(B, T)
     is_terminal[1, 3] = 1
     rewards = {t: torch.randn(B, T, generator=g) for t in terms}

@@ -7,12 +7,11 @@ import json
 import click
 import pytest
 from click.testing import CliRunner
-from raidar_testdata import synthetic_records
-
 from intarsia_raidar.cli import add_commands
 from intarsia_raidar.config import RaidarConfig
 from intarsia_raidar.detector import RaidarDetector
 from intarsia_raidar.textio import InputError, load_items
+from raidar_testdata import synthetic_records
 
 
 def write(tmp_path, name, data):
@@ -107,21 +106,35 @@ def test_eval_with_bad_file_is_one_clear_line(tmp_path, cli_and_model):
     assert res.exit_code == 1 and "bad.txt" in res.output and "Traceback" not in res.output
 
 
-def test_long_text_is_truncated_with_a_warning_in_the_cli(tmp_path, cli_and_model):
-    """Over-long plain texts: truncated to max_words with a warning (not refused), then rewritten."""
-    from raidar_fakes import ScriptedLLM
+def test_skip_invalid_drops_bad_items_with_a_warning(tmp_path, cli_and_model):
+    loaded = load_items(write(tmp_path, "mixed.jsonl", b'"good one"\n"   "\n{"text": ""}\n"good two"\n'), skip_invalid=True)
+    assert loaded.items == ["good one", "good two"] and len(loaded.skipped) == 2
+    group, _ = cli_and_model
+    records, labels = synthetic_records(20)
+    machine = [r for r, y in zip(records, labels, strict=True) if y == 1] + [{"input": "  ", "P1": "a", "P2": "b", "P3": "c"},
+                                                                              {"input": "no P3 here", "P1": "a", "P2": "b"}]
+    human = [r for r, y in zip(records, labels, strict=True) if y == 0]
+    write(tmp_path, "m.json", json.dumps(machine))
+    write(tmp_path, "h.json", json.dumps(human))
+    args = ["raidar", "eval", "--human", str(tmp_path / "h.json"), "--machine", str(tmp_path / "m.json"),
+            "--seeds", "1", "--json", "--plot", str(tmp_path / "r.png")]
+    res = CliRunner().invoke(group, args)
+    assert res.exit_code == 1 and "only whitespace" in res.output
+    res = CliRunner().invoke(group, [*args, "--skip-invalid"])
+    assert res.exit_code == 0, res.output
+    assert "skipped 2 invalid item(s)" in res.stderr and json.loads(res.stdout)["n_machine"] == 20
 
+
+def test_long_text_is_truncated_with_a_warning_in_the_cli(tmp_path, cli_and_model, monkeypatch):
+    """Over-long plain texts: truncated to max_words with a warning (not refused), then rewritten."""
     import intarsia_raidar.rewrite as rewrite
+    from raidar_fakes import ScriptedLLM
 
     group, model = cli_and_model
     long_text = write(tmp_path, "long.txt", " ".join(["word"] * 5000))
     llm = ScriptedLLM(lambda request: "word word other")
-    orig = rewrite.build_llm
-    rewrite.build_llm = lambda name, options=None: llm
-    try:
-        res = CliRunner().invoke(group, ["detect", "--model", str(model), str(long_text)])
-    finally:
-        rewrite.build_llm = orig
+    monkeypatch.setattr(rewrite, "build_llm", lambda name, options=None: llm)
+    res = CliRunner().invoke(group, ["detect", "--model", str(model), str(long_text)])
     assert res.exit_code == 0, res.output
     assert "warning:" in res.stderr and "5000 words is more than max_words=500" in res.stderr
     (call,) = llm.calls

@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from intarsia_raidar.classifiers import SafeModel, export, make_classifier
 
 

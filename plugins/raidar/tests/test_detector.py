@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from raidar_testdata import synthetic_records
 from intarsia.testing import DetectorContract
-
 from intarsia_raidar.config import RaidarConfig
 from intarsia_raidar.detector import ModelFileError, RaidarDetector
 from intarsia_raidar.evaluate import evaluate_features, split_indices, summarize
+from raidar_testdata import synthetic_records
 
 
 class TestRaidarContract(DetectorContract):

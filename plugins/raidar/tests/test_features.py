@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from intarsia_raidar import reference
 from intarsia_raidar.features import (
     SimilarityFns,

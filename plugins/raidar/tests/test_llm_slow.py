@@ -7,11 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
-from raidar_testdata import synthetic_records
-
 from intarsia_raidar.config import RaidarConfig
 from intarsia_raidar.detector import RaidarDetector
 from intarsia_raidar.features import feature_names
+from raidar_testdata import synthetic_records
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,7 +27,6 @@ TEXTS = [
 
 def test_rewrites_with_the_embedded_model_end_to_end(intarsia_host, tmp_path):
     import intarsia_llm.plugin as llm_plugin
-
     import intarsia_raidar.plugin as plugin
 
     intarsia_host(plugin, llm_plugin)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from raidar_fakes import ScriptedLLM
-
 from intarsia_raidar.config import RaidarConfig
 from intarsia_raidar.detector import RaidarDetector
 from intarsia_raidar.prompts import CODE, PROSE, render, resolve_prompts, strip_echo
 from intarsia_raidar.rewrite import Rewriter, RewriteUnavailable, TruncationWarning, truncate_words
+from raidar_fakes import ScriptedLLM
 
 
 def test_paper_prompts():

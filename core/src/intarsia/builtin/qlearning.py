@@ -115,7 +115,8 @@ class QLearningAgent:
                 break
 
     def update(self, step: int) -> dict[str, float]:
-        if self.env_steps < self.cfg.learning_starts or self.vector_steps % self.cfg.train_every:
+        warm = self.env_steps >= self.cfg.learning_starts and self.size >= self.cfg.batch_size
+        if not warm or self.vector_steps % self.cfg.train_every:
             return {}
         idx = self.rng.integers(0, self.size, size=self.cfg.batch_size)
         dev = self.fabric.device

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from intarsia.build import build
-from intarsia.errors import IntarsiaError
+from intarsia.compose import ComposedReward, term_name
 from intarsia.interfaces import EnvSpec, Transitions
 from intarsia.rng_state import capture_global_rng, restore_global_rng
 from intarsia.runner import checkpoint as ckpt
@@ -53,17 +53,12 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
     envs = make_vector_env(registry, cfg.env, cfg.num_envs, cfg.vector)
     single_env = envs.envs[0] if hasattr(envs, "envs") else None
     max_steps = getattr(getattr(single_env, "spec", None), "max_episode_steps", None)
-    term_names = ["extrinsic"] + [spec.name for spec in cfg.rewards]
-    if len(set(term_names)) != len(term_names):
-        raise IntarsiaError(f"rewards: each term needs a distinct name, got {term_names}")
     env_spec = EnvSpec(envs.single_observation_space, envs.single_action_space, cfg.num_envs,
-                       tuple(term_names), max_steps)
+                       tuple(["extrinsic"] + [term_name(spec) for spec in cfg.rewards]), max_steps)
+    rewards = ComposedReward(cfg.rewards, env_spec=env_spec, extrinsic_coef=cfg.extrinsic_coef, registry=registry)
+    rewards.reset()
     policy = build("policies", cfg.policy, registry=registry, env_spec=env_spec, fabric=fabric)
-    rewards = [(spec.name, float(spec.extra["coef"]), build("rewards", spec, registry=registry, env_spec=env_spec))
-               for spec in cfg.rewards]
-    for _, _, term in rewards:
-        term.reset()
-    tracker = EpisodeTracker(cfg.num_envs, term_names, cfg.log.window)
+    tracker = EpisodeTracker(cfg.num_envs, rewards.names, cfg.log.window)
 
     per_step = cfg.num_envs * world  # env steps per vector step, all ranks together
     global_step, elapsed_before, history = 0, 0.0, []
@@ -72,8 +67,7 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
         if marker is not None:
             state = ckpt.load(run.checkpoints, marker["step"], rank, world)
             policy.load_state_dict(state["policy"])
-            for (name, _, term), term_state in zip(rewards, state["rewards"]):
-                term.load_state_dict(term_state)
+            rewards.load_state_dict(state["rewards"])
             tracker.load_state_dict(state["episodes"])
             restore_global_rng(state["rng"])
             global_step, elapsed_before, history = int(state["step"]), float(state["seconds"]), list(state["history"])
@@ -94,7 +88,7 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
 
     def save_checkpoint() -> None:
         payload = {"step": global_step, "seconds": elapsed_before + time.perf_counter() - start,
-                   "policy": policy.state_dict(), "rewards": [t.state_dict() for _, _, t in rewards],
+                   "policy": policy.state_dict(), "rewards": rewards.state_dict(),
                    "episodes": tracker.state_dict(), "rng": capture_global_rng(), "history": history}
         ckpt.save(run.checkpoints, global_step, rank, payload)
         fabric.barrier()
@@ -112,14 +106,7 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
             batch = Transitions(obs=obs, action=np.asarray(actions), next_obs=true_next_obs(next_obs, info, done),
                                 env_reward=np.asarray(env_reward, dtype=np.float32), terminated=terminated,
                                 truncated=truncated, captions=[str(i.get("caption", "")) for i in infos], infos=infos)
-            terms = {"extrinsic": cfg.extrinsic_coef * batch.env_reward}
-            for name, coef, term in rewards:
-                value = np.asarray(term(batch), dtype=np.float32)
-                if value.shape != (cfg.num_envs,):
-                    raise IntarsiaError(f"reward {name!r} returned shape {value.shape}, expected ({cfg.num_envs},)")
-                terms[name] = coef * value
-            batch.reward_terms = terms
-            batch.reward = np.sum(np.stack(list(terms.values())), axis=0).astype(np.float32)
+            terms = rewards(batch)  # also sets batch.reward_terms and batch.reward
             policy.observe(batch)
             tracker.add(batch.env_reward, terms, done, infos)
             obs, just_reset = next_obs, done

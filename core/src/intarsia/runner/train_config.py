@@ -74,8 +74,8 @@ class TrainConfig:
     """the env: {name: REGISTERED_ENV, ...its config fields}"""
     policy: Any = component("policies")
     """the agent: {name: REGISTERED_POLICY, ...its config fields}"""
-    rewards: list = component("rewards", many=True, reserved={"coef": 1.0})
-    """extra reward terms: [{name: REGISTERED_REWARD, coef: 1.0, ...its config fields}]"""
+    rewards: list = component("rewards", many=True, reserved={"coef": 1.0, "label": None})
+    """extra reward terms: [{name: REGISTERED_REWARD, coef: 1.0, label: optional term name, ...its fields}]"""
     extrinsic_coef: float = 1.0
     """weight of the environment's own reward in the summed reward"""
     fabric: FabricConfig = field(default_factory=FabricConfig)

@@ -20,7 +20,8 @@ from a generator seeded identically on every rank, so replicas stay identical af
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

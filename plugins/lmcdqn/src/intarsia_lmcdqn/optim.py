@@ -19,7 +19,7 @@ identically on every rank so that data-parallel replicas stay identical after th
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

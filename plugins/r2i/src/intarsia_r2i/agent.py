@@ -165,8 +165,13 @@ class R2IAgent:
             first = np.zeros(n, dtype=bool) if reset is None else np.asarray(reset, dtype=bool)
         latent, prev_action = state
         embed = self.wm.encode(self._tensor(obs, None if obs.dtype == np.uint8 else torch.float32))
-        post, _ = self.wm.observe(embed[:, None], prev_action[:, None], self._tensor(first, torch.float32)[:, None],
-                                  latent)
+        # evaluation (explore=False) is deterministic: latent modes and the greedy action
+        self.wm.stochastic = explore
+        try:
+            post, _ = self.wm.observe(embed[:, None], prev_action[:, None],
+                                      self._tensor(first, torch.float32)[:, None], latent)
+        finally:
+            self.wm.stochastic = True
         post = {k: v[:, 0] for k, v in post.items()}
         action = self._sample(self._actor_dist(self.wm.features(post, self.cfg.policy_inputs)), explore)
         return self._env_action(action), (post, action)
@@ -220,7 +225,7 @@ class R2IAgent:
         return metrics
 
     def _sample_batch(self):
-        data = self.replay.sample(self.cfg.batch_size, self.cfg.batch_length)
+        data = self.replay.sample(self.cfg.batch_size, self.cfg.batch_length, self.cfg.replay_episode_starts)
         obs = self._tensor(data["obs"], None if data["obs"].dtype == np.uint8 else torch.float32)
         rewards = self._tensor(data["rewards"], torch.float32)
         return {
@@ -249,7 +254,7 @@ class R2IAgent:
             start = {k: v[keep] for k, v in start.items()}
             start_cont = start_cont[keep]
         metrics = self._train_actor_critic(start, start_cont)
-        metrics.update({f"wm/{k}": float(v) for k, v in losses.items()})
+        metrics.update({f"wm/{k}": float(v.detach()) for k, v in losses.items()})
         metrics["wm/grad_norm"] = wm_norm
         self.updates += 1
         if self.updates % cfg.slow_critic_update == 0:

@@ -84,6 +84,7 @@ class AgentConfig:
     train_ratio: float = 32.0  # replayed steps per env step (batch_size * batch_length per update)
     learning_starts: int = 1024  # env steps collected before training
     replay_capacity: int = 1_000_000  # replay size in steps (all envs together)
+    replay_episode_starts: bool = False  # chunks start at episode starts (short CPU runs on memory tasks)
     imag_starts: int = 0  # posterior states used as imagination starts per update (0 = all B*T)
     checkpoint_replay: bool = False  # include the replay buffer in state_dict
     seed: int = 0  # seed for network init and sampling

@@ -46,8 +46,16 @@ class SequenceReplay:
     def can_sample(self, length: int) -> bool:
         return bool((np.minimum(self.written, self.cap) >= length).any())
 
-    def sample(self, batch: int, length: int) -> dict[str, np.ndarray]:
-        """``batch`` chunks of ``length`` consecutive steps, streams weighted by how much they hold."""
+    def sample(self, batch: int, length: int, episode_starts: bool = False) -> dict[str, np.ndarray]:
+        """``batch`` chunks of ``length`` consecutive steps, streams weighted by how much they hold.
+
+        ``episode_starts``: chunks begin at an episode's first step (uniformly over such steps), so a chunk
+        at least as long as an episode holds every step of it from the start (the cue of a memory task).
+        """
+        if episode_starts:
+            out = self._sample_episode_starts(batch, length)
+            if out is not None:
+                return out
         sizes = np.minimum(self.written, self.cap)
         starts_per_env = np.clip(sizes - length + 1, 0, None).astype(np.float64)
         if starts_per_env.sum() <= 0:
@@ -58,6 +66,26 @@ class SequenceReplay:
         idx = (oldest[:, None] + offs[:, None] + np.arange(length)[None]) % self.cap
         rows = envs[:, None]
         return {name: getattr(self, name)[rows, idx] for name in FIELDS}
+
+    def _sample_episode_starts(self, batch: int, length: int):
+        sizes = np.minimum(self.written, self.cap)
+        cands = []  # (env, offset from the oldest step) of episode starts with `length` steps after them
+        for env in range(self.num_envs):
+            n = int(sizes[env])
+            if n < length:
+                continue
+            oldest = (self.written[env] - n) % self.cap
+            ring = (oldest + np.arange(n - length + 1)) % self.cap
+            offs = np.flatnonzero(self.is_first[env, ring])
+            cands.append(np.stack([np.full(len(offs), env), offs], 1))
+        cands = np.concatenate(cands) if cands else np.zeros((0, 2), np.int64)
+        if len(cands) == 0:
+            return None
+        pick = cands[self.rng.integers(len(cands), size=batch)]
+        envs = pick[:, 0]
+        oldest = (self.written[envs] - np.minimum(self.written, self.cap)[envs]) % self.cap
+        idx = (oldest[:, None] + pick[:, 1:2] + np.arange(length)[None]) % self.cap
+        return {name: getattr(self, name)[envs[:, None], idx] for name in FIELDS}
 
     def state_dict(self) -> dict:
         import torch

@@ -122,7 +122,7 @@ class SafeModel:
             biases = [np.asarray(b) for b in s["biases"]]
             act = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "logistic": _sigmoid,
                    "identity": lambda z: z}[s["activation"]]
-            for w, b in zip(weights[:-1], biases[:-1]):
+            for w, b in zip(weights[:-1], biases[:-1], strict=True):
                 h = act(h @ w + b)
             return _sigmoid(h @ weights[-1] + biases[-1])[:, 0]
         if kind == "gbt":

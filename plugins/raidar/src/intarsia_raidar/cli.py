@@ -56,21 +56,35 @@ def _config(classifier="logistic", include_input=True, class_weight="balanced", 
                         max_words=max_words, seed=seed)
 
 
-def _load_many(paths: tuple[str, ...], dedupe: bool = False):
-    """Items and their locations from several files; ``dedupe`` drops repeated input texts."""
+def _load_many(paths: tuple[str, ...], dedupe: bool = False, skip_invalid: bool = False):
+    """Items and their locations from several files; ``dedupe`` drops repeated input texts;
+    ``skip_invalid`` drops (with a warning) bad items and records lacking a prompt of the first record."""
     from .features import INPUT_KEY
     from .textio import load_items
 
-    items, where, seen = [], [], set()
+    items, where, seen, skipped = [], [], set(), []
     for path in paths:
-        loaded = load_items(path)
-        for item, loc in zip(loaded.items, loaded.where):
+        loaded = load_items(path, skip_invalid=skip_invalid)
+        skipped += loaded.skipped
+        for item, loc in zip(loaded.items, loaded.where, strict=True):
             key = item[INPUT_KEY] if isinstance(item, dict) else item
             if dedupe and key in seen:
                 continue
             seen.add(key)
             items.append(item)
             where.append(loc)
+    if skip_invalid:
+        first = next((it for it in items if isinstance(it, dict)), None)
+        if first is not None:
+            prompts = [k for k in first if k != INPUT_KEY]
+            keep = [i for i, it in enumerate(items) if not isinstance(it, dict) or all(p in it for p in prompts)]
+            kept = set(keep)
+            skipped += [f"{where[i]}: lacks some of the prompts {prompts}" for i in range(len(items)) if i not in kept]
+            items, where = [items[i] for i in keep], [where[i] for i in keep]
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} invalid item(s), e.g. {skipped[0]}", stacklevel=2)
+    if not items:
+        raise click.ClickException(f"no usable texts in {', '.join(paths)}")
     return items, where
 
 
@@ -93,6 +107,9 @@ def _model_options(f):
                      help="Longer texts are truncated (with a warning) before rewriting."),
         click.option("--dedupe/--no-dedupe", default=False, show_default=True,
                      help="Drop repeated texts within the inputs."),
+        click.option("--skip-invalid", is_flag=True,
+                     help="Skip (with a warning) empty texts, bad records and records missing a prompt, "
+                          "instead of stopping."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -139,7 +156,7 @@ def detect(model_path: str | None, as_json: bool, files: tuple[str, ...]) -> Non
             click.echo(f"error: {exc}", err=True)
             rows.append({"source": path, "probability": None, "error": str(exc)})
             continue
-        for loc, item, p in zip(loaded.where, loaded.items, scores):
+        for loc, item, p in zip(loaded.where, loaded.items, scores, strict=True):
             text = item["input"] if isinstance(item, dict) else item
             rows.append({"source": loc, "probability": float(p), "words": len(text.split())})
     if as_json:
@@ -162,7 +179,7 @@ def raidar() -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (JSON).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Classifier seed.")
 def fit(human, machine, classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, dedupe,
-        out, seed) -> None:
+        skip_invalid, out, seed) -> None:
     """Train a detector on human and machine-generated texts and save it."""
     with _user_errors():
         import numpy as np
@@ -170,8 +187,8 @@ def fit(human, machine, classifier, include_input, class_weight, prompt_set, llm
         from .detector import RaidarDetector
 
         cfg = _config(classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, seed)
-        h_items, h_where = _load_many(human, dedupe)
-        m_items, m_where = _load_many(machine, dedupe)
+        h_items, h_where = _load_many(human, dedupe, skip_invalid)
+        m_items, m_where = _load_many(machine, dedupe, skip_invalid)
         det = RaidarDetector(cfg)
         labels = np.r_[np.ones(len(m_items), dtype=int), np.zeros(len(h_items), dtype=int)]
         det.fit(m_items + h_items, labels, m_where + h_where)
@@ -192,15 +209,15 @@ def fit(human, machine, classifier, include_input, class_weight, prompt_set, llm
               help="Where to write the ROC plot.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (keys f1, auroc, floor_f1, ...).")
 def eval_(human, machine, classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, dedupe,
-          split, seeds, seed, folds, head_n, plot_path, as_json) -> None:
+          skip_invalid, split, seeds, seed, folds, head_n, plot_path, as_json) -> None:
     """Evaluate over seeded splits: F1 (machine = positive), AUROC, and the all-positive F1 floor."""
     with _user_errors():
         from .detector import RaidarDetector
         from .evaluate import evaluate_features, plot_roc, summarize
 
         cfg = _config(classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, seed)
-        h_items, h_where = _load_many(human, dedupe)
-        m_items, m_where = _load_many(machine, dedupe)
+        h_items, h_where = _load_many(human, dedupe, skip_invalid)
+        m_items, m_where = _load_many(machine, dedupe, skip_invalid)
         featuriser = RaidarDetector(cfg)
         featuriser.prompts = featuriser._prompts_for(m_items + h_items)
         X_m = featuriser.features(m_items, m_where)
@@ -221,3 +238,30 @@ def eval_(human, machine, classifier, include_input, class_weight, prompt_set, l
                f"all-positive floor {100 * summary['floor_f1']:.2f}")
     click.echo(f"  AUROC {summary['auroc']:.4f} ± {summary['auroc_std']:.4f}   accuracy {100 * summary['accuracy']:.2f}")
     click.echo(f"  ROC plot: {plot_path}")
+
+
+@raidar.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the records (the paper's JSON format).")
+@click.option("--prompt-set", type=click.Choice(("prose", "code")), default="prose", show_default=True)
+@click.option("--llm", default="gguf", show_default=True, help="intarsia-llm backend that rewrites.")
+@click.option("--llm-option", multiple=True, metavar="KEY=VALUE", help="Option for the LLM backend (repeatable).")
+@click.option("--max-words", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Longer texts are truncated (with a warning) before rewriting.")
+def rewrite(files, out, prompt_set, llm, llm_option, max_words) -> None:
+    """Rewrite the texts in FILES with every prompt and save them as records (offline input for fit/eval).
+
+    Rewriting once and evaluating the saved records many times is how the paper worked; the LLM
+    backend's own cache also makes a repeated rewrite free.
+    """
+    with _user_errors():
+        from .rewrite import Rewriter
+
+        items, where = _load_many(files)
+        texts = [it["input"] if isinstance(it, dict) else it for it in items]
+        rewriter = Rewriter(_config(prompt_set=prompt_set, llm=llm, llm_option=llm_option, max_words=max_words))
+        records = rewriter.rewrite(texts, where)
+        with open(out, "w", encoding="utf-8") as fh:
+            json.dump(records, fh, indent=1, ensure_ascii=False)
+    click.echo(f"wrote {len(records)} records x {len(rewriter.prompts)} prompts to {out}")

@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class RaidarDetector:
         prompts = self._prompts_for(items)
         out: list[dict[str, str] | None] = [None] * len(items)
         todo = []
-        for i, (item, loc) in enumerate(zip(items, where)):
+        for i, (item, loc) in enumerate(zip(items, where, strict=True)):
             if isinstance(item, dict):
                 check_record(item, loc)
                 missing = [p for p in prompts if p not in item]
@@ -77,7 +78,7 @@ class RaidarDetector:
                 todo.append(i)
         if todo:
             rewritten = self.rewriter.rewrite([items[i] for i in todo], [where[i] for i in todo], prompts)
-            for i, rec in zip(todo, rewritten):
+            for i, rec in zip(todo, rewritten, strict=True):
                 out[i] = rec
         return out  # type: ignore[return-value]
 
@@ -86,7 +87,7 @@ class RaidarDetector:
         if not recs:
             raise InputError("no texts given")
         prompts = self._prompts_for(recs)
-        for rec, loc in zip(recs, where or [f"item {i}" for i in range(len(recs))]):
+        for rec, loc in zip(recs, where or [f"item {i}" for i in range(len(recs))], strict=True):
             if not rec[INPUT_KEY].split():
                 raise InputError(f"{loc}: the text has no words")
         c = self.config
@@ -100,7 +101,7 @@ class RaidarDetector:
         return feature_names(self.prompts, self.config.include_input, self.config.ngram_max)
 
     # ------------------------------------------------------------------------------- fit / score
-    def fit(self, texts: Sequence[Item], labels: Sequence[int], where: Sequence[str] | None = None) -> "RaidarDetector":
+    def fit(self, texts: Sequence[Item], labels: Sequence[int], where: Sequence[str] | None = None) -> RaidarDetector:
         """Train on texts or records; labels are 1 for machine-generated, 0 for human."""
         self.prompts = None
         items = list(texts)
@@ -109,7 +110,7 @@ class RaidarDetector:
         self.prompts = prompts
         return self.fit_features(X, labels)
 
-    def fit_features(self, X: np.ndarray, labels: Sequence[int]) -> "RaidarDetector":
+    def fit_features(self, X: np.ndarray, labels: Sequence[int]) -> RaidarDetector:
         """Train the classifier on precomputed features (what ``eval`` does per split)."""
         y = np.asarray(labels)
         if y.shape != (len(X),):
@@ -169,7 +170,7 @@ class RaidarDetector:
         Path(path).write_text(json.dumps(payload), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path, *, llm: Any = None) -> "RaidarDetector":
+    def load(cls, path: str | Path, *, llm: Any = None) -> RaidarDetector:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:

@@ -14,8 +14,8 @@ F1 of labelling every test text machine-generated (the floor any detector must b
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from intarsia.errors import IntarsiaError
 
@@ -103,7 +104,7 @@ class Rewriter:
         prompts = tuple(prompts or self.prompts)
         where = list(where) if where is not None else [f"text {i}" for i in range(len(texts))]
         records = []
-        for text, loc in zip(texts, where):
+        for text, loc in zip(texts, where, strict=True):
             text = self.prepare(text, loc)
             requests = self.requests(text, prompts)
             n_words = len(text.split())
@@ -120,7 +121,7 @@ class Rewriter:
                 raise RewriteUnavailable(f"LLM backend {self.config.llm!r} returned {len(outputs)} answers "
                                          f"for {len(requests)} prompts")
             record = {INPUT_KEY: text}
-            for prompt, request, out in zip(prompts, requests, outputs):
+            for prompt, request, out in zip(prompts, requests, outputs, strict=True):
                 record[prompt] = strip_echo(out if isinstance(out, str) else "", request, prompt)
             records.append(record)
         return records

@@ -16,9 +16,8 @@ refused here: the rewriter truncates them to ``max_words`` with a warning (see :
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from intarsia.errors import IntarsiaError
 
@@ -26,7 +25,7 @@ from .features import INPUT_KEY
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a text corpus larger than this is almost surely a wrong file
 
-Item = Union[str, dict]  # a text, or a record {"input": text, prompt: rewrite, ...}
+Item = str | dict  # a text, or a record {"input": text, prompt: rewrite, ...}
 
 
 class InputError(IntarsiaError, ValueError):
@@ -39,6 +38,7 @@ class Loaded:
 
     items: list[Item]
     where: list[str]
+    skipped: list[str] = field(default_factory=list)  # messages for items dropped by skip_invalid
 
 
 def check_text(text: object, where: str) -> str:
@@ -96,8 +96,25 @@ def _item_from_json(value: object, where: str) -> Item:
     return check_text(value, where)
 
 
-def load_items(path: str | Path) -> Loaded:
-    """Every text or record in a file (see the module docstring for the formats)."""
+def _collect(values: list[tuple[str, object]], skip_invalid: bool) -> Loaded:
+    out = Loaded([], [])
+    for where, value in values:
+        try:
+            item = _item_from_json(value, where)
+        except InputError as exc:
+            if not skip_invalid:
+                raise
+            out.skipped.append(str(exc))
+            continue
+        out.items.append(item)
+        out.where.append(where)
+    return out
+
+
+def load_items(path: str | Path, skip_invalid: bool = False) -> Loaded:
+    """Every text or record in a file (see the module docstring for the formats). With
+    ``skip_invalid``, bad items of a multi-item file are dropped and described in ``skipped`` instead of
+    failing the whole file (the file itself must still be readable UTF-8 text)."""
     raw = read_utf8(path)
     if not raw.strip():
         raise InputError(f"{path}: the file is empty or only whitespace: nothing to detect")
@@ -110,14 +127,12 @@ def load_items(path: str | Path) -> Loaded:
         if isinstance(value, list):
             if not value:
                 raise InputError(f"{path}: the JSON list is empty")
-            items = [_item_from_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
-            return Loaded(items, [f"{path}[{i}]" for i in range(len(items))])
+            return _collect([(f"{path}[{i}]", v) for i, v in enumerate(value)], skip_invalid)
         if isinstance(value, (dict, str)):
             return Loaded([_item_from_json(value, str(path))], [str(path)])
         lines = _json_lines(raw)
         if lines is not None:
-            items = [_item_from_json(v, f"{path}:{n}") for n, v in lines]
-            return Loaded(items, [f"{path}:{n}" for n, _ in lines])
+            return _collect([(f"{path}:{n}", v) for n, v in lines], skip_invalid)
     return Loaded([check_text(raw, str(path))], [str(path)])
 
 

@@ -79,7 +79,10 @@ def _resolve(name: str):
     import popgym.envs as envs
 
     for mod in pkgutil.iter_modules(envs.__path__):
-        module = importlib.import_module(f"popgym.envs.{mod.name}")
+        try:  # some POPGym modules need optional packages (mazelib): skip those we cannot import
+            module = importlib.import_module(f"popgym.envs.{mod.name}")
+        except ImportError:
+            continue
         if hasattr(module, name):
             return getattr(module, name)
     raise ValueError(f"no POPGym environment named {name!r}")
