@@ -68,7 +68,7 @@ def test_sigkill_of_a_real_model_job(tmp_path, gemma_path):
         import sys
         from intarsia_llm.config import GGUFConfig
         from intarsia_llm.gguf import GGUFLLM
-        llm = GGUFLLM(GGUFConfig(model_path=sys.argv[1], cache_dir=sys.argv[2], progress=False, n_threads=2))
+        llm = GGUFLLM(GGUFConfig(model_path=sys.argv[1], cache_dir=sys.argv[2], progress=False, n_threads=1))
         llm.generate([f"Number {i} is" for i in range(200)], max_tokens=2)
     """)
     cache_dir = tmp_path / "cache"
@@ -92,7 +92,7 @@ def test_sigkill_of_a_real_model_job(tmp_path, gemma_path):
     from intarsia_llm.config import GGUFConfig
     from intarsia_llm.gguf import GGUFLLM
 
-    llm = GGUFLLM(GGUFConfig(model_path=str(gemma_path), cache_dir=str(cache_dir), progress=False, n_threads=2))
+    llm = GGUFLLM(GGUFConfig(model_path=str(gemma_path), cache_dir=str(cache_dir), progress=False, n_threads=1))
     out = llm.generate([f"Number {i} is" for i in range(200)], max_tokens=2)
     assert llm.last_stats.cache_hits == kept and llm.last_stats.computed == 200 - kept
     assert all(isinstance(t, str) for t in out)

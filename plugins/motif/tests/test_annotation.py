@@ -143,3 +143,20 @@ def test_agreement_statistics():
     assert s["pairs"] == 4 and s["agreement"] == pytest.approx(0.75)
     assert s["decisive_pairs"] == 3 and s["decisive_agreement"] == pytest.approx(2 / 3)
     assert agreement(a, a)["kappa"] == pytest.approx(1.0)
+
+
+def test_backend_without_option_scoring_falls_back_to_generation():
+    class Unsupported(Exception):
+        pass
+
+    Unsupported.__name__ = "UnsupportedError"
+
+    class NoScores(ScriptedLLM):
+        def option_logprobs(self, prompts, options):
+            raise Unsupported("server renders chat itself")
+
+    llm = NoScores(lambda p: '("best_description": 2)')
+    ann = LLMAnnotator(llm, AnnotatorConfig(mode="logprobs"))
+    with pytest.warns(UserWarning):
+        recs = ann.annotate([("a", "b")])
+    assert recs[0]["label"] == P.SECOND and ann.mode == "generate"

@@ -76,3 +76,26 @@ def test_popgym_adapter():
             done = term or trunc
             n += 1
         assert "success" in info and n > 1
+
+
+from intarsia.testing import EnvContract  # noqa: E402
+
+
+class TestMemoryLengthContract(EnvContract):
+    def make_env(self):
+        return MemoryLengthEnv(5, 2)
+
+
+class TestDiscountingChainContract(EnvContract):
+    def make_env(self):
+        return DiscountingChainEnv(mapping_seed=0)
+
+
+class TestPopGymContract(EnvContract):
+    steps = 120
+
+    def make_env(self):
+        pytest.importorskip("popgym")
+        from intarsia_r2i.envs.popgym import make_popgym
+
+        return make_popgym("RepeatPreviousEasy")

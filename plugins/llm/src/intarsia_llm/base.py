@@ -89,7 +89,7 @@ class LLMBackend:
         the assistant's turn of their template. ``seed=None`` uses ``config.seed``, so sampling with
         ``temperature>0`` is reproducible and cacheable; pass different seeds for different samples.
         """
-        if isinstance(prompts, str) or (prompts and isinstance(prompts[0], dict)):
+        if isinstance(prompts, str) or (len(prompts) > 0 and isinstance(prompts[0], dict)):
             raise TypeError("generate takes a list of prompts; wrap a single prompt in a list")
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")

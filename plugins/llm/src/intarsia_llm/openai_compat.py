@@ -40,6 +40,8 @@ class OpenAILLM(LLMBackend):
         # "server": chat prompts go to /chat/completions as messages; strings to /completions.
         self.template = None if config.chat_template == "server" else resolve_template(config.chat_template)
         self._local = threading.local()  # one client per worker thread: no shared connection state
+        self._clients: list = []
+        self._pool: ThreadPoolExecutor | None = None
         self._timeout = httpx2.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0))
 
     @property
@@ -60,7 +62,18 @@ class OpenAILLM(LLMBackend):
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = self._httpx.Client(timeout=self._timeout)
+            self._clients.append(client)
         return client
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._local = threading.local()
+        super().close()
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -112,22 +125,21 @@ class OpenAILLM(LLMBackend):
         """Run ``fn(rendered)`` over jobs with at most ``max_concurrency`` in flight; yield as they finish."""
         if not jobs:
             return
+        if self._pool is None:  # one pool per backend, so worker threads (and their clients) are reused
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.max_concurrency),
+                                            thread_name_prefix="intarsia-llm")
         workers = max(1, min(self.config.max_concurrency, len(jobs)))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="intarsia-llm")
         pending = {}
         queue = list(jobs)
-        try:
-            while queue or pending:
-                # Submit lazily so an error stops new requests quickly (at most `workers` in flight).
-                while queue and len(pending) < workers:
-                    i, rendered = queue.pop(0)
-                    pending[pool.submit(fn, rendered)] = i
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    i = pending.pop(future)
-                    yield i, future.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        while queue or pending:
+            # Submit lazily: at most `workers` requests in flight, so an error stops new requests quickly.
+            while queue and len(pending) < workers:
+                i, rendered = queue.pop(0)
+                pending[self._pool.submit(fn, rendered)] = i
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = pending.pop(future)
+                yield i, future.result()
 
     # ---- backend API --------------------------------------------------------------------------------
     def _generate(self, jobs, params: GenParams) -> Iterator[tuple[int, Completion]]:

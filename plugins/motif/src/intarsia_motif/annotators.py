@@ -124,8 +124,8 @@ class LLMAnnotator:
         self.goal = goal_text(p.game, p.goal, p.goal_text)
         if config.mode not in ("generate", "logprobs"):
             raise ValueError(f"annotator.mode must be 'generate' or 'logprobs', got {config.mode!r}")
-        if config.mode == "logprobs" and not hasattr(llm, "option_logprobs"):
-            raise ValueError(f"{type(llm).__name__} cannot score options (no option_logprobs): use annotator.mode=generate")
+        # option scoring "where the backend allows it": otherwise the paper's generate-and-parse protocol
+        self.mode = config.mode if hasattr(llm, "option_logprobs") else "generate"
         self.calls = 0  # prompts sent to the model (retries and both orders included)
         self.retries = 0  # retry prompts sent in generate mode
 
@@ -139,8 +139,16 @@ class LLMAnnotator:
     def annotate(self, pairs: Sequence[Pair]) -> list[dict]:
         if not pairs:
             return []
-        if self.config.mode == "logprobs":
-            return self._by_logprobs(pairs)
+        if self.mode == "logprobs":
+            try:
+                return self._by_logprobs(pairs)
+            except Exception as exc:  # intarsia-llm raises UnsupportedError (not importable without it)
+                if not {c.__name__ for c in type(exc).__mro__} & {"UnsupportedError", "NotImplementedError"}:
+                    raise
+                import warnings
+
+                warnings.warn(f"the LLM backend cannot score options ({exc}); annotating by generation instead")
+                self.mode = "generate"
         return self._by_generation(pairs)
 
     # -- generate, parse, retry once (the paper's protocol) -------------------------------------------

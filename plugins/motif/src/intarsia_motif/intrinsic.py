@@ -53,8 +53,9 @@ class MotifReward:
         return self.model.normalized(captions) if self.config.normalize else self.model.raw(captions)
 
     def __call__(self, batch) -> np.ndarray:
-        captions = [c if isinstance(c, str) else "" for c in batch.captions]
-        n = len(captions)
+        n = len(batch.terminated)
+        captions = [c if isinstance(c, str) else "" for c in (batch.captions or [])]
+        captions += [""] * (n - len(captions))  # an env without captions reads as "nothing happened"
         self._ensure(n)
         counts = np.ones(n)
         for i, c in enumerate(captions):

@@ -36,6 +36,7 @@ class AtariEnv(gym.Env):
         self.action_space = self.env.action_space
 
     def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
         obs, _ = self.env.reset(seed=seed, options=options)
         return _resize(obs, self.size), {"caption": ""}
 
@@ -75,6 +76,7 @@ class DMCEnv(gym.Env):
         return np.concatenate([np.asarray(v, np.float32).ravel() for v in ts.observation.values()])
 
     def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
         if seed is not None:
             self.env = self._suite.load(self.domain, self.task, task_kwargs={"random": int(seed)})
         ts = self.env.reset()
@@ -108,6 +110,7 @@ class MemoryMazeEnv(gym.Env):
         self.action_space = spaces.Discrete(int(self.env.action_space.n))
 
     def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
         out = self.env.reset(seed=seed) if seed is not None else self.env.reset()
         obs = out[0] if isinstance(out, tuple) else out
         return np.asarray(obs, np.uint8), {"caption": ""}

@@ -58,6 +58,7 @@ class PopGymAdapter(gym.Env):
         return np.concatenate(_flatten(self.env.observation_space, obs)).astype(np.float32)
 
     def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
         obs, info = self.env.reset(seed=seed, options=options)
         self._return = 0.0
         return self._obs(obs), {"caption": ""}

@@ -1,0 +1,97 @@
+"""Success rate vs env steps: R2I (S3M) vs DreamerV3 (GRU-RSSM) on BSuite memory_length.
+
+Both agents use the same recipe sizes (r2i/memory-length and dreamerv3/memory-length differ only in the
+world model), for memory lengths 10 and 30 and 3 seeds by default. Each run records the success rate of
+the last 100 training episodes every ``--log-every`` env steps.
+
+    .venv/bin/python benchmarks/r2i_memory.py                       # full grid (hours on a laptop CPU)
+    .venv/bin/python benchmarks/r2i_memory.py --lengths 10 --seeds 0 --steps 20000   # what fits in minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def run_one(method: str, length: int, seed: int, steps: int, log_every: int, overrides: list[str]):
+    from lightning import Fabric
+
+    from intarsia.interfaces import EnvSpec
+    from intarsia.runner.api import prepare
+    from intarsia_r2i.agent import make_dreamerv3, make_r2i
+    from intarsia_r2i.envs.bsuite import MemoryLengthEnv
+    from intarsia_r2i.loop import drive
+
+    recipe = f"{method}/memory-length"
+    _, _, cfg = prepare(recipe, [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
+                                 f"seed={seed}", f"policy.seed={seed}", *overrides])
+    agent_cfg = cfg.policy.config
+    torch.manual_seed(seed)
+    fabric = Fabric(accelerator="cpu", devices=1)
+    env = MemoryLengthEnv(length)
+    spec = EnvSpec(env.observation_space, env.action_space, cfg.num_envs)
+    factory = make_r2i if method == "r2i" else make_dreamerv3
+    agent = factory(agent_cfg, env_spec=spec, fabric=fabric)
+    t0 = time.time()
+    res = drive(lambda: MemoryLengthEnv(length), agent, steps, num_envs=cfg.num_envs, seed=seed * 1000,
+                log_every=log_every,
+                callback=lambda p: print(f"{method} L={length} seed={seed} step={p['step']} "
+                                         f"success={p['success_rate']:.2f} updates={p['updates']} "
+                                         f"t={p['time']:.0f}s", flush=True))
+    return {"method": method, "memory_length": length, "seed": seed, "curve": res["curve"],
+            "final_success_100": float(np.mean(res["successes"][-100:])) if res["successes"] else None,
+            "seconds": time.time() - t0, "updates": agent.updates}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--methods", nargs="+", default=["r2i", "dreamerv3"])
+    p.add_argument("--lengths", type=int, nargs="+", default=[10, 30])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=60000)
+    p.add_argument("--log-every", type=int, default=2000)
+    p.add_argument("--override", nargs="*", default=[], help="extra recipe overrides, e.g. policy.train_ratio=16")
+    p.add_argument("--out", default="benchmarks/results/r2i_memory")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for length in args.lengths:
+        for method in args.methods:
+            for seed in args.seeds:
+                runs.append(run_one(method, length, seed, args.steps, args.log_every, args.override))
+                out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(args.lengths), figsize=(5 * len(args.lengths), 4), squeeze=False)
+    for ax, length in zip(axes[0], args.lengths):
+        for method in args.methods:
+            curves = [r["curve"] for r in runs if r["method"] == method and r["memory_length"] == length]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            x = [c["step"] for c in curves[0][:n]]
+            y = np.array([[c["success_rate"] for c in cur[:n]] for cur in curves])
+            ax.plot(x, np.nanmean(y, 0), label=f"{method} ({len(curves)} seeds)")
+            if len(curves) > 1:
+                ax.fill_between(x, np.nanmin(y, 0), np.nanmax(y, 0), alpha=0.2)
+        ax.axhline(0.5, color="gray", lw=0.5, ls="--")
+        ax.set(title=f"memory_length={length}", xlabel="env steps", ylabel="success (last 100 episodes)", ylim=(0, 1))
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=100)
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
