@@ -16,7 +16,7 @@ import torch
 from intarsia.runner.api import resume_run, run_config
 
 INTARSIA = [sys.executable, "-m", "intarsia.cli"]
-GRID = {"name": "t", "seed": 0, "num_envs": 2, "env": {"name": "CaptionedGrid-v0", "size": 5, "max_steps": 30},
+GRID = {"name": "t", "seed": 0, "num_envs": 2, "cpu_threads": 1, "env": {"name": "CaptionedGrid-v0", "size": 5, "max_steps": 30},
         "fabric": {"accelerator": "cpu"}, "log": {"every": 200, "tensorboard": False}}
 
 

@@ -44,6 +44,10 @@ def make_fabric(cfg: TrainConfig, run_dir: Path):
 
 
 def train(cfg: TrainConfig, *, run: RunContext) -> dict:
+    if cfg.cpu_threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.cpu_threads)
     fabric = make_fabric(cfg, run.dir)
     fabric.launch()
     rank, world = fabric.global_rank, fabric.world_size

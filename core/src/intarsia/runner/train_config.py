@@ -68,6 +68,9 @@ class TrainConfig:
     """total env steps, summed over envs and ranks"""
     num_envs: int = 1
     """environments per rank"""
+    cpu_threads: int = 0
+    """torch intra-op threads per process (0: torch's default). Small RL networks run fastest with 1;
+    several processes sharing a few cores (DDP on CPU, parallel jobs) need it to avoid oversubscription"""
     vector: str = "sync"
     """gymnasium vector env: "sync" (one process) or "async" (a process per env)"""
     env: Any = component("envs")
