@@ -5,7 +5,7 @@ PIP         := $(PY) -m pip
 CONSTRAINTS := -c constraints.txt
 PLUGINS     := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 # extras each plugin needs for its full test suite (optional dependencies that install on this machine)
-EXTRAS_llm    := [gguf,server,test]
+EXTRAS_llm    := [gguf,server,transformers,test]
 EXTRAS_motif  := [nethack]
 EXTRAS_lmcdqn := [atari]
 EXTRAS_r2i    := [popgym]

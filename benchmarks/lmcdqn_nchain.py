@@ -79,7 +79,7 @@ def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int) -> dict:
         if t % eval_every == 0:
             curve_steps.append(t)
             curve_returns.append(greedy_return(agent, eval_env))
-    return {"algo": algo, "n": n, "seed": seed, "steps": curve_steps, "eval_return": curve_returns,
+    return {"algo": algo, "n": n, "seed": seed, "hyperparameters": recipe_policy(algo), "steps": curve_steps, "eval_return": curve_returns,
             "train_return_last100": float(np.mean(train_returns[-100:])) if train_returns else 0.0,
             "final_eval_return_last10": float(np.mean(curve_returns[-10:])), "seconds": time.perf_counter() - start}
 
@@ -120,10 +120,15 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=["lmcdqn", "dqn"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "lmcdqn_nchain.json")
+    parser.add_argument("--keep-other-algos", action="store_true",
+                        help="keep the runs of algorithms not rerun now from an existing --out file")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     jobs = [(a, n, s, args.steps, args.eval_every) for n in args.ns for s in range(args.seeds) for a in args.algos]
     results: list[dict] = []
+    if args.keep_other_algos and args.out.exists():
+        old = json.loads(args.out.read_text())
+        results = [r for r in old["runs"] if r["algo"] not in args.algos and r["steps"][-1] == args.steps]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for res in pool.map(run_one, *zip(*jobs, strict=True)):
             results.append(res)
@@ -131,14 +136,14 @@ def main() -> None:
                   f"{res['final_eval_return_last10']:.2f} ({res['seconds']:.0f}s)", flush=True)
             summary = {}
             for n in args.ns:
-                for algo in args.algos:
+                for algo in sorted({r["algo"] for r in results}):
                     finals = [r["final_eval_return_last10"] for r in results if r["n"] == n and r["algo"] == algo]
                     if finals:
                         summary[f"{algo}/N={n}"] = {"mean": float(np.mean(finals)), "seeds": len(finals),
                                                     "per_seed": finals}
             payload = {"benchmark": "lmcdqn_nchain", "steps": args.steps, "eval_every": args.eval_every,
                        "metric": "greedy episode return, mean of the last 10 evaluations (max 10)",
-                       "hyperparameters": {a: recipe_policy(a) for a in args.algos},
+                       "hyperparameters": {a: recipe_policy(a) for a in sorted({r["algo"] for r in results})},
                        "summary": summary, "runs": results}
             args.out.write_text(json.dumps(payload, indent=1))
             plot(results, args.out.with_suffix(".png"))

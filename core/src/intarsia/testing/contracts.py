@@ -217,7 +217,8 @@ class DetectorContract:
 
 
 class LLMContract:
-    """Implement ``make_llm()``."""
+    """Implement ``make_llm()``. Return a backend with its response cache turned off, or the determinism
+    test passes trivially from the cache. Backends with ``option_logprobs`` are also checked for it."""
 
     prompts = ("The capital of France is", "One, two, three,")
 
@@ -237,6 +238,14 @@ class LLMContract:
 
     def test_no_prompts_no_outputs(self):
         assert self.make_llm().generate([], max_tokens=4) == []
+
+    def test_option_logprobs_shape_and_sign(self):
+        llm = self.make_llm()
+        if not hasattr(llm, "option_logprobs"):
+            pytest.skip("this backend does not score options")
+        out = np.asarray(llm.option_logprobs(list(self.prompts), [" Paris", " four"]))
+        assert out.shape == (len(self.prompts), 2)
+        assert np.all(np.isfinite(out)) and np.all(out <= 0)
 
 
 class WorldModelContract:

@@ -52,7 +52,7 @@ class LMCDQNConfig(DQNConfig):
 
     lr: float = 1e-2  # Langevin step size eta (authors sweep 1e-2, 1e-3 on N-chain)
     langevin_steps: int = 4  # J: Langevin steps per update, each on a fresh minibatch (authors: 4 on N-chain)
-    bias_factor: float = 0.01  # a: weight of the Adam drift term (0 gives SGLD)
+    bias_factor: float = 1.0  # a: weight of the Adam drift term (0 gives SGLD; authors sweep 1, 0.1, 0.01)
     noise_scale: float = 1e-2  # sigma = beta_k ** -0.5 (beta_k the inverse temperature)
     beta1: float = 0.9  # Adam first-moment decay
     beta2: float = 0.999  # Adam second-moment decay

@@ -66,9 +66,6 @@ class Stages:
 
 def run_pipeline(config: PipelineConfig, *, run) -> dict:
     """The job factory: ``factory(config, *, run)`` -> report dict."""
-    import torch
-
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), int(os.environ.get("INTARSIA_THREADS", "1")))))
     root = Path(run.dir)
     root.mkdir(parents=True, exist_ok=True)
     stages = Stages(root)

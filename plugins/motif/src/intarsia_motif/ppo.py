@@ -71,21 +71,27 @@ class ActorCritic(nn.Module):
         nn.init.zeros_(self.pi.bias)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, starts: torch.Tensor):
-        """One step. ``starts`` (N,) zeroes the hidden state of envs whose episode just began."""
+        """One step over (N, D), or an unroll over (T, N, D) from hidden ``h`` (N, H).
+
+        ``starts`` ((N,) or (T, N)) zeroes the hidden state of envs whose episode begins at that step.
+        Returns logits, values and the last hidden state. Everything goes through ``forward`` so that
+        Fabric's wrapper (DDP gradient sync) sees every call.
+        """
+        if x.dim() == 2:
+            return self._step(x, h, starts)
+        logits, values = [], []
+        for t in range(x.shape[0]):
+            lg, v, h = self._step(x[t], h, starts[t])
+            logits.append(lg)
+            values.append(v)
+        return torch.stack(logits), torch.stack(values), h
+
+    def _step(self, x: torch.Tensor, h: torch.Tensor, starts: torch.Tensor):
         z = self.encoder(x)
         if self.core is not None:
             h = self.core(z, h * (1.0 - starts).unsqueeze(-1))
             z = h
         return self.pi(z), self.v(z).squeeze(-1), h
-
-    def sequence(self, x: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor):
-        """Unroll over (T, B, D) from hidden ``h0`` (B, H); returns logits (T, B, A) and values (T, B)."""
-        logits, values, h = [], [], h0
-        for t in range(x.shape[0]):
-            lg, v, h = self(x[t], h, starts[t])
-            logits.append(lg)
-            values.append(v)
-        return torch.stack(logits), torch.stack(values)
 
 
 class PPOAgent:
@@ -187,20 +193,21 @@ class PPOAgent:
             order = torch.randperm(len(seqs), generator=self.generator).tolist()
             for m in range(0, len(seqs), per_mb):
                 group = [seqs[i] for i in order[m:m + per_mb]]
-                self._step(group, chunk, B, adv, ret, stats)
+                self._minibatch(group, chunk, B, adv, ret, stats)
         self.updates += 1
-        self._clear_keep_last()
+        self._reset_rollout()
         out = {f"loss/{k}": float(np.mean(stats[k])) for k in ("policy", "value", "entropy")}
         out.update({f"ppo/{k}": float(np.mean(stats[k])) for k in ("approx_kl", "clipfrac")})
         out["ppo/updates"] = float(self.updates)
         return out
 
-    def _clear_keep_last(self) -> None:
+    def _reset_rollout(self) -> None:
+        """Start the next rollout (the networks, optimiser and counters stay)."""
         for v in self.buf.values():
             v.clear()
         self._last = None
 
-    def _step(self, group, chunk, B, adv, ret, stats) -> None:
+    def _minibatch(self, group, chunk, B, adv, ret, stats) -> None:
         c = self.config
         t0s = [t0 for t0, _ in group]
         envs = [e for _, e in group]
@@ -213,7 +220,7 @@ class PPOAgent:
 
         x, starts = take("x"), take("starts")
         h0 = B["h"][idx_t[0], idx_e[0]]
-        logits, values = self.model.sequence(x, h0, starts)
+        logits, values, _ = self.model(x, h0, starts)
         dist = torch.distributions.Categorical(logits=logits)
         logp = dist.log_prob(take("action"))
         a, r, old_v, old_logp = adv[idx_t, idx_e], ret[idx_t, idx_e], take("value"), take("logp")

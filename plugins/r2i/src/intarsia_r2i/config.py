@@ -36,6 +36,7 @@ class WorldModelConfig:
     cnn_depth: int = 32  # image encoder/decoder base channels (doubles per stride-2 stage)
     cnn_minres: int = 4  # spatial size where the image encoder stops downsampling
     bins: int = 255  # two-hot symlog bins of the reward head
+    reward_out_std: float = 0.0  # init std of the reward heads' output layer (official: 0 = zeros, see README)
     free_nats: float = 1.0  # KL free bits (per time step, summed over latents)
     head_inputs: str = "output"  # what decoder/reward/continue heads read: 'output' (h, z) as in the paper
 

@@ -45,12 +45,11 @@ def register_policies(register):
 @hookimpl
 def register_recipes(register):
     for name, summary in RECIPE_SUMMARIES.items():
-        register(f"{name.split('/')[0]}/{name.split('/')[1]}", file=RECIPES / f"{name.replace('/', '_')}.yaml",
-                 summary=summary)
+        register(name, file=RECIPES / f"{name.replace('/', '_')}.yaml", summary=summary)
 
 
 RECIPE_SUMMARIES = {
-    "r2i/memory-length": "R2I on BSuite memory_length (L=25) on a CPU (~20 minutes)",
+    "r2i/memory-length": "R2I on BSuite memory_length (L=25), CPU-sized (see the README for measured results)",
     "dreamerv3/memory-length": "DreamerV3 (GRU-RSSM) on BSuite memory_length (L=25), the CPU baseline",
     "r2i/popgym-repeat-previous": "R2I on POPGym RepeatPreviousEasy (paper's POPGym sizes shrunk for a CPU)",
     "r2i/memory-maze-9x9": "R2I on Memory Maze 9x9 at the paper's sizes (GPU machine)",

@@ -86,6 +86,12 @@ class DreamerWorldModel(nn.Module):
         self.reward_heads = nn.ModuleDict({
             _key(t): MLP(head_in, cfg.head_layers, cfg.head_units, cfg.bins, zero_out=True)
             for t in self.reward_terms})
+        if cfg.reward_out_std > 0:
+            # a zero output layer (DreamerV3's outscale 0) gives the hidden layer no gradient until the output
+            # grows along a direction *linearly* correlated with the reward; for rewards that are an
+            # interaction (memory task: cue XOR action) that never happens and learning stalls
+            for head in self.reward_heads.values():
+                nn.init.normal_(head.head.weight, std=cfg.reward_out_std)
         self.cont_head = MLP(head_in, cfg.head_layers, cfg.head_units, 1)
         self.twohot = TwoHotSymlog(cfg.bins)
 
