@@ -62,6 +62,7 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
     registry = _registry(registry)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    outer = os.environ.get(RUN_DIR_ENV)  # a job that runs another job in-process (Motif's pipeline)
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())  # DDP children re-executing the command find it
     cfg_file = run_dir / "config.yaml"
     if not resume or not cfg_file.exists():
@@ -72,7 +73,10 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
     try:
         report = job(config, run=ctx)
     finally:
-        os.environ.pop(RUN_DIR_ENV, None)
+        if outer is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = outer
     report = dict(report or {})
     report.setdefault("recipe", str(raw.get("recipe", "")))
     report.setdefault("run_dir", str(run_dir))
