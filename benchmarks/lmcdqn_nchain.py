@@ -115,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ns", type=int, nargs="+", default=[25, 50, 75, 100])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--algos", nargs="+", default=["lmcdqn", "dqn"])
@@ -122,13 +123,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "lmcdqn_nchain.json")
     parser.add_argument("--keep-other-algos", action="store_true",
                         help="keep the runs of algorithms not rerun now from an existing --out file")
+    parser.add_argument("--append", action="store_true", help="keep every run of an existing --out file (more seeds)")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    jobs = [(a, n, s, args.steps, args.eval_every) for n in args.ns for s in range(args.seeds) for a in args.algos]
+    jobs = [(a, n, s, args.steps, args.eval_every) for n in args.ns
+            for s in range(args.first_seed, args.first_seed + args.seeds) for a in args.algos]
     results: list[dict] = []
     if args.keep_other_algos and args.out.exists():
         old = json.loads(args.out.read_text())
         results = [r for r in old["runs"] if r["algo"] not in args.algos and r["steps"][-1] == args.steps]
+    if args.append and args.out.exists():
+        results = [r for r in json.loads(args.out.read_text())["runs"] if r["steps"][-1] == args.steps]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for res in pool.map(run_one, *zip(*jobs, strict=True)):
             results.append(res)
