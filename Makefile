@@ -8,7 +8,7 @@ PLUGINS     := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 EXTRAS_llm    := [gguf,server,transformers,test]
 EXTRAS_motif  := [nethack]
 EXTRAS_lmcdqn := [atari]
-EXTRAS_r2i    := [popgym]
+EXTRAS_r2i    := [popgym,atari,dmc,memory-maze]
 DEMO        ?= motif/demo
 PYTEST_ARGS ?=
 

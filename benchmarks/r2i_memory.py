@@ -20,13 +20,12 @@ import torch
 
 
 def run_one(method: str, length: int, seed: int, steps: int, log_every: int, overrides: list[str]):
-    from lightning import Fabric
-
     from intarsia.interfaces import EnvSpec
     from intarsia.runner.api import prepare
     from intarsia_r2i.agent import make_dreamerv3, make_r2i
     from intarsia_r2i.envs.bsuite import MemoryLengthEnv
     from intarsia_r2i.loop import drive
+    from lightning import Fabric
 
     recipe = f"{method}/memory-length"
     _, _, cfg = prepare(recipe, [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
@@ -74,7 +73,7 @@ def main():
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(args.lengths), figsize=(5 * len(args.lengths), 4), squeeze=False)
-    for ax, length in zip(axes[0], args.lengths):
+    for ax, length in zip(axes[0], args.lengths, strict=True):
         for method in args.methods:
             curves = [r["curve"] for r in runs if r["method"] == method and r["memory_length"] == length]
             if not curves:

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from gymnasium import spaces
-
 from intarsia_r2i.config import WorldModelConfig
 from intarsia_r2i.world_model import make_rssm, make_s3m
 

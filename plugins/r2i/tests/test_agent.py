@@ -5,13 +5,10 @@ import io
 import numpy as np
 import pytest
 import torch
-from gymnasium import spaces
-
 from intarsia.testing import PolicyContract
 from intarsia_r2i.agent import R2IAgent, make_dreamerv3, make_r2i
 from intarsia_r2i.envs.bsuite import MemoryLengthEnv
 from intarsia_r2i.loop import drive
-
 from intarsia_r2i.presets import tiny_config
 
 
@@ -35,7 +32,6 @@ class TestDreamerV3PolicyContractOnGrid(PolicyContract):
 
 def test_continuous_actions_train_with_backprop(cpu_fabric):
     import gymnasium as gym
-
     from intarsia.interfaces import EnvSpec
 
     make = lambda: gym.make("Pendulum-v1", max_episode_steps=20)  # noqa: E731
@@ -45,7 +41,7 @@ def test_continuous_actions_train_with_backprop(cpu_fabric):
     before = [p.detach().clone() for p in agent.actor.parameters()]
     drive(make, agent, 60, num_envs=2)
     assert agent.updates > 0
-    assert any(not torch.equal(a, p) for a, p in zip(before, agent.actor.parameters()))
+    assert any(not torch.equal(a, p) for a, p in zip(before, agent.actor.parameters(), strict=True))
     actions, _ = agent.act(np.stack([env.reset(seed=i)[0] for i in range(2)]), None)
     assert env.action_space.contains(actions[0].astype(np.float32))
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from intarsia_r2i.envs.bsuite import DiscountingChainEnv, MemoryLengthEnv
 
 

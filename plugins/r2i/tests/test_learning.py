@@ -8,7 +8,6 @@
 
 import numpy as np
 import torch
-
 from intarsia.interfaces import EnvSpec
 from intarsia_r2i.agent import make_r2i
 from intarsia_r2i.envs.bsuite import MemoryLengthEnv

@@ -5,7 +5,6 @@ import importlib.util
 
 import numpy as np
 import pytest
-
 from intarsia.interfaces import EnvSpec
 from intarsia_r2i.agent import make_r2i
 from intarsia_r2i.loop import drive

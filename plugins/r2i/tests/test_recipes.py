@@ -3,9 +3,8 @@ runner end to end (tiny overrides)."""
 
 import json
 
-import pytest
-
 import intarsia_r2i.plugin as plugin
+import pytest
 
 RECIPES = sorted(plugin.RECIPE_SUMMARIES)
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from intarsia_r2i.s5 import S5Layer, S5Stack, discretize, hippo_legs_normal_diag
 from intarsia_r2i.scan import mask_coefficients, scan_parallel, scan_sequential
 
@@ -65,7 +64,7 @@ def test_parallel_equals_sequential_gradients():
         w = torch.linspace(-1, 1, xs.numel()).reshape(xs.shape)
         loss = (xs.real * w).sum() + (xs.imag ** 2).mean()
         grads[name] = torch.autograd.grad(loss, [lr, li, bur, xi])
-    for gp, gs in zip(grads["par"], grads["seq"]):
+    for gp, gs in zip(grads["par"], grads["seq"], strict=True):
         torch.testing.assert_close(gp, gs, rtol=1e-4, atol=1e-4)
 
 
@@ -153,5 +152,5 @@ def test_stack_sequence_equals_steps_with_gradients():
     g_s = torch.autograd.grad(out_s.square().sum(), [u, stack.blocks[0].ssm.log_step])
     torch.testing.assert_close(out_p, out_s, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(st_p[:, -1], h, rtol=1e-4, atol=1e-4)
-    for a, b in zip(g_p, g_s):
+    for a, b in zip(g_p, g_s, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-
 from intarsia.interfaces import WorldModel
 from intarsia_r2i.config import WorldModelConfig
 from intarsia_r2i.world_model import GRURSSM, S3M, make_rssm, make_s3m

@@ -259,7 +259,7 @@ class R2IAgent:
         self.updates += 1
         if self.updates % cfg.slow_critic_update == 0:
             with torch.no_grad():
-                for s, p in zip(self.slow_critic.parameters(), self.critic.parameters()):
+                for s, p in zip(self.slow_critic.parameters(), self.critic.parameters(), strict=True):
                     s.lerp_(p, cfg.slow_critic_fraction)
         return metrics
 

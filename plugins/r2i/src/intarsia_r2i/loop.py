@@ -4,7 +4,7 @@ reward terms), for tests and benchmarks that must not depend on the core's full 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def drive(make_env: Callable, agent, steps: int, num_envs: int = 1, seed: int = 
     while step < steps:
         action, state = agent.act(obs, state, explore=True, reset=reset)
         next_obs, rew, term, trunc, infos = [], [], [], [], []
-        for e, a in zip(envs, action):
+        for e, a in zip(envs, action, strict=True):
             o, r, te, tr, info = e.step(a)
             next_obs.append(o), rew.append(r), term.append(te), trunc.append(tr), infos.append(info)
         next_obs, rew = np.stack(next_obs), np.asarray(rew, np.float32)

@@ -26,8 +26,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import WorldModelConfig
-from .nets import (MLP, Dense, ImageDecoder, ImageEncoder, TwoHotSymlog, categorical_kl, mode_onehot,
-                   sample_onehot, symlog, unimix_logits)
+from .nets import (
+    MLP,
+    Dense,
+    ImageDecoder,
+    ImageEncoder,
+    TwoHotSymlog,
+    categorical_kl,
+    mode_onehot,
+    sample_onehot,
+    symlog,
+    unimix_logits,
+)
 from .s5 import S5Stack
 
 FEATURE_KINDS = ("output", "hidden", "full")

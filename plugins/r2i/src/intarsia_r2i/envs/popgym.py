@@ -31,13 +31,13 @@ def _flatten(space, obs) -> list[np.ndarray]:
         return [v]
     if isinstance(space, spaces.MultiDiscrete):
         out = []
-        for o, n in zip(np.asarray(obs).ravel(), space.nvec.ravel()):
+        for o, n in zip(np.asarray(obs).ravel(), space.nvec.ravel(), strict=True):
             v = np.zeros(int(n), np.float32)
             v[int(o)] = 1.0
             out.append(v)
         return out
     if isinstance(space, spaces.Tuple):
-        return [p for s, o in zip(space.spaces, obs) for p in _flatten(s, o)]
+        return [p for s, o in zip(space.spaces, obs, strict=True) for p in _flatten(s, o)]
     return [np.asarray(obs, np.float32).ravel()]
 
 
