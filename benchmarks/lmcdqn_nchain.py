@@ -28,9 +28,11 @@ def recipe_policy(name: str) -> dict:
     import yaml
     from intarsia_lmcdqn import plugin
 
-    path = plugin.RECIPES / {"lmcdqn": "lmcdqn_nchain.yaml", "dqn": "dqn_nchain.yaml"}[name]
-    policy = dict(yaml.safe_load(path.read_text())["policy"])
+    recipe = "dqn_nchain.yaml" if name == "dqn" else "lmcdqn_nchain.yaml"
+    policy = dict(yaml.safe_load((plugin.RECIPES / recipe).read_text())["policy"])
     policy.pop("name")
+    if name == "lmcdqn_nonoise":  # ablation: the same agent with sigma = 0 (deterministic, greedy)
+        policy["noise_scale"] = 0.0
     return policy
 
 
@@ -55,7 +57,7 @@ def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int) -> dict:
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    agent_cls, cfg_cls = (LMCDQNAgent, LMCDQNConfig) if algo == "lmcdqn" else (DQNAgent, DQNConfig)
+    agent_cls, cfg_cls = (LMCDQNAgent, LMCDQNConfig) if algo.startswith("lmcdqn") else (DQNAgent, DQNConfig)
     env, eval_env = NChainEnv(n), NChainEnv(n)
     fabric = Fabric(accelerator="cpu", devices=1)
     agent = agent_cls(cfg_cls(seed=seed, **recipe_policy(algo)),
@@ -93,7 +95,8 @@ def plot(results: list[dict], path: Path) -> None:
     ns = sorted({r["n"] for r in results})
     fig, axes = plt.subplots(1, len(ns), figsize=(4 * len(ns), 3.2), squeeze=False)
     for ax, n in zip(axes[0], ns, strict=True):
-        for algo, color, label in (("lmcdqn", "tab:blue", "Adam LMCDQN"), ("dqn", "tab:orange", "DQN (eps-greedy)")):
+        for algo, color, label in (("lmcdqn", "tab:blue", "Adam LMCDQN"), ("dqn", "tab:orange", "DQN (eps-greedy)"),
+                                   ("lmcdqn_nonoise", "tab:gray", "LMCDQN, sigma=0")):
             runs = [r for r in results if r["n"] == n and r["algo"] == algo]
             if not runs:
                 continue
@@ -118,7 +121,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=1000)
-    parser.add_argument("--algos", nargs="+", default=["lmcdqn", "dqn"])
+    parser.add_argument("--algos", nargs="+", default=["lmcdqn", "dqn"],
+                        help="lmcdqn, dqn, lmcdqn_nonoise (the LMCDQN recipe with sigma = 0)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "lmcdqn_nchain.json")
     parser.add_argument("--keep-other-algos", action="store_true",

@@ -136,6 +136,8 @@ def test_kill_9_then_resume_finishes_with_the_same_step_count(tmp_path):
     assert 0 < done_before < 16000
     out = subprocess.run([*INTARSIA, "resume", str(run_dir)], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
+    # it continued from the last checkpoint written before the kill: at most one interval was lost
+    assert f"resumed from step {done_before} " in out.stdout
     report = json.loads((run_dir / "report.json").read_text())
     assert report["steps"] == 16000
     assert report["metrics"]["episodes"] >= 16000 / 30 * 0.9  # episode history survived the kill
