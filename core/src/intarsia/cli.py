@@ -146,11 +146,22 @@ def new_plugin(name: str, parent: str) -> None:
 
 
 def _print_report(report: dict) -> None:
+    """The report's scalars and every ``metrics`` table in it (top level, or one level down for jobs
+    whose report nests a training run, like Motif's pipeline)."""
     if int(os.environ.get("LOCAL_RANK", "0")) != 0:
         return
-    metrics = report.get("metrics", {})
-    shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
-    click.echo(f"run finished: {report.get('run_dir')}  steps={report.get('steps')}  seconds={report.get('seconds')}")
+
+    def scalars(d: dict) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
+                if isinstance(v, (int, float, str, bool)) and k not in {"run_dir", "recipe", "name", "plot"}}
+
+    click.echo(f"run finished: {report.get('run_dir')}  ({report.get('recipe', '')})")
+    shown = scalars(report)
+    if isinstance(report.get("metrics"), dict):
+        shown.update(scalars(report["metrics"]))
+    for key, value in report.items():
+        if isinstance(value, dict) and isinstance(value.get("metrics"), dict):
+            shown.update({f"{key}.{k}": v for k, v in scalars(value["metrics"]).items()})
     click.echo(json.dumps(shown, indent=2))
 
 

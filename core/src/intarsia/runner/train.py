@@ -28,7 +28,8 @@ def make_fabric(cfg: TrainConfig, run_dir: Path):
     from lightning.fabric import Fabric
     from lightning.fabric.loggers import CSVLogger
 
-    loggers = [CSVLogger(root_dir=str(run_dir), name="logs", version="")]
+    # flush every log call: a long run's metrics.csv is readable while it runs
+    loggers = [CSVLogger(root_dir=str(run_dir), name="logs", version="", flush_logs_every_n_steps=1)]
     if cfg.log.tensorboard:
         try:
             from lightning.fabric.loggers import TensorBoardLogger

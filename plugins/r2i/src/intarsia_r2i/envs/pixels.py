@@ -105,13 +105,16 @@ class MemoryMazeEnv(gym.Env):
         os.environ.setdefault("MUJOCO_GL", "egl")
         import gym as old_gym  # memory-maze registers with the old gym API
 
-        self.env = old_gym.make(f"memory_maze:MemoryMaze-{size}-v0")
+        self.env = old_gym.make(f"memory_maze:MemoryMaze-{size}-v0", disable_env_checker=True)  # gym 0.26 checker needs numpy<2
         self.observation_space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
         self.action_space = spaces.Discrete(int(self.env.action_space.n))
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
-        out = self.env.reset(seed=seed) if seed is not None else self.env.reset()
+        try:
+            out = self.env.reset(seed=seed) if seed is not None else self.env.reset()
+        except TypeError:  # memory-maze's gym wrapper takes no seed argument
+            out = self.env.reset()
         obs = out[0] if isinstance(out, tuple) else out
         return np.asarray(obs, np.uint8), {"caption": ""}
 
