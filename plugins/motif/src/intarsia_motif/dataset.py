@@ -162,7 +162,11 @@ def sample_pairs(captions: Sequence[str], config: PairsConfig) -> PairSet:
     idx = rng.integers(0, len(pool), size=(config.num_pairs, 2))
     first = [pool[i] for i in idx[:, 0]]
     second = [pool[j] for j in idx[:, 1]]
-    ids = [pair_id(a, b) for a, b in zip(first, second)]
+    return pairset(first, second, [pair_id(a, b) for a, b in zip(first, second)])
+
+
+def pairset(first: list[str], second: list[str], ids: list[str]) -> PairSet:
+    """Sampled pairs plus the distinct non-identical ones (canonical order) that need an annotation."""
     unique: dict[str, tuple[str, str]] = {}
     for a, b, pid in zip(first, second, ids):
         if a != b and pid not in unique:

@@ -111,16 +111,10 @@ def _pairs(config: PipelineConfig, root: Path) -> dict:
 
 
 def _load_pairs(config: PipelineConfig, root: Path):
-    from .dataset import PairSet, canonical, load_dataset
+    from .dataset import load_dataset, pairset
 
     ds = load_dataset(root / "pairs")
-    first, second, ids = list(ds["first"]), list(ds["second"]), list(ds["pair_id"])
-    unique: dict[str, tuple[str, str]] = {}
-    for a, b, pid in zip(first, second, ids):
-        if a != b and pid not in unique:
-            lo, hi, _ = canonical(a, b)
-            unique[pid] = (lo, hi)
-    return PairSet(first, second, ids, unique)
+    return pairset(list(ds["first"]), list(ds["second"]), list(ds["pair_id"]))
 
 
 def _annotate(config: PipelineConfig, root: Path) -> dict:
