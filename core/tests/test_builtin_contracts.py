@@ -3,7 +3,13 @@
 from intarsia.builtin.gridworld import CaptionedGridEnv
 from intarsia.builtin.qlearning import QLearningAgent, QLearningConfig
 from intarsia.builtin.random_policy import RandomPolicy, RandomPolicyConfig
-from intarsia.builtin.rewards import CaptionReward, CaptionRewardConfig, ConstantReward, ConstantRewardConfig, ZeroReward
+from intarsia.builtin.rewards import (
+    CaptionReward,
+    CaptionRewardConfig,
+    ConstantReward,
+    ConstantRewardConfig,
+    ZeroReward,
+)
 from intarsia.testing import EnvContract, PolicyContract, RewardContract
 
 

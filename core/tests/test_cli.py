@@ -101,7 +101,6 @@ def test_new_plugin_refuses_to_overwrite(tmp_path):
 
 def test_gymnasium_make_reaches_registered_envs():
     import gymnasium
-
     import intarsia.envs  # noqa: F401  (registers every intarsia env with gymnasium)
 
     env = gymnasium.make("intarsia/CaptionedGrid-v0", size=6)

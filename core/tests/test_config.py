@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from omegaconf import OmegaConf
-
 from intarsia.config import Spec, apply_overrides, resolve
 from intarsia.errors import ConfigError, UnknownComponentError
+from omegaconf import OmegaConf
 
 BASE = {"name": "t", "env": {"name": "CaptionedGrid-v0", "size": 5}, "policy": {"name": "qlearning", "lr": 0.01},
         "rewards": [{"name": "constant", "coef": 0.5, "value": 2.0}]}

@@ -7,7 +7,6 @@ import types
 from importlib import metadata
 
 import pytest
-
 from intarsia import hookimpl
 from intarsia.errors import DuplicateComponentError, PluginLoadError
 from intarsia.plugins import Host

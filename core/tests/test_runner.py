@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from intarsia.runner.api import resume_run, run_config
 
 INTARSIA = [sys.executable, "-m", "intarsia.cli"]

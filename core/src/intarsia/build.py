@@ -7,7 +7,8 @@ options={"n_ctx": 1024})`` or, from a resolved config section, ``build("rewards"
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .config import Spec, resolve_section
 from .registry import Registry

@@ -8,7 +8,7 @@ the terms; the others read the sum.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -17,9 +17,10 @@ After resolution such a field holds a :class:`Spec` (or a list of them).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ConfigError, IntarsiaError, did_you_mean
 from .registry import KIND_SINGULAR, Registry

@@ -7,8 +7,9 @@ components move them to ``fabric.device`` themselves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -130,14 +131,14 @@ class WorldModel(Protocol):
 class Detector(Protocol):
     """Machine-generated-text detector: ``score`` gives P(machine-generated) in [0, 1] per text."""
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> "Detector": ...
+    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> Detector: ...
 
     def score(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def save(self, path: str) -> None: ...
 
     @classmethod
-    def load(cls, path: str) -> "Detector": ...
+    def load(cls, path: str) -> Detector: ...
 
 
 @runtime_checkable

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -208,4 +208,4 @@ def get_registry() -> Registry:
     return get_host().registry
 
 
-__all__ = ["Host", "PluginInfo", "get_host", "get_registry", "hookimpl", "set_host", "ENTRY_POINT_GROUP", "ModuleType"]
+__all__ = ["ENTRY_POINT_GROUP", "Host", "PluginInfo", "get_host", "get_registry", "hookimpl", "set_host"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from intarsia_llm.base import Completion, LLMBackend
 from intarsia_llm.config import LLMCommonConfig

@@ -2,9 +2,7 @@
 
 import numpy as np
 import pytest
-
 from intarsia_llm.config import LLMCommonConfig
-
 from llm_fakes import RecordingLLM
 
 

@@ -2,7 +2,6 @@ import sqlite3
 import threading
 
 import pytest
-
 from intarsia_llm.cache import ResponseCache, request_key
 from intarsia_llm.errors import CacheError
 

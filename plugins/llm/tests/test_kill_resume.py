@@ -10,7 +10,6 @@ import textwrap
 import time
 
 import pytest
-
 from intarsia_llm.cache import ResponseCache
 from intarsia_llm.config import OpenAIConfig
 from intarsia_llm.openai_compat import OpenAILLM

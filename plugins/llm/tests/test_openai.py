@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-
 from intarsia_llm.cache import ResponseCache
 from intarsia_llm.config import OpenAIConfig
 from intarsia_llm.errors import MalformedResponseError, ServerError, UnsupportedError

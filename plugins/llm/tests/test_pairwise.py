@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from intarsia_llm.pairwise import option_probs, pairwise_option_probs
 
 

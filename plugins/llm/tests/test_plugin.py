@@ -6,11 +6,9 @@ import dataclasses
 import subprocess
 import sys
 
-import pytest
-
-from intarsia.config import merge_into
-
 import intarsia_llm.plugin as plugin
+import pytest
+from intarsia.config import merge_into
 from intarsia_llm.config import GGUFConfig, OpenAIConfig, TransformersConfig
 
 
@@ -46,9 +44,8 @@ def test_plugin_module_is_cheap_to_import():
 
 
 def test_cli_generate_and_cache(tmp_path):
-    from click.testing import CliRunner
     import click
-
+    from click.testing import CliRunner
     from intarsia_llm.cli import add_commands
     from llm_test_servers import FakeOpenAIServer, fake_completion
 

@@ -1,5 +1,4 @@
 import pytest
-
 from intarsia_llm.templates import BUILTIN, PromptError, resolve_template, strip_bos
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"},

@@ -3,7 +3,6 @@
 import dataclasses
 
 import torch
-
 from intarsia_motif.config import RewardModelConfig
 from intarsia_motif.reward_model import QUANTILE_LEVELS, CaptionRewardNet, save_artefact
 

@@ -2,10 +2,14 @@ import json
 
 import numpy as np
 import pytest
-
 from intarsia_motif import prompts as P
 from intarsia_motif.annotators import (
-    AnnotationLog, LLMAnnotator, OracleAnnotator, RandomAnnotator, agreement, annotate_pairs,
+    AnnotationLog,
+    LLMAnnotator,
+    OracleAnnotator,
+    RandomAnnotator,
+    agreement,
+    annotate_pairs,
 )
 from intarsia_motif.config import AnnotatorConfig, PairsConfig
 from intarsia_motif.dataset import labelled_pairs, pair_id, sample_pairs

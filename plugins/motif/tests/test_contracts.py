@@ -1,9 +1,7 @@
 """The core's conformance classes applied to this plugin's components."""
 
-import pytest
-from intarsia.testing import PolicyContract, RewardContract
-
 from helpers_motif import make_model_file
+from intarsia.testing import PolicyContract, RewardContract
 
 
 class TestMotifRewardContract(RewardContract):

@@ -1,6 +1,4 @@
 import numpy as np
-import pytest
-
 from intarsia_motif.config import CollectConfig
 from intarsia_motif.dataset import collect_captions, describe, load_dataset, save_dataset, step_captions
 

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
+from helpers_motif import make_model_file
 from intarsia.interfaces import EnvSpec, Transitions
-from intarsia_motif.config import MotifRewardConfig, RewardModelConfig
+from intarsia_motif.config import MotifRewardConfig
 from intarsia_motif.intrinsic import MotifReward, motif_transform
 from intarsia_motif.reward_model import CaptionRewardModel
-
-from helpers_motif import make_model_file
 
 RAW = {"": 0.0, "You pick up the key.": 3.0, "You open the door.": 5.0, "You bump into the wall.": -2.0}
 MEAN, STD = 1.0, 2.0  # r_norm = (raw - 1) / 2: "" -> -0.5, key -> 1.0, door -> 2.0, wall -> -1.5

@@ -1,9 +1,7 @@
 """The annotator with the real embedded model (intarsia-llm's gguf backend: Gemma 3 270M). Slow-ish: the
 model scores each prompt on the CPU; skipped when the backend is not installed."""
 
-import numpy as np
 import pytest
-
 from intarsia_motif import prompts as P
 
 

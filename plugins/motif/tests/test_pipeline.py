@@ -4,7 +4,6 @@ of the Motif reward with the R2I agent through the core runner."""
 import json
 
 import pytest
-
 from helpers_motif import make_model_file
 
 SMALL = ["collect.steps=3000", "collect.num_envs=2", "pairs.num_pairs=400", "reward_model.epochs=8",

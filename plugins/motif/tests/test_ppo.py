@@ -4,7 +4,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
-
 from intarsia.interfaces import EnvSpec, Transitions
 from intarsia_motif.config import PPOConfig
 from intarsia_motif.ppo import PPOAgent, gae
@@ -77,7 +76,9 @@ def test_gae_hand_computation():
 
 
 def test_recurrent_ppo_solves_a_memory_task(cpu_fabric):
-    env_fn = lambda: CueRecall(delay=3)
+    def env_fn():
+        return CueRecall(delay=3)
+
     spec = EnvSpec(CueRecall().observation_space, CueRecall().action_space, num_envs=8)
     agent = PPOAgent(PPOConfig(rollout=32, epochs=4, minibatches=4, lr=3e-3, hidden=32, entropy_coef=0.01, seed=0),
                      env_spec=spec, fabric=cpu_fabric)

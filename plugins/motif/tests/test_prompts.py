@@ -1,5 +1,4 @@
 import pytest
-
 from intarsia_motif import prompts as P
 
 

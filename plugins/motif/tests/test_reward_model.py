@@ -1,14 +1,18 @@
 import numpy as np
 import pytest
 import torch
-
 from helpers_motif import synthetic_scores
 from intarsia_motif import prompts as P
 from intarsia_motif.annotators import OracleAnnotator, annotate_pairs
 from intarsia_motif.config import PairsConfig, RewardModelConfig
 from intarsia_motif.dataset import labelled_pairs, sample_pairs
 from intarsia_motif.reward_model import (
-    CaptionRewardModel, CaptionRewardNet, bradley_terry_loss, encode_bytes, encode_tokens, preference_targets,
+    CaptionRewardModel,
+    CaptionRewardNet,
+    bradley_terry_loss,
+    encode_bytes,
+    encode_tokens,
+    preference_targets,
     train_reward_model,
 )
 

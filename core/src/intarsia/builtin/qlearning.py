@@ -6,8 +6,8 @@ example of the policy protocol on Lightning Fabric (DDP all-reduces its gradient
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import torch

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from intarsia.config import apply_overrides, load_raw, resolve, to_yaml
 from intarsia.errors import ConfigError, IntarsiaError

@@ -32,9 +32,8 @@ def make_fabric(cfg: TrainConfig, run_dir: Path):
     loggers = [CSVLogger(root_dir=str(run_dir), name="logs", version="", flush_logs_every_n_steps=1)]
     if cfg.log.tensorboard:
         try:
-            from lightning.fabric.loggers import TensorBoardLogger
-
             import tensorboard  # noqa: F401  (optional dependency)
+            from lightning.fabric.loggers import TensorBoardLogger
 
             loggers.append(TensorBoardLogger(root_dir=str(run_dir), name="tensorboard", version=""))
         except ImportError:

@@ -7,7 +7,7 @@ pass a plain mapping of these fields, e.g. ``build("llms", "openai", {"base_url"
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any
 
 
 @dataclass
@@ -99,7 +99,7 @@ class OpenAIConfig(LLMCommonConfig):
     """Retries after the first attempt on 429, 5xx, connection errors, timeouts and malformed JSON."""
     backoff_s: float = 0.5
     """First retry delay; it doubles each retry (with jitter, capped at 30 s); ``Retry-After`` wins."""
-    extra_body: Dict[str, Any] = field(default_factory=dict)
+    extra_body: dict[str, Any] = field(default_factory=dict)
     """Extra JSON fields sent with every request and part of the cache key, for server-specific sampling
     options, e.g. ``{repeat_penalty: 1.0}`` for llama.cpp's server, whose default of 1.1 changes even
     greedy outputs, or ``{top_k: -1}`` for vLLM."""

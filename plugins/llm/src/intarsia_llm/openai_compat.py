@@ -15,8 +15,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .base import Completion, GenParams, LLMBackend
 from .config import OpenAIConfig

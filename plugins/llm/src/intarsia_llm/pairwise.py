@@ -7,7 +7,8 @@ both orders and averaging the probability that each *item* wins cancels that bia
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

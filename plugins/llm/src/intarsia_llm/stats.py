@@ -38,7 +38,7 @@ class LLMStats:
         """Mean wall time per uncached request (with concurrency: wall time / requests)."""
         return self.seconds / self.computed if self.computed else 0.0
 
-    def add(self, other: "LLMStats") -> None:
+    def add(self, other: LLMStats) -> None:
         for name in ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 

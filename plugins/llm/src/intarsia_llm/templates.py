@@ -9,8 +9,9 @@ Rendered text never includes the BOS token: backends add it when tokenizing (see
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 ROLES = ("system", "user", "assistant")
 

@@ -20,14 +20,24 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .config import AnnotatorConfig
 from .prompts import (
-    FIRST, LABEL_NAMES, SECOND, TIE, UNKNOWN, flip, goal_text, parse_answer, render_chat, render_retry,
+    FIRST,
+    LABEL_NAMES,
+    SECOND,
+    TIE,
+    UNKNOWN,
+    flip,
+    goal_text,
+    parse_answer,
+    render_chat,
+    render_retry,
     render_scoring_prompt,
 )
 
@@ -147,7 +157,8 @@ class LLMAnnotator:
                     raise
                 import warnings
 
-                warnings.warn(f"the LLM backend cannot score options ({exc}); annotating by generation instead")
+                warnings.warn(f"the LLM backend cannot score options ({exc}); annotating by generation instead",
+                              stacklevel=2)
                 self.mode = "generate"
         return self._by_generation(pairs)
 

@@ -7,7 +7,7 @@ states a value, and say so. ``omegaconf`` merges recipe YAML and ``a.b=c`` overr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Optional
 class CollectConfig:
     """Run a registered policy in a captioned env and store every step's caption."""
 
-    env: Dict[str, Any] = field(default_factory=lambda: {"name": "CaptionedGrid-v0"})  # env section: name + options
-    policy: Dict[str, Any] = field(default_factory=lambda: {"name": "random"})  # policy section that acts
+    env: dict[str, Any] = field(default_factory=lambda: {"name": "CaptionedGrid-v0"})  # env section: name + options
+    policy: dict[str, Any] = field(default_factory=lambda: {"name": "random"})  # policy section that acts
     steps: int = 20_000  # env steps to record (summed over envs)
     num_envs: int = 4  # vectorised envs used for collection
     seed: int = 0  # env / policy seed
@@ -55,7 +55,7 @@ class AnnotatorConfig:
     """Who labels caption pairs. All annotators share one interface (``annotate(pairs) -> records``)."""
 
     kind: str = "llm"  # "llm" (any intarsia-llm backend), "oracle" (env event scores) or "random"
-    llm: Dict[str, Any] = field(default_factory=lambda: {"name": "gguf"})  # intarsia-llm backend section
+    llm: dict[str, Any] = field(default_factory=lambda: {"name": "gguf"})  # intarsia-llm backend section
     # "logprobs": score the answer options "1"/"2" (both caption orders, averaged: cancels position bias);
     # "generate": let the model write its analysis and parse the answer (the paper), with one retry prompt
     mode: str = "logprobs"
@@ -68,7 +68,7 @@ class AnnotatorConfig:
     prompt: PromptConfig = field(default_factory=PromptConfig)
     # oracle: caption -> score. Keys are substrings (case-insensitive) of captions; the highest matching score
     # wins, unmatched captions score 0. Empty means: use the env's own ``caption_scores`` mapping when it has one.
-    oracle_scores: Dict[str, float] = field(default_factory=dict)
+    oracle_scores: dict[str, float] = field(default_factory=dict)
     seed: int = 0  # random annotator / LLM sampling seed
 
 
@@ -163,13 +163,13 @@ class PipelineConfig:
     pairs: PairsConfig = field(default_factory=PairsConfig)
     annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
     # extra annotators whose labels are compared with the main one (agreement statistics); e.g. ["oracle"]
-    compare_with: List[str] = field(default_factory=lambda: ["oracle"])
+    compare_with: list[str] = field(default_factory=lambda: ["oracle"])
     reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
     # the core train job's config (env, policy, steps, extrinsic_coef, ...); the pipeline adds the motif term
-    train: Dict[str, Any] = field(default_factory=dict)
-    motif: Dict[str, Any] = field(default_factory=lambda: {"coef": 0.1})  # motif reward section (coef, beta, ...)
+    train: dict[str, Any] = field(default_factory=dict)
+    motif: dict[str, Any] = field(default_factory=lambda: {"coef": 0.1})  # motif reward section (coef, beta, ...)
     baseline: bool = False  # also train the same agent on the extrinsic reward alone (for the report)
     top_k_captions: int = 10  # how many highest/lowest rewarded captions the report lists
     skip_train: bool = False  # stop after the reward model (for annotation-only studies)
-    meta: Optional[Dict[str, Any]] = None  # free-form notes copied into the report
-    log: Dict[str, Any] = field(default_factory=dict)  # {dir: ROOT}: where `intarsia run` puts run directories
+    meta: dict[str, Any] | None = None  # free-form notes copied into the report
+    log: dict[str, Any] = field(default_factory=dict)  # {dir: ROOT}: where `intarsia run` puts run directories

@@ -12,7 +12,7 @@ or ``10`` (staircase tasks).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

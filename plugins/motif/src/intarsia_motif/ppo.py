@@ -13,7 +13,8 @@ network and optimiser up through Lightning Fabric, so it runs on CPU, GPU and DD
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

@@ -20,8 +20,9 @@ import dataclasses
 import hashlib
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -348,7 +349,7 @@ class CaptionRewardModel:
         self._cache: dict[str, float] = {}
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "CaptionRewardModel":
+    def load(cls, path: str | Path, device: str = "cpu") -> CaptionRewardModel:
         artefact = torch.load(str(path), map_location="cpu", weights_only=True)
         if not isinstance(artefact, Mapping) or artefact.get("format") != "intarsia-motif/reward-model/1":
             raise ValueError(f"{path}: not an intarsia-motif reward model file")
