@@ -41,3 +41,13 @@ class TestRandomPolicy(PolicyContract):
 class TestQLearning(PolicyContract):
     def make_policy(self, env_spec, fabric):
         return QLearningAgent(QLearningConfig(learning_starts=16, batch_size=8), env_spec=env_spec, fabric=fabric)
+
+
+def test_a_contract_subclass_must_implement_its_factories():
+    import pytest
+
+    class Incomplete(RewardContract):
+        pass
+
+    with pytest.raises(TypeError, match="make_reward"):
+        Incomplete()

@@ -4,6 +4,7 @@ inherited tests against your component. Each test states one clause of the contr
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import io
 
@@ -31,13 +32,14 @@ def _default_env():
     return CaptionedGridEnv(size=5, max_steps=12, torch_prob=0.2)
 
 
-class EnvContract:
+class EnvContract(abc.ABC):
     """Implement ``make_env()``; ``steps`` random steps are taken."""
 
     steps = 200
 
+    @abc.abstractmethod
     def make_env(self):
-        raise NotImplementedError("subclasses return a gymnasium env")
+        """Subclasses return a gymnasium env."""
 
     def test_passes_gymnasium_env_checker(self):
         from gymnasium.utils.env_checker import check_env
@@ -68,14 +70,15 @@ class EnvContract:
                 env.reset()
 
 
-class RewardContract:
+class RewardContract(abc.ABC):
     """Implement ``make_reward(env_spec)``; override ``make_env()`` to test on another env."""
 
     num_envs = 3
     steps = 40
 
+    @abc.abstractmethod
     def make_reward(self, env_spec):
-        raise NotImplementedError("subclasses return the reward term")
+        """Subclasses return the reward term."""
 
     def make_env(self):
         return _default_env()
@@ -125,14 +128,15 @@ class RewardContract:
             np.testing.assert_allclose(np.asarray(a(batch)), np.asarray(b_reward(batch)), rtol=1e-5, atol=1e-6)
 
 
-class PolicyContract:
+class PolicyContract(abc.ABC):
     """Implement ``make_policy(env_spec, fabric)``; override ``make_env()`` for another env."""
 
     num_envs = 2
     steps = 64
 
+    @abc.abstractmethod
     def make_policy(self, env_spec, fabric):
-        raise NotImplementedError("subclasses return the policy")
+        """Subclasses return the policy."""
 
     def make_env(self):
         return _default_env()
@@ -191,14 +195,16 @@ class PolicyContract:
         np.testing.assert_allclose(np.asarray(xa, dtype=np.float64), np.asarray(xb, dtype=np.float64), rtol=1e-5, atol=1e-6)
 
 
-class DetectorContract:
+class DetectorContract(abc.ABC):
     """Implement ``make_detector()`` and ``sample_data() -> (texts, labels)`` (labels: 1 = machine)."""
 
+    @abc.abstractmethod
     def make_detector(self):
-        raise NotImplementedError("subclasses return an unfitted detector")
+        """Subclasses return an unfitted detector."""
 
+    @abc.abstractmethod
     def sample_data(self):
-        raise NotImplementedError("subclasses return (texts, labels)")
+        """Subclasses return (texts, labels)."""
 
     def test_scores_are_probabilities(self):
         texts, labels = self.sample_data()
@@ -216,14 +222,15 @@ class DetectorContract:
         np.testing.assert_allclose(np.asarray(det.score(texts)), np.asarray(again.score(texts)), rtol=1e-6, atol=1e-8)
 
 
-class LLMContract:
+class LLMContract(abc.ABC):
     """Implement ``make_llm()``. Return a backend with its response cache turned off, or the determinism
     test passes trivially from the cache. Backends with ``option_logprobs`` are also checked for it."""
 
     prompts = ("The capital of France is", "One, two, three,")
 
+    @abc.abstractmethod
     def make_llm(self):
-        raise NotImplementedError("subclasses return an LLM backend")
+        """Subclasses return an LLM backend."""
 
     def test_one_string_per_prompt(self):
         out = self.make_llm().generate(list(self.prompts), max_tokens=8, temperature=0.0)
@@ -248,14 +255,16 @@ class LLMContract:
         assert np.all(np.isfinite(out)) and np.all(out <= 0)
 
 
-class WorldModelContract:
+class WorldModelContract(abc.ABC):
     """Implement ``make_world_model()`` and ``sample_batch()`` (what its ``loss`` takes)."""
 
+    @abc.abstractmethod
     def make_world_model(self):
-        raise NotImplementedError("subclasses return the world model")
+        """Subclasses return the world model."""
 
+    @abc.abstractmethod
     def sample_batch(self):
-        raise NotImplementedError("subclasses return a training batch")
+        """Subclasses return a training batch."""
 
     def test_loss_terms_are_named_finite_scalars_with_gradients(self):
         import torch
