@@ -6,13 +6,17 @@ the last 100 training episodes every ``--log-every`` env steps.
 
     .venv/bin/python benchmarks/r2i_memory.py                       # full grid (hours on a laptop CPU)
     .venv/bin/python benchmarks/r2i_memory.py --lengths 10 --seeds 0 --steps 20000   # what fits in minutes
+
+Runs are independent processes (``--jobs``, one torch thread each), so a 2-core laptop runs two at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,7 @@ import torch
 
 
 def run_one(method: str, length: int, seed: int, steps: int, log_every: int, overrides: list[str]):
+    torch.set_num_threads(1)
     from intarsia.interfaces import EnvSpec
     from intarsia.runner.api import prepare
     from intarsia_r2i.agent import make_dreamerv3, make_r2i
@@ -29,10 +34,10 @@ def run_one(method: str, length: int, seed: int, steps: int, log_every: int, ove
 
     recipe = f"{method}/memory-length"
     _, _, cfg = prepare(recipe, [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
-                                 f"seed={seed}", f"policy.seed={seed}", *overrides])
+                                 f"seed={seed}", *overrides])
     agent_cfg = cfg.policy.config
-    torch.manual_seed(seed)
     fabric = Fabric(accelerator="cpu", devices=1)
+    fabric.seed_everything(seed, verbose=False)
     env = MemoryLengthEnv(length)
     spec = EnvSpec(env.observation_space, env.action_space, cfg.num_envs)
     factory = make_r2i if method == "r2i" else make_dreamerv3
@@ -43,7 +48,10 @@ def run_one(method: str, length: int, seed: int, steps: int, log_every: int, ove
                 callback=lambda p: print(f"{method} L={length} seed={seed} step={p['step']} "
                                          f"success={p['success_rate']:.2f} updates={p['updates']} "
                                          f"t={p['time']:.0f}s", flush=True))
+    solved = next((c for c in res["curve"] if c["success_rate"] >= 0.9), None)
     return {"method": method, "memory_length": length, "seed": seed, "curve": res["curve"],
+            "solved_at_step": solved["step"] if solved else None,
+            "solved_at_seconds": round(solved["time"], 1) if solved else None,
             "final_success_100": float(np.mean(res["successes"][-100:])) if res["successes"] else None,
             "seconds": time.time() - t0, "updates": agent.updates}
 
@@ -53,20 +61,37 @@ def main():
     p.add_argument("--methods", nargs="+", default=["r2i", "dreamerv3"])
     p.add_argument("--lengths", type=int, nargs="+", default=[10, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=60000)
+    p.add_argument("--steps", type=int, nargs="+", default=[15000, 40000],
+                   help="env steps per run: one value, or one per memory length")
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
     p.add_argument("--log-every", type=int, default=2000)
     p.add_argument("--override", nargs="*", default=[], help="extra recipe overrides, e.g. policy.train_ratio=16")
     p.add_argument("--out", default="benchmarks/results/r2i_memory")
     args = p.parse_args()
-    torch.set_num_threads(1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if len(args.steps) not in (1, len(args.lengths)):
+        p.error("--steps takes one value or one per --lengths value")
+    steps = dict(zip(args.lengths, args.steps * len(args.lengths) if len(args.steps) == 1 else args.steps,
+                     strict=True))
+    grid = [(m, length, s) for length in args.lengths for m in args.methods for s in args.seeds]
     runs = []
-    for length in args.lengths:
-        for method in args.methods:
-            for seed in args.seeds:
-                runs.append(run_one(method, length, seed, args.steps, args.log_every, args.override))
-                out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(run_one, m, length, s, steps[length], args.log_every, args.override)
+                   for m, length, s in grid]
+        for future in as_completed(futures):
+            runs.append(future.result())
+            runs.sort(key=lambda r: (r["memory_length"], r["method"], r["seed"]))
+            out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
+    summary = {}
+    for r in runs:
+        summary.setdefault(f"{r['method']} L={r['memory_length']}", []).append(r)
+    for key, rs in summary.items():
+        finals = [r["final_success_100"] for r in rs]
+        solved = [r["solved_at_step"] for r in rs]
+        print(f"{key}: final success {np.mean(finals):.2f} (seeds: {', '.join(f'{v:.2f}' for v in finals)}); "
+              f"first >= 0.9 at steps {solved}")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -55,17 +55,18 @@ def test_s3m_world_model_learns_to_recall_a_cue(cpu_fabric):
 
 def test_r2i_agent_learns_memory_length(cpu_fabric):
     """The full agent (S3M world model + actor-critic in imagination) solves memory_length with a 3-step
-    memory: the last 100 episodes' success is far above the 0.5 of chance (measured: ~0.98 after ~2800
-    env steps / ~1000 updates)."""
+    memory: the last 100 episodes' success is far above the 0.5 of chance (measured over torch seeds 0-3:
+    0.88-0.99 at 2,800-3,200 env steps, 0.95-0.98 at 3,600). It uses the recipe's 128 SSM states and 256-wide
+    reward head; with 32 states and a 64-wide head it passed or failed depending on the sampling stream."""
     torch.manual_seed(0)
     L, N = 3, 4
     env = MemoryLengthEnv(L)
     spec = EnvSpec(env.observation_space, env.action_space, N)
-    cfg = tiny_config(stoch=8, classes=8, deter=64, units=64, ssm_state=32, mlp_units=64, head_units=64,
+    cfg = tiny_config(stoch=8, classes=8, deter=64, units=64, ssm_state=128, mlp_units=64, head_units=256,
                       actor_units=64, critic_units=64, bins=255, batch_size=16, batch_length=L + 2,
                       train_ratio=32, learning_starts=200, model_lr=1e-3, actor_lr=1e-3, critic_lr=1e-3,
                       imag_horizon=L + 2, actent=1e-3, replay_episode_starts=True, c_init="complex_normal",
-                      dt_min=0.01, dt_max=1.0, reward_out_std=0.1)
+                      dt_min=0.01, dt_max=0.1, reward_out_std=0.1)
     agent = make_r2i(cfg, env_spec=spec, fabric=cpu_fabric)
     result = drive(lambda: MemoryLengthEnv(L), agent, 3600, num_envs=N)
     success = np.mean(result["successes"][-100:])

@@ -64,7 +64,10 @@ class R2IAgent:
         cfg = config or AgentConfig()
         self.cfg, self.fabric, self.env_spec = cfg, fabric, env_spec
         self.device = fabric.device
-        torch.manual_seed(cfg.seed)
+        # every rank starts from the same weights; without an explicit seed they follow the run's seed
+        init_seed = cfg.seed if cfg.seed is not None else int(torch.randint(2**31 - 1, ()))
+        init_seed = int(fabric.broadcast(init_seed, src=0))
+        torch.manual_seed(init_seed)
         self.obs_space, self.action_space = env_spec.observation_space, env_spec.action_space
         self.num_envs = env_spec.num_envs
         self.terms = tuple(env_spec.reward_terms) or ("extrinsic",)
@@ -93,7 +96,8 @@ class R2IAgent:
         obs_shape = obs_to_array(self.obs_space, [self.obs_space.sample()]).shape[1:]
         obs_dtype = np.uint8 if self.wm.obs_kind == "image" else np.float32
         self.replay = SequenceReplay(self.num_envs, cfg.replay_capacity, obs_shape, obs_dtype,
-                                     self.action_dim, len(self.terms), seed=cfg.seed + 1000 * fabric.global_rank)
+                                     self.action_dim, len(self.terms), seed=init_seed + 1000 * fabric.global_rank + 1)
+        torch.manual_seed(init_seed + 1000 * fabric.global_rank + 2)  # per-rank action/imagination sampling
         self._slot = np.full(self.num_envs, -1, dtype=np.int64)  # replay slot of each env's latest obs
         self._need_first = np.ones(self.num_envs, dtype=bool)
         self.env_steps = 0
