@@ -73,8 +73,8 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     if len(args.steps) not in (1, len(args.lengths)):
         p.error("--steps takes one value or one per --lengths value")
-    steps = dict(zip(args.lengths, args.steps * len(args.lengths) if len(args.steps) == 1 else args.steps,
-                     strict=True))
+    per_length = args.steps if len(args.steps) > 1 else args.steps * len(args.lengths)
+    steps = dict(zip(args.lengths, per_length, strict=True))
     grid = [(m, length, s) for length in args.lengths for m in args.methods for s in args.seeds]
     runs = []
     ctx = multiprocessing.get_context("spawn")

@@ -6,15 +6,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 from intarsia.runner.api import resume_run, run_config
+from intarsia.testing import CLI
 
-INTARSIA = [sys.executable, "-m", "intarsia.cli"]
+INTARSIA = list(CLI)
 GRID = {"name": "t", "seed": 0, "num_envs": 2, "cpu_threads": 1, "env": {"name": "CaptionedGrid-v0", "size": 5, "max_steps": 30},
         "fabric": {"accelerator": "cpu"}, "log": {"every": 200, "tensorboard": False}}
 

@@ -7,6 +7,9 @@ import intarsia_r2i.plugin as plugin
 import pytest
 
 RECIPES = sorted(plugin.RECIPE_SUMMARIES)
+# both memory recipes shrunk to a few seconds: L=3, 2 envs, tiny networks
+TINY = ["num_envs=2", "env.memory_length=3", "policy.batch_length=5", "policy.learning_starts=40",
+        "policy.batch_size=2", "policy.model.deter=16", "policy.model.units=16", "policy.model.ssm_state=8"]
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -24,10 +27,8 @@ def test_memory_recipe_runs_through_the_runner(intarsia_host, tmp_path, name):
     from intarsia.runner.api import run_recipe
 
     intarsia_host(plugin)
-    overrides = ["steps=240", "num_envs=2", "env.memory_length=3", "policy.batch_length=5",
-                 "policy.learning_starts=40", "policy.batch_size=2", "policy.train_ratio=2", "policy.model.deter=16",
-                 "policy.model.units=16", "policy.model.ssm_state=8", "log.progress=false",
-                 "log.tensorboard=false", "checkpoint.every=0", "eval.episodes=4"]
+    overrides = [*TINY, "steps=240", "policy.train_ratio=2", "log.progress=false", "log.tensorboard=false",
+                 "checkpoint.every=0", "eval.episodes=4"]
     report = run_recipe(name, overrides=overrides, run_dir=tmp_path)
     rate = report["metrics"]["success_rate"]
     assert 0.0 <= rate <= 1.0 and report["metrics"]["episodes"] >= 40
@@ -38,22 +39,14 @@ def test_memory_recipe_runs_through_the_runner(intarsia_host, tmp_path, name):
 @pytest.mark.parametrize("name", ["r2i/memory-length", "dreamerv3/memory-length"])
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tmp_path, name):
     """Two gloo ranks sample different replay batches; averaged gradients must keep every network equal."""
-    import os
-    import subprocess
-    import sys
-
     import torch
+    from intarsia.testing import run_cli
 
-    overrides = ["steps=200", "num_envs=2", "env.memory_length=3", "policy.batch_length=5",
-                 "policy.learning_starts=40", "policy.batch_size=2", "policy.train_ratio=4", "policy.model.deter=16",
-                 "policy.model.units=16", "policy.model.ssm_state=8", "policy.model.head_units=16",
-                 "log.tensorboard=false", "checkpoint.every=200", "eval.final=false",
-                 "policy.checkpoint_replay=true", "policy.replay_capacity=2000", "fabric.devices=2", "fabric.strategy=ddp", "fabric.accelerator=cpu"]
     run_dir = tmp_path / "run"
-    env = {**os.environ, "INTARSIA_NO_PROGRESS": "1"}
-    cli = [sys.executable, "-m", "intarsia.cli"]
-    out = subprocess.run([*cli, "run", name, "--run-dir", str(run_dir), *overrides], env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = run_cli("run", name, "--run-dir", str(run_dir), *TINY, "steps=200", "policy.train_ratio=4",
+                  "policy.model.head_units=16", "log.tensorboard=false", "checkpoint.every=200", "eval.final=false",
+                  "policy.checkpoint_replay=true", "policy.replay_capacity=2000", "fabric.devices=2",
+                  "fabric.strategy=ddp", "fabric.accelerator=cpu")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["world_size"] == 2

@@ -23,9 +23,10 @@ from .contracts import (
     RewardContract,
     WorldModelContract,
 )
-from .helpers import make_env_spec, random_transitions, rollout
+from .helpers import CLI, make_env_spec, random_transitions, rollout, run_cli
 
 __all__ = [
+    "CLI",
     "DetectorContract",
     "EnvContract",
     "LLMContract",
@@ -35,4 +36,5 @@ __all__ = [
     "make_env_spec",
     "random_transitions",
     "rollout",
+    "run_cli",
 ]

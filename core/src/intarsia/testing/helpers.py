@@ -1,6 +1,10 @@
-"""Small helpers for tests: env specs, random transitions, plain rollouts."""
+"""Small helpers for tests: env specs, random transitions, plain rollouts, the CLI in a subprocess."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 
@@ -47,3 +51,15 @@ def random_transitions(make_env, num_envs: int = 2, steps: int = 20, seed: int =
     env.close()
     return list(rollout(make_env, lambda obs: np.stack([space.sample() for _ in range(num_envs)]),
                         num_envs, steps, seed, reward_terms))
+
+
+# `python -m`, not `python -c`: under DDP Lightning starts the other ranks by re-executing rank 0's command
+# line, which works for a module and fails for `-c` code.
+CLI = (sys.executable, "-m", "intarsia.cli")
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``intarsia ARGS`` in a fresh process (progress bars off), as a user or CI would run it; the way to
+    test a multi-process (DDP) run. ``env`` entries are added to the current environment."""
+    full_env = {**os.environ, "INTARSIA_NO_PROGRESS": "1", **(env or {})}
+    return subprocess.run([*CLI, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
