@@ -168,3 +168,55 @@ class BlackholeServer:
         for c in self.connections:
             c.close()
         self.sock.close()
+
+
+class TricklingServer:
+    """Answers every request one byte at a time, ``gap`` seconds apart, never finishing: each read gets
+    a byte well within any per-read timeout. ``headers_first``: send the status line and headers at once
+    (a stalled body); otherwise the headers trickle too."""
+
+    def __init__(self, gap: float = 0.2, headers_first: bool = True):
+        self.gap, self.headers_first = gap, headers_first
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self.requests = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.requests += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        body = b'{"choices": [{"text": "' + b"x" * 100000
+        try:
+            conn.recv(65536)
+            if self.headers_first:
+                conn.sendall(head)
+                head = b""
+            for i in range(len(head + body)):
+                if self._stop.wait(self.gap):
+                    break
+                conn.sendall((head + body)[i:i + 1])
+        except OSError:  # the client shut the connection: what the deadline does
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join()
+        self.sock.close()

@@ -92,3 +92,23 @@ def test_prefix_reuse_gives_the_same_option_scores(gemma_path):
     # Quantized kernels round differently for different batch sizes: a few hundredths of a nat at most.
     assert np.allclose(reused, fresh, atol=0.1)
     assert not np.allclose(fresh[0], fresh[1], atol=0.1)  # the prompts do differ, so the check has teeth
+
+
+def test_a_truncated_model_is_a_one_line_error(gemma_path, tmp_path):
+    from intarsia_llm.native_probe import ModelLoadError
+
+    cut = tmp_path / "cut.gguf"
+    with open(gemma_path, "rb") as src:
+        cut.write_bytes(src.read(4 << 20))  # the header is intact, the tensors are not
+    with pytest.raises(ModelLoadError, match="cannot load gguf model_path") as err:
+        GGUFLLM(GGUFConfig(model_path=str(cut), cache=False, progress=False, n_threads=1))
+    assert "\n" not in str(err.value)
+
+
+def test_auto_probes_the_repacked_kernels_and_generates(gemma_path, tmp_path):
+    # The test that crashed on AMX CPUs with a native build: load with the fast kernels where they run
+    # (the probe decides in a child process) and generate.
+    llm = GGUFLLM(GGUFConfig(cache=False, progress=False, n_threads=1, n_ctx=256, extra_buffer_types="auto",
+                             cache_dir=str(tmp_path)))
+    assert (tmp_path / "native-probe.json").is_file()
+    assert llm.generate(["The capital of France is"], max_tokens=4)[0].strip()

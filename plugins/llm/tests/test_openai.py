@@ -13,7 +13,14 @@ from intarsia_llm.cache import ResponseCache
 from intarsia_llm.config import OpenAIConfig
 from intarsia_llm.errors import MalformedResponseError, ServerError, UnsupportedError
 from intarsia_llm.openai_compat import OpenAILLM
-from llm_test_servers import BlackholeServer, FakeOpenAIServer, fake_char_logprob, fake_completion, free_port
+from llm_test_servers import (
+    BlackholeServer,
+    FakeOpenAIServer,
+    TricklingServer,
+    fake_char_logprob,
+    fake_completion,
+    free_port,
+)
 
 
 def make(base_url, tmp_path, **kw):
@@ -101,6 +108,22 @@ def test_server_that_never_answers_times_out(tmp_path):
         with pytest.raises(ServerError, match=r"timeout_s=0.3.*|no answer within"):
             llm.generate(["a"], max_tokens=2)
         assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("headers_first", [True, False], ids=["stalled-body", "trickled-headers"])
+def test_timeout_is_a_deadline_for_the_whole_request(tmp_path, headers_first, caplog, monkeypatch):
+    """The probe's server: a byte every so often, so no single read ever times out."""
+    import intarsia_llm.openai_compat as openai_compat
+
+    monkeypatch.setattr(openai_compat, "WAIT_NOTE_S", (0.3, 10.0))
+    with TricklingServer(gap=0.1, headers_first=headers_first) as trickle:
+        llm = make(trickle.base_url, tmp_path, timeout_s=1.0, max_retries=1)
+        start = time.perf_counter()
+        with pytest.raises(ServerError, match=r"failed after 2 attempts: no complete answer within timeout_s=1 s"):
+            llm.generate(["Hi"], max_tokens=2)
+        assert time.perf_counter() - start < 2 * 1.0 + 1.5  # two attempts of one second, plus backoff
+        assert trickle.requests == 2
+    assert "still waiting for the LLM server" in caplog.text and "timeout_s=1" in caplog.text
 
 
 @pytest.mark.parametrize("mode", ["malformed", "missing"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -9,10 +10,27 @@ from pathlib import Path
 import numpy as np
 
 from .base import Completion, GenParams, LLMBackend
+from .cache import default_cache_dir
 from .config import GGUFConfig
-from .errors import BackendUnavailableError, ContextLengthError
+from .errors import BackendUnavailableError, ContextLengthError, LLMError
 from .model_files import embedded_model_path
+from .native_probe import ModelLoadError, choose_extra_buffer_types, model_params_without_extra_buffer_types
 from .templates import resolve_template, strip_bos
+
+
+def _check_gguf_file(path: Path) -> None:
+    """Fail with one line before llama.cpp sees a missing, empty or non-GGUF file."""
+    if not path.exists():
+        raise ModelLoadError(f"gguf model_path {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ModelLoadError(f"gguf model_path {str(path)!r} is not a file")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read gguf model_path {str(path)!r}: {exc.strerror}") from None
+    if magic != b"GGUF":
+        raise ModelLoadError(f"gguf model_path {str(path)!r} is not a GGUF file (it does not start with 'GGUF')")
 
 
 def _import_llama():
@@ -36,16 +54,29 @@ class GGUFLLM(LLMBackend):
         llama_cpp = _import_llama()
         self._llama_cpp = llama_cpp
         path = Path(config.model_path).expanduser() if config.model_path else embedded_model_path(config.models_dir)
-        if not path.is_file():
-            raise FileNotFoundError(f"gguf model_path {str(path)!r} is not a file")
+        _check_gguf_file(path)
         self.model_path = path
         # About one thread per physical core: llama.cpp slows down sharply when its threads compete.
         threads = config.n_threads or min(4, max(1, (os.cpu_count() or 2) // 2))
-        self._llm = llama_cpp.Llama(
-            model_path=str(path), n_ctx=config.n_ctx, n_threads=threads, n_batch=config.n_batch,
-            n_gpu_layers=config.n_gpu_layers, seed=config.seed, verbose=False,
-            logits_all=False,  # all-position logits would cost n_ctx × 262k floats; we read the last row
-        )
+        if config.probe:
+            cache_dir = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+            self.extra_buffer_types = choose_extra_buffer_types(
+                path, setting=config.extra_buffer_types, n_threads=threads, cache_dir=cache_dir)
+        elif config.extra_buffer_types in ("auto", "on", "off"):
+            self.extra_buffer_types = config.extra_buffer_types != "off"  # unprobed, "auto" means "on"
+        else:
+            raise LLMError(f"gguf extra_buffer_types must be 'auto', 'on' or 'off', not {config.extra_buffer_types!r}")
+        guard = (contextlib.nullcontext() if self.extra_buffer_types
+                 else model_params_without_extra_buffer_types(llama_cpp))
+        try:
+            with guard:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=config.n_ctx, n_threads=threads, n_batch=config.n_batch,
+                    n_gpu_layers=config.n_gpu_layers, seed=config.seed, verbose=False,
+                    logits_all=False,  # all-position logits would cost n_ctx × 262k floats; we read the last row
+                )
+        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+            raise ModelLoadError(f"llama.cpp cannot load gguf model_path {str(path)!r}: {exc}") from None
         meta = self._llm.metadata
         self._bos_text = self._token_text(self._llm.token_bos())
         self.template = resolve_template(
@@ -53,7 +84,9 @@ class GGUFLLM(LLMBackend):
             bos_token=self._bos_text, eos_token=self._token_text(self._llm.token_eos()))
         self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
         # Name + size identify the weights without hashing the file on every load.
-        self._model_id = f"{path.name}:{path.stat().st_size}"
+        # Repacked weights (extra buffer types) round differently: greedy answers can differ, so the
+        # setting is part of the identity the answer cache keys on.
+        self._model_id = f"{path.name}:{path.stat().st_size}" + (":xbuf" if self.extra_buffer_types else "")
 
     @property
     def model_id(self) -> str:

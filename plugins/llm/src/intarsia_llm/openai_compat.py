@@ -2,7 +2,10 @@
 
 Requests run in a bounded thread pool; each is retried with exponential backoff (and jitter) on 429, 5xx,
 connection errors, timeouts and malformed JSON, up to ``max_retries`` times; other 4xx answers fail at once
-with the server's message. Answers reach the cache one by one as they arrive, so an interrupted batch keeps
+with the server's message. ``timeout_s`` is a deadline for the whole of one request (connect, send, wait,
+read the answer): httpx's own timeouts bound each socket operation, so a server that trickles a byte now
+and then would hold a request for ever; a watchdog thread shuts the connection at the deadline, and says
+on stderr what is being waited for while a request takes long. Answers reach the cache one by one as they arrive, so an interrupted batch keeps
 everything that finished. The API key is read from the environment variable named in the config at request
 time; it is sent in a header and appears nowhere else (not in the config, the cache, logs or errors).
 """
@@ -13,6 +16,7 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +30,7 @@ from .templates import resolve_template
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
+WAIT_NOTE_S = (10.0, 30.0)  # a "still waiting" line after this many seconds, then every so many
 
 
 class OpenAILLM(LLMBackend):
@@ -83,6 +88,47 @@ class OpenAILLM(LLMBackend):
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
+    def _send(self, url: str, payload: dict, attempt: str):
+        """One POST that ends by ``timeout_s`` after it started, whatever the server does.
+
+        Returns the response, or raises ``TimeoutError`` at the deadline (the connection is shut down,
+        which wakes the blocked read) and httpx's exceptions otherwise."""
+        local, timeout = self._local, self.config.timeout_s
+        conn = {"stream": getattr(local, "stream", None)}  # the socket a kept-alive connection reuses
+        lock, finished, expired = threading.Lock(), threading.Event(), threading.Event()
+
+        def trace(event: str, info: dict) -> None:
+            if event == "connection.connect_tcp.complete":
+                conn["stream"] = local.stream = info.get("return_value")
+
+        def watchdog() -> None:
+            start = time.monotonic()
+            deadline, note = start + timeout, start + WAIT_NOTE_S[0]
+            while not finished.wait(max(0.0, min(deadline, note) - time.monotonic())):
+                now = time.monotonic()
+                if now >= deadline:
+                    with lock:
+                        if not finished.is_set():
+                            expired.set()
+                            _shut(conn["stream"])
+                    return
+                log.warning("still waiting for the LLM server %s (%s): no complete answer after %.0f s, "
+                            "timeout_s=%g", url, attempt, now - start, timeout)
+                note += WAIT_NOTE_S[1]
+
+        threading.Thread(target=watchdog, name="intarsia-llm-deadline", daemon=True).start()
+        try:
+            response = self._client().post(url, json=payload, headers=self._headers(), extensions={"trace": trace})
+            local.stream = response.extensions.get("network_stream", conn["stream"])
+            return response
+        except self._httpx.TransportError:
+            if expired.is_set():
+                raise TimeoutError from None
+            raise
+        finally:
+            with lock:
+                finished.set()
+
     def _post(self, path: str, payload: dict) -> dict:
         url = f"{self.base_url}/{path}"
         attempts = self.config.max_retries + 1
@@ -90,11 +136,11 @@ class OpenAILLM(LLMBackend):
         for attempt in range(attempts):
             retry_after = None
             try:
-                response = self._client().post(url, json=payload, headers=self._headers())
+                response = self._send(url, payload, f"attempt {attempt + 1} of {attempts}")
             except self._httpx.ConnectError as exc:
                 last = f"connection failed ({type(exc).__name__}: {exc})"
-            except self._httpx.TimeoutException:
-                last = f"no answer within timeout_s={self.config.timeout_s:g} s"
+            except (self._httpx.TimeoutException, TimeoutError):
+                last = f"no complete answer within timeout_s={self.config.timeout_s:g} s"
             except self._httpx.TransportError as exc:
                 last = f"transport error ({type(exc).__name__}: {exc})"
             else:
@@ -215,6 +261,16 @@ class OpenAILLM(LLMBackend):
         if used == 0:
             raise MalformedResponseError(f"{url} echoed no tokens for option {option!r}")
         return total
+
+
+def _shut(stream) -> None:
+    """Shut a connection's socket down from another thread: a read blocked on it returns at once."""
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _retry_after(value: str | None) -> float | None:
