@@ -14,6 +14,9 @@ from intarsia.testing import EnvContract, PolicyContract, RewardContract
 
 
 class TestCaptionedGrid(EnvContract):
+    captions = True
+    success = True
+
     def make_env(self):
         return CaptionedGridEnv(size=5, max_steps=30, randomize=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from intarsia.runner.api import resume_run, run_config
-from intarsia.testing import CLI
+from intarsia.testing import CLI, run_cli
 
 INTARSIA = list(CLI)
 GRID = {"name": "t", "seed": 0, "num_envs": 2, "cpu_threads": 1, "env": {"name": "CaptionedGrid-v0", "size": 5, "max_steps": 30},
@@ -116,30 +117,51 @@ def _wait_for(path: Path, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def test_kill_9_then_resume_finishes_with_the_same_step_count(tmp_path):
+def _csv_rows(run_dir: Path) -> list[dict]:
+    with (run_dir / "logs" / "metrics.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_kill_9_then_resume_keeps_every_metrics_row_once(tmp_path):
+    """The probe's runs: a second `run` and a `resume` into a directory that is still running are refused
+    (they used to interleave with it); after kill -9 the lock is gone, and the resume keeps every metrics
+    row up to the last checkpoint, once, followed by the rest of the run."""
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(json.dumps({**GRID, "name": "killed", "steps": 16000,
+    cfg.write_text(json.dumps({**GRID, "name": "killed", "steps": 1_000_000, "log": {"every": 250, "tensorboard": False},
                                "policy": {"name": "qlearning", "train_every": 2},
                                "checkpoint": {"every": 1000, "keep": 2}}))
     run_dir = tmp_path / "run"
-    env = {**os.environ, "INTARSIA_LOAD_PLUGINS": "", "INTARSIA_NO_PROGRESS": "1"}
-    proc = subprocess.Popen([*INTARSIA, "run", str(cfg), "--run-dir", str(run_dir)], env=env,
+    env = {"INTARSIA_LOAD_PLUGINS": ""}
+    proc = subprocess.Popen([*INTARSIA, "run", str(cfg), "--run-dir", str(run_dir)],
+                            env={**os.environ, **env, "INTARSIA_NO_PROGRESS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for(run_dir / "checkpoints" / "latest.json", 300)
+        for args in (["run", str(cfg), "--run-dir", str(run_dir)], ["resume", str(run_dir)]):
+            out = run_cli(*args, env=env)
+            assert out.returncode == 2 and f"is in use by process {proc.pid}" in out.stderr, out.stderr
+        assert proc.poll() is None, "the first run should still be running"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert not (run_dir / "report.json").exists(), "the run should have been killed before finishing"
     done_before = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"]
-    assert 0 < done_before < 16000
-    out = subprocess.run([*INTARSIA, "resume", str(run_dir)], env=env, capture_output=True, text=True, timeout=600)
+    assert done_before >= 1000
+    before = _csv_rows(run_dir)
+    target = done_before + 1000
+    out = run_cli("resume", str(run_dir), f"steps={target}", env=env)
     assert out.returncode == 0, out.stderr
     # it continued from the last checkpoint written before the kill: at most one interval was lost
     assert f"resumed from step {done_before} " in out.stdout
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["steps"] == 16000
-    assert report["metrics"]["episodes"] >= 16000 / 30 * 0.9  # episode history survived the kill
+    assert report["steps"] == target
+    assert report["metrics"]["episodes"] >= target / 30 * 0.9  # episode history survived the kill
+    assert f"steps: {target}" in (run_dir / "config.yaml").read_text()
+    rows = _csv_rows(run_dir)
+    assert [int(r["step"]) for r in rows] == list(range(250, target + 1, 250))  # every row, once
+    kept = [r for r in before if int(r["step"]) <= done_before]
+    assert len(kept) == done_before // 250
+    assert [{k: r[k] for k in kept[0]} for r in rows[:len(kept)]] == kept  # the rows before the kill, as written
 
 
 def test_resume_continues_from_the_checkpoint_and_can_extend(core_host, tmp_path):

@@ -22,10 +22,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _host():
+def _host(check: bool = True):
+    """The plugin host. ``check``: fail on a name clash between plugins (:meth:`Host.check`); off only where
+    the clash must not block (``--help``, ``--version``, ``intarsia plugins``), so the way out stays visible."""
     from .plugins import get_host
 
-    return get_host()
+    return get_host().check() if check else get_host()
+
+
+def _warn_failed_plugins() -> None:
+    """One line on stderr when installed plugins failed to import: their components are missing from this run."""
+    failed = _host().errors
+    if failed and int(os.environ.get("LOCAL_RANK", "0")) == 0:  # once, not once per DDP rank
+        names = ", ".join(f"{i.distribution} ({i.error.splitlines()[0][:120]})" for i in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        click.echo(f"warning: {len(failed)} plugin(s) failed to load, their components are unavailable: {names}{more};"
+                   " `intarsia plugins --traceback` shows why", err=True)
 
 
 @cli.command()
@@ -33,7 +45,7 @@ def _host():
 @click.option("--traceback", "show_tb", is_flag=True, help="Show the traceback of plugins that failed to load.")
 def plugins(as_json: bool, show_tb: bool) -> None:
     """List installed plugins, the hooks they implement, what they registered, and load errors."""
-    host = _host()
+    host = _host(check=False)
     by_dist = host.registry.by_distribution()
     rows = []
     for info in host.infos:
@@ -69,7 +81,9 @@ def plugins(as_json: bool, show_tb: bool) -> None:
 @cli.command("list")
 @click.argument("kind", required=False)
 def list_(kind: str | None) -> None:
-    """List registered components (of one KIND: envs, rewards, policies, world_models, detectors, llms, jobs, recipes)."""
+    """List registered components (of one KIND: envs, rewards, policies, world_models, detectors, llms, jobs, recipes).
+
+    `intarsia show KIND NAME` shows one component's options."""
     from rich.console import Console
     from rich.table import Table
 
@@ -79,7 +93,7 @@ def list_(kind: str | None) -> None:
     kinds = KINDS if kind is None else [kind]
     if kind is not None and kind not in KINDS:
         host.registry.get(kind, "")  # raises with the list of kinds and a close match
-    table = Table(title="registered components")
+    table = Table(title="registered components", caption="`intarsia show KIND NAME`: one component's options")
     for col in ("kind", "name", "distribution", "summary"):
         table.add_column(col, overflow="fold")
     for k in kinds:
@@ -105,15 +119,46 @@ def recipes() -> None:
     Console().print(table)
 
 
+@cli.command()
+@click.argument("kind")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(kind: str, name: str | None, as_json: bool) -> None:
+    """Every option of a component: type, default and documentation (`intarsia show policies r2i`).
+
+    `intarsia show train` shows the top-level keys of a run config (the train job's); a recipe
+    (`intarsia show recipes r2i/memory-length`) is shown as its fully resolved config.
+    """
+    from .describe import describe, find, render
+
+    registry = _host().registry
+    if name is None:
+        kind, name = find(registry, kind)
+    info = describe(registry, kind, name)
+    if kind == "recipes":
+        from .config import to_yaml
+        from .runner.api import prepare
+
+        info["resolved"] = to_yaml(prepare(name, [], registry)[0])
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(render(info))
+    if kind == "recipes":
+        click.echo(f"  file:    {info['file']}\n\nResolved config (every default filled in):\n")
+        click.echo(info["resolved"])
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("source")
 @click.argument("overrides", nargs=-1)
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Run directory (default: <log.dir>/<name>/<timestamp>).")
-@click.option("--show-config", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--show-config", is_flag=True, help="Print the fully resolved config (every default filled in) and exit.")
 def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_config: bool) -> None:
     """Run a recipe or YAML file, with key.path=value OVERRIDES."""
     from .runner import api
 
+    _warn_failed_plugins()
     if show_config:
         from .config import to_yaml
 
@@ -131,6 +176,7 @@ def resume(run_dir: str, overrides: tuple[str, ...]) -> None:
     """Continue the run in RUN_DIR from its last checkpoint (OVERRIDES such as steps=… extend it)."""
     from .runner import api
 
+    _warn_failed_plugins()
     _print_report(api.resume_run(run_dir, overrides))
 
 
@@ -138,11 +184,14 @@ def resume(run_dir: str, overrides: tuple[str, ...]) -> None:
 @click.argument("name")
 @click.option("--dir", "parent", default=".", type=click.Path(file_okay=False), help="Where to create intarsia-NAME/.")
 def new_plugin(name: str, parent: str) -> None:
-    """Create a plugin package skeleton (pyproject with the entry point, plugin.py, a reward, a test, README)."""
+    """Create a plugin package skeleton: pyproject with the entry point, plugin.py, a reward, a recipe,
+    conformance tests, a GitHub Actions workflow, README. NAME must not clash with an installed plugin."""
     from .scaffold import create_plugin
 
     path = create_plugin(name, parent)
-    click.echo(f"created {path}\nnext: pip install -e {path} && pytest {path}/tests && intarsia plugins")
+    where = str(path) if path.is_absolute() else f"./{path}"  # pip reads a bare name as a PyPI project
+    click.echo(f"created {where}\nnext: pip install '{where}[test]' && intarsia plugins && pytest {where}/tests\n"
+               f"(while developing: pip install -e '{where}[test]')")
 
 
 def _print_report(report: dict) -> None:
@@ -169,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("INTARSIA_DEBUG"))
     try:
-        _host().add_commands(cli)
+        _host(check=False).add_commands(cli)
         cli.main(args=argv, prog_name="intarsia", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -17,6 +17,7 @@ After resolution such a field holds a :class:`Spec` (or a list of them).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,18 +46,33 @@ def component(kind: str, *, many: bool = False, reserved: dict | None = None, de
 
 
 def load_raw(source: str, registry: Registry):
-    """Read a recipe (by registered name) or a YAML file into an untyped ``DictConfig``."""
-    from omegaconf import OmegaConf
+    """Read a recipe (by registered name) or a YAML file into an untyped ``DictConfig``, following
+    ``extends:`` (see :func:`load_tree`)."""
+    raw = load_tree(source, registry)
+    if "recipe" not in raw:
+        raw.recipe = source
+    return raw
 
-    path = Path(source)
+
+def _locate(source: str, registry: Registry, base_dir: Path | None) -> Path:
+    """A recipe name, a YAML path relative to ``base_dir`` (the extending file's folder), or a path."""
     if source in registry.components["recipes"]:
-        path = registry.get("recipes", source).file
-    elif not (path.suffix in {".yaml", ".yml"} or path.exists()):
+        return Path(registry.get("recipes", source).file)
+    path = Path(source)
+    if base_dir is not None and not path.is_absolute() and (base_dir / path).exists():
+        return base_dir / path
+    if not (path.suffix in {".yaml", ".yml"} or path.exists()):
         names = registry.names("recipes")
         raise ConfigError(
             f"{source!r} is neither a recipe nor a YAML file.{did_you_mean(source, names)}"
             f" Recipes: {', '.join(names) or '(none)'}"
         )
+    return path
+
+
+def _read_yaml(path: Path):
+    from omegaconf import OmegaConf
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -67,9 +83,42 @@ def load_raw(source: str, registry: Registry):
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if raw is None or not hasattr(raw, "keys"):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    if "recipe" not in raw:
-        raw.recipe = source
     return raw
+
+
+def load_tree(source: str, registry: Registry, *, _chain: tuple[tuple[str, str], ...] = (), _base: Path | None = None):
+    """Read ``source`` and, when it has ``extends: <recipe or file>``, merge it over what it extends.
+
+    The merge is deep and the extending file's keys win; lists (``rewards``) are replaced whole. A
+    component section whose ``name`` differs from the extended one's replaces it whole (its options belong
+    to the other component). Chains are followed; a cycle is an error naming every link. A relative
+    file path is looked up next to the extending file first.
+    """
+    path = _locate(source, registry, _base)
+    key = str(path.resolve())
+    if any(seen == key for _, seen in _chain):
+        links = [name for name, _ in _chain] + [source]
+        raise ConfigError(f"extends cycle: {' -> '.join(links)}")
+    return extend(_read_yaml(path), registry, _chain=(*_chain, (source, key)), _base=path.parent, _where=str(path))
+
+
+def extend(raw, registry: Registry, *, _chain: tuple[tuple[str, str], ...] = (), _base: Path | None = None,
+           _where: str = "config"):
+    """``raw`` merged over what its ``extends:`` key names (unchanged when it has none); see :func:`load_tree`."""
+    from omegaconf import DictConfig, OmegaConf
+
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{_where}: extends: expected one recipe name or YAML path, got {parent!r}")
+    base = load_tree(parent, registry, _chain=_chain or (("config", ""),), _base=_base)
+    for section, value in raw.items():
+        old = base.get(section) if isinstance(base, DictConfig) else None
+        if isinstance(old, DictConfig) and "name" in old and (
+                isinstance(value, str) or (isinstance(value, DictConfig) and value.get("name", old.name) != old.name)):
+            base.pop(section)  # another component: the extended one's options do not apply to it
+    return OmegaConf.merge(base, raw)
 
 
 def apply_overrides(raw, overrides: Iterable[str]):
@@ -103,6 +152,7 @@ def merge_into(cls: type, section: Any, path: str):
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
     base = OmegaConf.structured(cls)
+    _check_nested_sections(cls, section, path)
     try:
         merged = OmegaConf.merge(base, section if section is not None else {})
         return OmegaConf.to_object(merged)
@@ -118,7 +168,30 @@ def merge_into(cls: type, section: Any, path: str):
     except OmegaConfBaseException as exc:
         full = ".".join(p for p in (path, getattr(exc, "full_key", "") or "") if p)
         msg = getattr(exc, "msg", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{full}: {msg.splitlines()[0]}") from None
+        raise ConfigError(f"{full}: {msg.splitlines()[0]}" if full else msg.splitlines()[0]) from None
+    except ValueError as exc:  # a dataclass's own check (__post_init__): "field: what is wrong"; after
+        # omegaconf's errors, some of which are ValueErrors too
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}.{msg}" if path and re.match(r"[\w.]+: ", msg) else
+                          f"{path}: {msg}" if path else msg) from None
+
+
+def _check_nested_sections(cls: type, section: Any, path: str) -> None:
+    """A nested dataclass field given a scalar (``log=5``): omegaconf's error names no key, so name it here."""
+    import typing
+
+    if not dataclasses.is_dataclass(cls) or not hasattr(section, "get"):
+        return
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that does not evaluate: leave the check to omegaconf
+        return
+    for f in dataclasses.fields(cls):
+        sub, value = hints.get(f.name), section.get(f.name) if f.name in section else None
+        if isinstance(sub, type) and dataclasses.is_dataclass(sub) and value is not None and not hasattr(value, "keys"):
+            full = ".".join(p for p in (path, f.name) if p)
+            raise ConfigError(f"{full}: expected a section with the keys {', '.join(_fields(sub))}, got {value!r}"
+                              f" (set one of them, e.g. {full}.{_fields(sub)[0]}=…)")
 
 
 def resolve_section(registry: Registry, kind: str, section: Any, path: str, reserved: dict) -> Spec:
@@ -145,8 +218,15 @@ def resolve_section(registry: Registry, kind: str, section: Any, path: str, rese
 def resolve(raw, registry: Registry):
     """Phase 2: the job's dataclass with every component section resolved. Returns ``(job_name, config)``."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    data = OmegaConf.to_container(raw, resolve=True)
+    try:
+        data = OmegaConf.to_container(raw, resolve=True)
+    except OmegaConfBaseException as exc:  # ${...} interpolations: a missing key, a cycle, a bad resolver
+        msg = (getattr(exc, "msg", None) or str(exc)).splitlines()[0]
+        where = getattr(exc, "full_key", None)
+        raise ConfigError(f"{where + ': ' if where else ''}{msg} (a ${{…}} reference must name a key of this"
+                          " config, e.g. ${seed})") from None
     job_name = str(data.get("job", "train"))
     job = registry.get("jobs", job_name)
     cls = job.load_config_class()
@@ -181,6 +261,47 @@ def resolve(raw, registry: Registry):
         else:
             setattr(config, f.name, resolve_section(registry, meta["component"], value, f.name, meta["reserved"]))
     return job_name, config
+
+
+def to_tree(job_name: str, config: Any, raw=None) -> dict:
+    """The fully resolved config as plain data: every default filled in, each component section as
+    ``{name, <caller's keys such as coef>, <every field of its config>}``. Resolving it again gives the
+    same config, so it is what ``--show-config`` prints and what a run saves as ``config.yaml``."""
+    tree = _plain(config)
+    if not isinstance(tree, dict):
+        raise IntarsiaError(f"job {job_name!r}: its config is not a dataclass")
+    tree.setdefault("job", job_name)
+    if raw is not None and "recipe" not in tree and raw.get("recipe") is not None:
+        tree["recipe"] = str(raw.get("recipe"))  # a job without a ``recipe`` field still reports its source
+    return tree
+
+
+def _plain(value: Any) -> Any:
+    import enum
+
+    if isinstance(value, Spec):
+        out = {"name": value.name, **{k: _plain(v) for k, v in value.extra.items()}}
+        if value.config is not None:
+            out.update(_plain(value.config))
+        return out
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def resolved_raw(raw, job_name: str, config: Any):
+    """:func:`to_tree` as a ``DictConfig`` (what the runner writes and ``--show-config`` prints)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create(to_tree(job_name, config, raw))
 
 
 def to_yaml(raw) -> str:

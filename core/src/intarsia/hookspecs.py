@@ -28,7 +28,9 @@ def register_envs(register):
     ``factory(**config_fields)`` returns a ``gymnasium.Env``. Every registered env is also reachable as
     ``gymnasium.make("intarsia/<name>")``. Envs that describe events in text put a ``str`` in
     ``info["caption"]`` on every step (``""`` when nothing happened). Envs that have a notion of success
-    put ``info["success"]`` (bool) in the info of an episode's last step.
+    put ``info["success"]`` (bool) in the info of an episode's last step. A caption in the *reset* info
+    reaches no reward (rewards see transitions): show a cue in the observation or caption it on a step.
+    Registered without ``config=``, an env takes no options.
     """
 
 
@@ -106,4 +108,47 @@ def register_commands(cli):
 
     ``cli`` is the root ``click.Group``; decorate functions with ``@cli.command()`` or ``@cli.group()``.
     Import heavy modules inside the command bodies, not at module level, so ``intarsia --help`` stays fast.
+    """
+
+
+@hookspec
+def register_analyses(register):
+    """Register analyses (see :class:`intarsia.interfaces.Analysis`): measurements of a trained model.
+
+    ``factory(config)`` returns an object whose ``run(model, data)`` takes a trained ``torch.nn.Module``
+    (any model with named modules; the analysis reads activations through forward hooks on modules it
+    selects by name) plus the data the analysis documents, and returns ``{"metrics": {name: float},
+    "figures": {name: matplotlib Figure}}``. ``run`` leaves the model as it found it (weights, mode and
+    hooks restored), so analyses compose on one model in any order; results are deterministic for a fixed
+    config seed.
+    """
+
+
+@hookspec
+def register_samplers(register):
+    """Register samplers (see :class:`intarsia.interfaces.Sampler`): trainable generators of discrete
+    objects, such as GFlowNets, that learn to sample terminal states of a DAG in proportion to a reward.
+
+    ``factory(config, *, fabric)`` returns an object that owns its environment (the DAG and its reward,
+    described in ``config``), networks, optimisers and replay, set up with ``fabric`` so the same code runs
+    on CPU and GPU. A job drives it: ``update(step) -> {"group/name": float}`` runs one training iteration
+    and adds the trajectories it drew to ``trajectories``; ``sample(n)`` draws ``n`` terminal objects (a
+    tensor with a leading ``n`` axis) from the current sampler; ``evaluate() -> {name: float}`` measures it
+    (exactly, by dynamic programming, where the space is enumerable); ``state_dict()/load_state_dict()``
+    hold tensors, numbers, strings and containers only (loaded with ``weights_only=True``), so a resumed
+    sampler continues as the uninterrupted one would.
+    """
+
+
+@hookspec
+def register_encoders(register):
+    """Register observation encoders (see :class:`intarsia.interfaces.Encoder`): images to representations
+    that another component (a world model, a policy, a probe) selects by name.
+
+    ``factory(config)`` returns a ``torch.nn.Module`` with ``image_shape`` (``(channels, height, width)`` it
+    expects) and ``output_shape`` (per image: ``(num_slots, slot_dim)`` for an object-centric encoder,
+    ``(dim,)`` for a flat one). ``module(images)`` takes float32 ``(batch, *image_shape)`` in ``[0, 1]`` and
+    returns float32 ``(batch, *output_shape)``. In ``eval()`` mode the output is deterministic (stochastic
+    parts such as slot initialisation use a fixed seed). A trained encoder is loaded through a config field
+    naming its weights file (read with ``torch.load(weights_only=True)``).
     """

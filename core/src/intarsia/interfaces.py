@@ -161,3 +161,57 @@ class LLM(Protocol):
         stop: Sequence[str] | None = None,
         seed: int | None = None,
     ) -> list[str]: ...
+
+
+@runtime_checkable
+class Analysis(Protocol):
+    """A measurement of a trained model (registered with ``register_analyses``).
+
+    ``run(model, data)`` takes a ``torch.nn.Module`` (read through forward hooks on modules selected by
+    name, so any model with named modules works) and the data the analysis documents; it returns
+    ``{"metrics": {name: float}, "figures": {name: matplotlib.figure.Figure}}``. It leaves the model's
+    weights, training mode and hooks as it found them, and is deterministic for a fixed config seed.
+    """
+
+    def run(self, model: Any, data: Any) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """A trainable sampler of discrete objects (a GFlowNet; registered with ``register_samplers``).
+
+    It owns its environment, networks, optimisers and replay. ``update(step)`` runs one training
+    iteration and returns ``{"group/name": float}``; ``trajectories`` counts the trajectories drawn so far
+    (the budget benchmarks compare at). ``sample(n)`` returns ``n`` terminal objects as a tensor with a
+    leading ``n`` axis, drawn with torch's global RNG (so seeding torch makes it repeatable).
+    ``evaluate()`` returns finite ``{name: float}`` measurements of the current sampler.
+    ``state_dict()`` holds tensors, numbers, strings and containers only.
+    """
+
+    trajectories: int
+
+    def update(self, step: int) -> Mapping[str, float]: ...
+
+    def sample(self, n: int) -> Any: ...
+
+    def evaluate(self) -> Mapping[str, float]: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """An observation encoder (registered with ``register_encoders``); a ``torch.nn.Module``.
+
+    ``image_shape`` is the ``(channels, height, width)`` it expects, ``output_shape`` its per-image output:
+    ``(num_slots, slot_dim)`` for an object-centric encoder, ``(dim,)`` for a flat one. Calling it on float32
+    ``(batch, *image_shape)`` images in ``[0, 1]`` returns float32 ``(batch, *output_shape)``; in ``eval()``
+    mode the output is deterministic.
+    """
+
+    image_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+    def __call__(self, images: Any) -> Any: ...

@@ -75,6 +75,7 @@ class Host:
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()
         self.infos: list[PluginInfo] = []
+        self.conflicts: list[DuplicateComponentError] = []
         self._dist_of: dict[int, str] = {}
         self.registry = Registry()
         if builtin:
@@ -82,6 +83,13 @@ class Host:
 
             self._add(builtin_plugin, "builtin", "intarsia-core", _version("intarsia-core"))
         for plugin in plugins:
+            if isinstance(plugin, str):  # an installed plugin, by entry-point or distribution name
+                self._add(*_load_installed(plugin))
+                continue
+            if not _implements_hooks(plugin):
+                raise PluginLoadError(
+                    f"{plugin!r} is not an intarsia plugin: pass a module (or object) with @hookimpl functions,"
+                    f" or the name of an installed one ({', '.join(installed_plugin_names()) or 'none installed'})")
             name = getattr(plugin, "__name__", type(plugin).__name__)
             self._add(plugin, name, getattr(plugin, "__distribution__", name), "")
         if autoload:
@@ -154,18 +162,47 @@ class Host:
                 dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
                 try:
                     impl.function(register=self.registry.registrar(kind, dist))
-                except DuplicateComponentError:
-                    raise  # two distributions claim one name: no silent winner
+                except DuplicateComponentError as exc:
+                    self._conflict(exc, dist)
                 except Exception as exc:
                     info = next((i for i in self.infos if i.distribution == dist), None)
                     if info is None:
                         raise
                     self._fail(info, exc)
 
+    def _conflict(self, exc: DuplicateComponentError, dist: str) -> None:
+        """Two distributions claim one name. There is no silent winner: :meth:`check` (which every command
+        that uses components calls) fails, naming the way out, while ``--help``, ``--version`` and
+        ``intarsia plugins`` keep working."""
+        # the core's own components cannot be disabled: name the plugin that collides with them
+        culprit = next((d for d in reversed(getattr(exc, "distributions", (dist,))) if d != "intarsia-core"), dist)
+        info = next((i for i in self.infos if i.distribution == culprit), None)
+        way_out = f"uninstall one of them or set INTARSIA_DISABLE_PLUGINS={info.name}" if info else "uninstall one of them"
+        error = DuplicateComponentError(f"{exc}: {way_out} (`intarsia plugins` lists what each registers)")
+        if self.strict or info is None:
+            raise error from None
+        self.conflicts.append(error)
+        info.error = str(error)
+
     # -- queries -------------------------------------------------------------------------------------
     @property
     def errors(self) -> list[PluginInfo]:
         return [info for info in self.infos if info.error]
+
+    def check(self) -> Host:
+        """Raise the first name clash between plugins (see :meth:`_conflict`); the host otherwise."""
+        if self.conflicts:
+            raise self.conflicts[0]
+        return self
+
+    def distribution_of(self, plugin: Any) -> str:
+        """The distribution name a plugin's registrations are attributed to (its module name for a plugin
+        passed as a module)."""
+        if isinstance(plugin, str):
+            return _load_installed(plugin)[2]
+        if id(plugin) not in self._dist_of:
+            raise PluginLoadError(f"{plugin!r} is not registered with this host")
+        return self._dist_of[id(plugin)]
 
     def add_commands(self, cli: Any) -> None:
         for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
@@ -177,6 +214,39 @@ class Host:
                 if info is None:
                     raise
                 self._fail(info, exc)
+
+
+def _implements_hooks(plugin: Any) -> bool:
+    marker = f"{ENTRY_POINT_GROUP}_impl"  # what @hookimpl sets on a function
+    return any(hasattr(getattr(plugin, attr, None), marker) for attr in dir(plugin) if not attr.startswith("__"))
+
+
+def _installed_entry_points() -> list:
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+
+
+def installed_plugin_names() -> list[str]:
+    """Entry-point names of the installed plugins (``r2i``, ``motif``, ...)."""
+    return sorted({ep.name for ep in _installed_entry_points()})
+
+
+def _load_installed(name: str) -> tuple[Any, str, str, str]:
+    """``(module, entry-point name, distribution, version)`` of an installed plugin named by its entry
+    point (``r2i``) or distribution (``intarsia-r2i``); an error naming it otherwise."""
+    for ep in _installed_entry_points():
+        dist = ep.dist.name if ep.dist is not None else ep.name
+        if name in (ep.name, dist):
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise PluginLoadError(f"installed plugin {name!r} ({dist}) failed to import: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+            return module, ep.name, dist, ep.dist.version if ep.dist is not None else ""
+    from .errors import did_you_mean
+
+    names = installed_plugin_names()
+    raise PluginLoadError(f"no installed intarsia plugin is named {name!r}.{did_you_mean(name, names)}"
+                          f" Installed: {', '.join(names) or '(none)'}")
 
 
 def _version(dist: str) -> str:
@@ -205,7 +275,8 @@ def set_host(host: Host | None) -> Host | None:
 
 
 def get_registry() -> Registry:
-    return get_host().registry
+    return get_host().check().registry
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Host", "PluginInfo", "get_host", "get_registry", "hookimpl", "set_host"]
+__all__ = ["ENTRY_POINT_GROUP", "Host", "PluginInfo", "get_host", "get_registry", "hookimpl", "installed_plugin_names",
+           "set_host"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import DuplicateComponentError, IntarsiaError, UnknownComponentError, did_you_mean
 
-KINDS = ("envs", "rewards", "policies", "world_models", "detectors", "llms", "jobs", "recipes")
+KINDS = ("envs", "rewards", "policies", "world_models", "detectors", "llms", "jobs", "recipes", "analyses", "samplers", "encoders")
 KIND_SINGULAR = {
     "envs": "env",
     "rewards": "reward",
@@ -21,6 +21,9 @@ KIND_SINGULAR = {
     "llms": "LLM backend",
     "jobs": "job",
     "recipes": "recipe",
+    "samplers": "sampler",
+    "analyses": "analysis",
+    "encoders": "encoder",
 }
 
 
@@ -74,10 +77,12 @@ class Registry:
         table = self.components[component.kind]
         if component.name in table:
             other = table[component.name]
-            raise DuplicateComponentError(
+            error = DuplicateComponentError(
                 f"{KIND_SINGULAR[component.kind]} {component.name!r} is registered twice: "
                 f"by {other.distribution!r} and by {component.distribution!r}"
             )
+            error.distributions = (other.distribution, component.distribution)
+            raise error
         table[component.name] = component
 
     def registrar(self, kind: str, distribution: str) -> Callable[..., None]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 import pytest
 from click.testing import CliRunner
 from intarsia_raidar.cli import add_commands
 from intarsia_raidar.config import RaidarConfig
-from intarsia_raidar.detector import RaidarDetector
+from intarsia_raidar.detector import ModelFileError, RaidarDetector
 from intarsia_raidar.textio import InputError, load_items
 from raidar_testdata import synthetic_records
 
@@ -95,7 +96,7 @@ def test_detect_without_model_or_with_a_bad_model(tmp_path, cli_and_model):
     assert res.exit_code == 2 and "no model" in res.output
     bad = write(tmp_path, "bad.json", b"\x80\x04pickle")
     res = CliRunner().invoke(group, ["detect", "--model", str(bad), str(f)])
-    assert res.exit_code == 1 and "not a Raidar model file" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "not a Raidar model file" in res.output and "Traceback" not in res.output
 
 
 def test_eval_with_bad_file_is_one_clear_line(tmp_path, cli_and_model):
@@ -103,7 +104,7 @@ def test_eval_with_bad_file_is_one_clear_line(tmp_path, cli_and_model):
     good = write(tmp_path, "good.json", json.dumps(synthetic_records(10)[0]))
     bad = write(tmp_path, "bad.txt", b"\xff\xfe\x00\x00")
     res = CliRunner().invoke(group, ["raidar", "eval", "--human", str(bad), "--machine", str(good)])
-    assert res.exit_code == 1 and "bad.txt" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "bad.txt" in res.output and "Traceback" not in res.output
 
 
 def test_skip_invalid_drops_bad_items_with_a_warning(tmp_path, cli_and_model):
@@ -119,7 +120,7 @@ def test_skip_invalid_drops_bad_items_with_a_warning(tmp_path, cli_and_model):
     args = ["raidar", "eval", "--human", str(tmp_path / "h.json"), "--machine", str(tmp_path / "m.json"),
             "--seeds", "1", "--json", "--plot", str(tmp_path / "r.png")]
     res = CliRunner().invoke(group, args)
-    assert res.exit_code == 1 and "only whitespace" in res.output
+    assert res.exit_code == 2 and "only whitespace" in res.output
     res = CliRunner().invoke(group, [*args, "--skip-invalid"])
     assert res.exit_code == 0, res.output
     assert "skipped 2 invalid item(s)" in res.stderr and json.loads(res.stdout)["n_machine"] == 20
@@ -140,3 +141,29 @@ def test_long_text_is_truncated_with_a_warning_in_the_cli(tmp_path, cli_and_mode
     (call,) = llm.calls
     assert len(call["prompts"]) == 3  # the model's prompts P1..P3, one request each
     assert call["prompts"][0][0]["content"] == "P1: " + " ".join(["word"] * 500)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b'[{"input": "a text", "P1": "a rewrite"}, {"input": "another te', "line 1 column 52: Unterminated string"),
+    (b'{"text": "one"}\n{"text": "two"}\n{"text": "thr', "line 3: Unterminated string"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+])
+def test_damaged_json_data_is_refused_not_scored_as_one_text(tmp_path, data, message):
+    """The probe's files: a records file cut short used to be scored as one plain text; a 100,000-deep
+    JSON list crashed with a RecursionError."""
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_items(write(tmp_path, "records.json", data))
+
+
+def test_fit_to_a_missing_folder_fails_before_fitting(tmp_path, cli_and_model):
+    group, _ = cli_and_model
+    records, labels = synthetic_records(10)
+    write(tmp_path, "m.json", json.dumps([r for r, y in zip(records, labels, strict=True) if y == 1]))
+    write(tmp_path, "h.json", json.dumps([r for r, y in zip(records, labels, strict=True) if y == 0]))
+    out = tmp_path / "nonexistent" / "dir" / "m.json"
+    res = CliRunner().invoke(group, ["raidar", "fit", "--human", str(tmp_path / "h.json"), "--machine",
+                                     str(tmp_path / "m.json"), "--out", str(out)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"the folder {str(out.parent)!r} does not exist" in res.output and len(res.output.strip().splitlines()) == 1
+    with pytest.raises(ModelFileError, match="cannot write the model file: No such file or directory"):
+        RaidarDetector(RaidarConfig()).fit(records, labels).save(out)

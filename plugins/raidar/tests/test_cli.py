@@ -94,7 +94,7 @@ def test_through_the_intarsia_cli(intarsia_host, tmp_path, capsys):
     assert rc == 0
     assert json.loads(capsys.readouterr().out)["n_splits"] == 2
     rc = cli.main(["raidar", "eval", "--human", str(tmp_path / "nope.json"), "--machine", str(tmp_path / "m.json")])
-    assert rc == 1 and "nope.json: cannot read" in capsys.readouterr().err
+    assert rc == 2 and "nope.json: cannot read" in capsys.readouterr().err
 
 
 def test_cli_and_plugin_modules_import_nothing_heavy():

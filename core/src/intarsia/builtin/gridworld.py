@@ -45,6 +45,14 @@ class CaptionedGridConfig:
     torch_prob: float = 0.05
     """probability per step of the distractor caption"""
 
+    def __post_init__(self) -> None:  # checked at config time, so a bad value is a one-line config error
+        if self.size < 5:
+            raise ValueError(f"size: must be >= 5 (key, door, wall and goal need the room), got {self.size}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps: must be >= 1, got {self.max_steps}")
+        if not 0.0 <= self.torch_prob <= 1.0:
+            raise ValueError(f"torch_prob: must be a probability in [0, 1], got {self.torch_prob}")
+
 
 class CaptionedGridEnv(gym.Env):
     metadata = {"render_modes": ["ansi"]}

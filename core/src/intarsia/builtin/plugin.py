@@ -49,3 +49,5 @@ def register_recipes(register):
              summary="Q-learning on the captioned gridworld (CPU, ~1 minute)")
     register("builtin/random-grid", file=RECIPES / "random_grid.yaml",
              summary="Random policy on the captioned gridworld (a chance baseline)")
+    register("builtin/tiny", file=RECIPES / "tiny.yaml",
+             summary="Tiny preset for tests: Q-learning on a 5x5 grid, 2000 steps, no checkpoints (`extends:` it)")

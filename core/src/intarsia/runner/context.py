@@ -18,7 +18,19 @@ class RunContext:
     registry: Any = None
     """the registry components are built from"""
     extra: dict = field(default_factory=dict)
+    pending_config: str | None = None
+    """a resume's changed config (YAML), written to ``config.yaml`` by :meth:`confirm_config`"""
 
     @property
     def checkpoints(self) -> Path:
         return self.dir / "checkpoints"
+
+    def confirm_config(self) -> None:
+        """Write a resume's changed config to ``config.yaml``. A job calls this once the run's state has
+        loaded under the new config (so a resume that fails leaves the old file); the runner calls it
+        again after the job returns, for jobs that do not."""
+        if self.pending_config is not None:
+            from intarsia.runner.run_dir import atomic_write
+
+            atomic_write(self.dir / "config.yaml", self.pending_config)
+            self.pending_config = None

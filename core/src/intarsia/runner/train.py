@@ -14,6 +14,7 @@ import numpy as np
 
 from intarsia.build import build
 from intarsia.compose import ComposedReward, term_name
+from intarsia.errors import ConfigError, IntarsiaError
 from intarsia.interfaces import EnvSpec, Transitions
 from intarsia.rng_state import capture_global_rng, restore_global_rng
 from intarsia.runner import checkpoint as ckpt
@@ -26,10 +27,11 @@ from intarsia.runner.vector import make_vector_env, step_infos, true_next_obs
 
 def make_fabric(cfg: TrainConfig, run_dir: Path):
     from lightning.fabric import Fabric
-    from lightning.fabric.loggers import CSVLogger
+
+    from intarsia.runner.metrics_csv import ResumableCSVLogger
 
     # flush every log call: a long run's metrics.csv is readable while it runs
-    loggers = [CSVLogger(root_dir=str(run_dir), name="logs", version="", flush_logs_every_n_steps=1)]
+    loggers = [ResumableCSVLogger(root_dir=str(run_dir), name="logs", version="", flush_logs_every_n_steps=1)]
     if cfg.log.tensorboard:
         try:
             import tensorboard  # noqa: F401  (optional dependency)
@@ -39,8 +41,12 @@ def make_fabric(cfg: TrainConfig, run_dir: Path):
         except ImportError:
             pass
     f = cfg.fabric
-    return Fabric(accelerator=f.accelerator, devices=f.devices, strategy=f.strategy, precision=f.precision,
-                  num_nodes=f.num_nodes, loggers=loggers)
+    try:
+        return Fabric(accelerator=f.accelerator, devices=f.devices, strategy=f.strategy, precision=f.precision,
+                      num_nodes=f.num_nodes, loggers=loggers)
+    except (ValueError, TypeError, RuntimeError) as exc:  # Lightning's MisconfigurationException is a ValueError
+        raise ConfigError(f"fabric: {_one_line(exc)} (fabric.accelerator={f.accelerator!r}, "
+                          f"fabric.devices={f.devices!r}, fabric.strategy={f.strategy!r})") from None
 
 
 def train(cfg: TrainConfig, *, run: RunContext) -> dict:
@@ -66,16 +72,32 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
 
     per_step = cfg.num_envs * world  # env steps per vector step, all ranks together
     global_step, elapsed_before, history = 0, 0.0, []
+    last_policy_metrics: dict[str, float] = {}
+    finished_eval = None  # the final evaluation of a run that had already finished when it was resumed
+    resumed_at = None
     if run.resume:
-        marker = ckpt.latest(run.checkpoints)
-        if marker is not None:
-            state = ckpt.load(run.checkpoints, marker["step"], rank, world)
-            policy.load_state_dict(state["policy"])
-            rewards.load_state_dict(state["rewards"])
-            tracker.load_state_dict(state["episodes"])
+        state = _load_resume_state(fabric, run.checkpoints, rank, world)
+        if state is not None:
+            try:
+                policy.load_state_dict(state["policy"])
+                rewards.load_state_dict(state["rewards"])
+                tracker.load_state_dict(state["episodes"])
+            except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+                raise IntarsiaError(
+                    f"the checkpoint at step {int(state['step'])} in {run.checkpoints} does not fit this config "
+                    f"({_one_line(exc)}); resume without the overrides that change the model, or start a new run"
+                ) from None
             restore_global_rng(state["rng"])
             global_step, elapsed_before, history = int(state["step"]), float(state["seconds"]), list(state["history"])
+            last_policy_metrics = dict(state.get("policy_metrics", {}))
+            if state.get("finished") and global_step >= cfg.steps:
+                finished_eval = dict(state.get("final_eval", {}))
+            resumed_at = global_step
             fabric.print(f"resumed from step {global_step} ({run.checkpoints})")
+    run.confirm_config()  # the state loaded under this config: a resume's overrides may now reach config.yaml
+    for logger in fabric.loggers:
+        if hasattr(logger, "resume_from"):
+            logger.resume_from(resumed_at)  # keep the metrics rows the checkpoint had seen
 
     # Env seeds: rank r's env i gets seed + r*num_envs + i; a resumed run offsets them by the step so it
     # does not replay the episodes it already saw.
@@ -88,12 +110,14 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
     ck_every = cfg.checkpoint.every
     next_ckpt = (global_step // ck_every + 1) * ck_every if ck_every > 0 else None
     next_eval = (global_step // cfg.eval.every + 1) * cfg.eval.every if cfg.eval.every > 0 else None
-    last_policy_metrics: dict[str, float] = {}
 
-    def save_checkpoint() -> None:
+    def save_checkpoint(final_eval: dict | None = None) -> None:
         payload = {"step": global_step, "seconds": elapsed_before + time.perf_counter() - start,
                    "policy": policy.state_dict(), "rewards": rewards.state_dict(),
-                   "episodes": tracker.state_dict(), "rng": capture_global_rng(), "history": history}
+                   "episodes": tracker.state_dict(), "rng": capture_global_rng(), "history": history,
+                   "policy_metrics": dict(last_policy_metrics)}
+        if final_eval is not None:  # the run is complete: a resume reports it without evaluating again
+            payload.update(finished=True, final_eval=final_eval)
         ckpt.save(run.checkpoints, global_step, rank, payload)
         fabric.barrier()
         if rank == 0:
@@ -133,11 +157,14 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
                 save_checkpoint()
 
     envs.close()
-    final_eval = _evaluate(cfg, registry, policy, fabric) if cfg.eval.final else {}
-    if final_eval:
-        history.append({"step": global_step, **final_eval})
-        fabric.log_dict(final_eval, step=global_step)
-    save_checkpoint()
+    if finished_eval is not None:  # resumed a finished run: its final evaluation is in history and the CSV
+        final_eval = finished_eval
+    else:
+        final_eval = _evaluate(cfg, registry, policy, fabric) if cfg.eval.final else {}
+        if final_eval:
+            history.append({"step": global_step, **final_eval})
+            fabric.log_dict(final_eval, step=global_step)
+        save_checkpoint(final_eval)
     seconds = elapsed_before + time.perf_counter() - start
     stats = tracker.window_stats()
     metrics = {**stats, **{k.replace("/", "_"): v for k, v in final_eval.items()},
@@ -148,6 +175,39 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
         plot_history(history, run.dir / "learning_curve.png", f"{cfg.name} ({cfg.policy.name} on {cfg.env.name})")
     return {"recipe": cfg.recipe, "name": cfg.name, "steps": global_step, "seconds": round(seconds, 2),
             "world_size": world, "metrics": metrics, "plot": "learning_curve.png"}
+
+
+def _load_resume_state(fabric, folder: Path, rank: int, world: int) -> dict | None:
+    """The newest checkpoint every rank can load, falling back past damaged files (None: nothing saved)."""
+    import sys
+
+    import torch
+
+    steps, note = ckpt.candidates(folder)
+    if note and rank == 0:
+        print(f"warning: {note}", file=sys.stderr)
+    failures = []
+    for step in steps:
+        try:
+            state, ok = ckpt.load(folder, step, rank, world), 1.0
+        except IntarsiaError as exc:
+            state, ok = None, 0.0
+            failures.append(str(exc))
+        if world > 1:  # every rank must resume from the same step
+            ok = float(fabric.all_reduce(torch.tensor(ok), reduce_op="sum")) / world
+        if ok == 1.0:
+            if failures and rank == 0:
+                print(f"warning: {failures[0]}; resuming from the older checkpoint at step {step}", file=sys.stderr)
+            return state
+    if failures:
+        raise IntarsiaError(f"no checkpoint in {folder} can be loaded ({failures[0]}); "
+                            "start a new run (or restore the files from a copy)")
+    return None
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 def _gather_log(fabric, tracker: EpisodeTracker, policy_metrics: dict, step: int, start: float, before: float) -> dict:

@@ -10,6 +10,8 @@ from intarsia.config import component
 
 @dataclass
 class FabricConfig:
+    """Where and how to run: Lightning Fabric's accelerator, devices, strategy and precision."""
+
     accelerator: str = "auto"
     """"cpu", "gpu", "cuda", "mps", or "auto" (a GPU when there is one)"""
     devices: Any = 1
@@ -24,6 +26,8 @@ class FabricConfig:
 
 @dataclass
 class LogConfig:
+    """Metric logging (CSV, TensorBoard), the run directory's root and the report's statistics window."""
+
     every: int = 1000
     """env steps between metric logs"""
     dir: str = "runs"
@@ -38,6 +42,8 @@ class LogConfig:
 
 @dataclass
 class CheckpointConfig:
+    """How often checkpoints are written and how many are kept."""
+
     every: int = 10_000
     """env steps between checkpoints (0: only at the end)"""
     keep: int = 2
@@ -46,6 +52,8 @@ class CheckpointConfig:
 
 @dataclass
 class EvalConfig:
+    """Greedy evaluation episodes on rank 0, during training and/or at the end."""
+
     every: int = 0
     """env steps between greedy evaluations on rank 0 (0: none during training)"""
     episodes: int = 10
@@ -82,6 +90,30 @@ class TrainConfig:
     extrinsic_coef: float = 1.0
     """weight of the environment's own reward in the summed reward"""
     fabric: FabricConfig = field(default_factory=FabricConfig)
+    """where and how to run: Lightning Fabric's accelerator, devices, strategy, precision"""
     log: LogConfig = field(default_factory=LogConfig)
+    """metric logging (CSV, TensorBoard), the run directory's root, the report's statistics window"""
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    """how often checkpoints are written and how many are kept"""
     eval: EvalConfig = field(default_factory=EvalConfig)
+    """greedy evaluation episodes on rank 0 (during training and/or at the end)"""
+
+    def __post_init__(self) -> None:
+        # A ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into).
+        _at_least(self, "steps", 0)
+        _at_least(self, "num_envs", 1)
+        _at_least(self, "cpu_threads", 0)
+        if self.vector not in ("sync", "async"):
+            raise ValueError(f"vector: expected 'sync' or 'async', got {self.vector!r}")
+        for section, name, low in ((self.log, "every", 0), (self.log, "window", 1), (self.checkpoint, "every", 0),
+                                   (self.checkpoint, "keep", 0), (self.eval, "every", 0), (self.eval, "episodes", 0)):
+            _at_least(section, name, low, prefix=f"{_SECTIONS[type(section)]}.")
+
+
+_SECTIONS = {LogConfig: "log", CheckpointConfig: "checkpoint", EvalConfig: "eval"}
+
+
+def _at_least(obj: Any, name: str, low: int, prefix: str = "") -> None:
+    value = getattr(obj, name, None)
+    if isinstance(value, int) and value < low:
+        raise ValueError(f"{prefix}{name}: must be >= {low}, got {value}")

@@ -21,7 +21,8 @@ from .templates import resolve_template, strip_bos
 def _check_gguf_file(path: Path) -> None:
     """Fail with one line before llama.cpp sees a missing, empty or non-GGUF file."""
     if not path.exists():
-        raise ModelLoadError(f"gguf model_path {str(path)!r} does not exist")
+        raise ModelLoadError(f"gguf model_path {str(path)!r} does not exist; give the path of a .gguf file, or "
+                             "leave model_path empty for the embedded Gemma 3 270M")
     if not path.is_file():
         raise ModelLoadError(f"gguf model_path {str(path)!r} is not a file")
     try:
@@ -30,7 +31,8 @@ def _check_gguf_file(path: Path) -> None:
     except OSError as exc:
         raise ModelLoadError(f"cannot read gguf model_path {str(path)!r}: {exc.strerror}") from None
     if magic != b"GGUF":
-        raise ModelLoadError(f"gguf model_path {str(path)!r} is not a GGUF file (it does not start with 'GGUF')")
+        raise ModelLoadError(f"gguf model_path {str(path)!r} is not a GGUF file (it does not start with 'GGUF'); "
+                             "give a .gguf model file (a transformers folder needs the transformers backend)")
 
 
 def _import_llama():
@@ -76,7 +78,8 @@ class GGUFLLM(LLMBackend):
                     logits_all=False,  # all-position logits would cost n_ctx × 262k floats; we read the last row
                 )
         except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-            raise ModelLoadError(f"llama.cpp cannot load gguf model_path {str(path)!r}: {exc}") from None
+            raise ModelLoadError(f"llama.cpp cannot load gguf model_path {str(path)!r} ({exc}): it is damaged, cut "
+                                 "short or of an architecture this llama-cpp-python does not know") from None
         meta = self._llm.metadata
         self._bos_text = self._token_text(self._llm.token_bos())
         self.template = resolve_template(

@@ -160,7 +160,8 @@ def choose_extra_buffer_types(model_path: Path, *, setting: str, n_threads: int,
         result = run_probe(model_path, extra_buffer_types=extra, n_threads=n_threads)
         if not result.ok and not result.crashed:
             # An exception, not a crash: the file or the build is at fault whatever the kernels.
-            raise ModelLoadError(f"llama.cpp cannot load gguf model_path {str(model_path)!r}: {result.detail}")
+            raise ModelLoadError(f"llama.cpp cannot load gguf model_path {str(model_path)!r} ({result.detail}): it is "
+                                 "damaged, cut short or of an architecture this llama-cpp-python does not know")
         if result.ok:
             _write_verdict(path, key, {"ok": True, "extra_buffer_types": extra, "failures": failures})
             return extra

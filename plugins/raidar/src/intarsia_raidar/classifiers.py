@@ -16,13 +16,14 @@ import numpy as np
 CLASSIFIERS = ("logistic", "gbt", "mlp", "xgboost")
 
 
-def make_classifier(name: str, seed: int = 42):
+def make_classifier(name: str, seed: int = 42, max_iter: int = 100):
     """A fresh estimator. Hyper-parameters follow the official scripts where they show one."""
     if name == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        # official: LogisticRegression() defaults; more iterations so lbfgs converges on every split
-        return LogisticRegression(max_iter=5000, random_state=seed)
+        # official: LogisticRegression() with its defaults (lbfgs, C=1, max_iter=100); ``max_iter`` raises
+        # the cap for unscaled features, where lbfgs may stop before it converges
+        return LogisticRegression(max_iter=max_iter, random_state=seed)
     if name == "gbt":
         from sklearn.ensemble import GradientBoostingClassifier
 

@@ -17,6 +17,24 @@ import click
 CLASSIFIER_CHOICES = ("logistic", "gbt", "mlp", "xgboost")
 
 
+class UserError(click.ClickException):
+    """A user mistake, shown as one line: exit code 2, as the core CLI's errors."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+def _writable_out(out: str) -> None:
+    """Refuse an ``--out`` whose folder is missing before any work is done (fitting can take minutes)."""
+    from pathlib import Path
+
+    folder = Path(out).expanduser().parent
+    if not folder.is_dir():
+        raise UserError(f"--out {out}: the folder {str(folder)!r} does not exist; create it or choose another path")
+
+
 @contextmanager
 def _user_errors():
     """Turn the plugin's user-facing errors into click errors and show warnings as one line each."""
@@ -28,7 +46,7 @@ def _user_errors():
         try:
             yield
         except (IntarsiaError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise UserError(str(exc)) from None
         finally:
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
@@ -181,6 +199,7 @@ def raidar() -> None:
 def fit(human, machine, classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, dedupe,
         skip_invalid, out, seed) -> None:
     """Train a detector on human and machine-generated texts and save it."""
+    _writable_out(out)
     with _user_errors():
         import numpy as np
 
@@ -255,6 +274,7 @@ def rewrite(files, out, prompt_set, llm, llm_option, max_words) -> None:
     Rewriting once and evaluating the saved records many times is how the paper worked; the LLM
     backend's own cache also makes a repeated rewrite free.
     """
+    _writable_out(out)
     with _user_errors():
         from .rewrite import Rewriter
 

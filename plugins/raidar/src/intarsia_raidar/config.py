@@ -60,6 +60,10 @@ class RaidarConfig:
     machine-generated one, the positive class of F1) is not ignored at the 0.5 threshold; ``none`` fits
     unweighted, as the official scripts did. The paper does not discuss class imbalance."""
     standardize: bool = True
-    """Standardise features before the classifier (the similarities are 0-100, the overlaps 0-1)."""
+    """Standardise features before the classifier (the similarities are 0-100, the overlaps 0-1). The
+    official scripts fit the logistic regression on unscaled features (``false``)."""
+    max_iter: int = 100
+    """Iteration cap of the logistic regression's lbfgs solver (scikit-learn's default 100, which the
+    official ``LogisticRegression()`` uses; with ``standardize: false`` it may stop unconverged)."""
     seed: int = 42
     """Seed of the classifier (the official scripts used ``random_state=42``)."""

@@ -132,7 +132,7 @@ class RaidarDetector:
             weight = None
         else:
             raise ValueError(f"class_weight must be 'balanced' or 'none', got {self.config.class_weight!r}")
-        clf = make_classifier(self.config.classifier, self.config.seed)
+        clf = make_classifier(self.config.classifier, self.config.seed, self.config.max_iter)
         clf.fit((X - mean) / scale, y, sample_weight=weight)
         self.estimator = clf
         self.scaler_mean, self.scaler_scale = mean, scale
@@ -167,7 +167,10 @@ class RaidarDetector:
             "classifier": self.model.state,
         }
         payload["sha256"] = _digest(payload)
-        Path(path).write_text(json.dumps(payload), encoding="utf-8")
+        try:
+            Path(path).write_text(json.dumps(payload), encoding="utf-8")
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot write the model file: {exc.strerror or exc}") from None
 
     @classmethod
     def load(cls, path: str | Path, *, llm: Any = None) -> RaidarDetector:
@@ -181,6 +184,8 @@ class RaidarDetector:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"{path}: not a Raidar model file (not JSON: {exc})") from None
+        except RecursionError:
+            raise ModelFileError(f"{path}: not a Raidar model file (JSON nested too deeply)") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ModelFileError(f"{path}: not a Raidar model file (expected format {FORMAT!r})")
         expected = payload.pop("sha256", None)

@@ -6,7 +6,9 @@ A FILE is one of (detected from its content, not its name):
   (these are *records*: offline mode, no LLM needed);
 * a JSON list of strings, or JSON lines, each a string or an object with ``"text"`` or ``"input"``
   (an object with ``"input"`` plus other string keys is a record too);
-* anything else that decodes as UTF-8: one plain text (the whole file).
+* anything else that decodes as UTF-8: one plain text (the whole file) -- except a file that starts like
+  JSON data (``[{``, ``["``, ``{"``) but does not parse: that is a damaged data file (cut short by a copy,
+  say), refused with the position of the error rather than scored as one text.
 
 Policy for bad input: files that are not UTF-8, look binary (NUL bytes) or exceed ``MAX_FILE_BYTES``
 are refused; empty or whitespace-only texts are refused with their location. Over-long texts are not
@@ -16,6 +18,7 @@ refused here: the rewriter truncates them to ``max_words`` with a warning (see :
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from intarsia.errors import IntarsiaError
 from .features import INPUT_KEY
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a text corpus larger than this is almost surely a wrong file
+_LOOKS_LIKE_JSON_DATA = re.compile(r'\s*(\[\s*[\[{"]|\{\s*")')  # prose does not start with [{ [" or {"
 
 Item = str | dict  # a text, or a record {"input": text, prompt: rewrite, ...}
 
@@ -120,10 +124,13 @@ def load_items(path: str | Path, skip_invalid: bool = False) -> Loaded:
         raise InputError(f"{path}: the file is empty or only whitespace: nothing to detect")
     stripped = raw.strip()
     if stripped[0] in '[{"':
+        error = None
         try:
             value = json.loads(stripped)
-        except json.JSONDecodeError:
-            value = None
+        except json.JSONDecodeError as exc:
+            value, error = None, f"line {exc.lineno} column {exc.colno}: {exc.msg}"
+        except RecursionError:
+            raise InputError(f"{path}: the JSON is nested too deeply to be texts or records") from None
         if isinstance(value, list):
             if not value:
                 raise InputError(f"{path}: the JSON list is empty")
@@ -133,7 +140,26 @@ def load_items(path: str | Path, skip_invalid: bool = False) -> Loaded:
         lines = _json_lines(raw)
         if lines is not None:
             return _collect([(f"{path}:{n}", v) for n, v in lines], skip_invalid)
+        if error is not None and _LOOKS_LIKE_JSON_DATA.match(raw):
+            error = _first_bad_json_line(raw) or error
+            raise InputError(f"{path}: starts like JSON data but is not valid JSON ({error}): is the file cut "
+                             "short? (a plain text that starts with a bracket must not look like a JSON list)")
     return Loaded([check_text(raw, str(path))], [str(path)])
+
+
+def _first_bad_json_line(raw: str) -> str | None:
+    """Where JSON lines break (when the first line is one JSON value): "line N: what is wrong"."""
+    lines = [(n, line) for n, line in enumerate(raw.splitlines(), start=1) if line.strip()]
+    try:
+        json.loads(lines[0][1])
+    except (ValueError, RecursionError, IndexError):
+        return None
+    for n, line in lines[1:]:
+        try:
+            json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            return f"line {n}: {getattr(exc, 'msg', 'nested too deeply')}"
+    return None
 
 
 def _json_lines(raw: str) -> list[tuple[int, object]] | None:
@@ -144,7 +170,7 @@ def _json_lines(raw: str) -> list[tuple[int, object]] | None:
             continue
         try:
             value = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None
         if not isinstance(value, (str, dict)):
             return None

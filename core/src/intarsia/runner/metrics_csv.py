@@ -1,0 +1,86 @@
+"""``logs/metrics.csv`` that survives ``intarsia resume``.
+
+Lightning's CSV logger deletes an existing ``metrics.csv`` when it starts writing, which on a resume threw
+away every row logged before the crash. :class:`ResumableCSVLogger` is that logger with one change: told
+the step a run resumed from (:meth:`ResumableCSVLogger.resume_from`), it keeps the rows logged up to that
+step (everything the checkpoint had seen, once) and drops the rest — the rows a killed run wrote after its
+last checkpoint, which the resumed run logs again — and a torn last line. New rows are appended after them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+from lightning.fabric.loggers import CSVLogger
+from lightning.fabric.loggers.csv_logs import _ExperimentWriter
+
+
+def rows_up_to(path: str, step: int) -> tuple[list[str], list[dict]]:
+    """The header and the complete rows of a metrics CSV whose ``step`` is at most ``step``."""
+    if not os.path.isfile(path):
+        return [], []
+    with open(path, newline="", encoding="utf-8") as fh:
+        text = fh.read()
+    if text and not text.endswith("\n"):  # a row torn by a kill mid-write
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text))
+    header = list(reader.fieldnames or [])
+    kept = []
+    for row in reader:
+        if None in row or None in row.values():  # too many or too few fields: torn
+            continue
+        try:
+            row_step = int(float(row.get("step", "")))
+        except ValueError:
+            continue
+        if row_step <= step:
+            kept.append(row)
+    return header, kept
+
+
+class _KeepingWriter(_ExperimentWriter):
+    def __init__(self, log_dir: str, keep_until: int | None):
+        self._keep_until = keep_until
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:  # called by __init__, where the stock writer deletes the file
+        if self._keep_until is None:
+            return super()._check_log_dir_exists()
+        header, rows = rows_up_to(self.metrics_file_path, self._keep_until)
+        if not rows:
+            if os.path.isfile(self.metrics_file_path):
+                os.remove(self.metrics_file_path)
+            return None
+        tmp = f"{self.metrics_file_path}.tmp{os.getpid()}"
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.metrics_file_path)
+        self.metrics_keys = header  # appended rows use this header; new keys make the writer rewrite it
+        return None
+
+
+class ResumableCSVLogger(CSVLogger):
+    """Lightning Fabric's ``CSVLogger`` that keeps the rows of the run it resumes."""
+
+    _keep_until: int | None = None
+
+    def resume_from(self, step: int | None) -> None:
+        """Keep the rows up to ``step`` (None: keep none, as a fresh run does). Call before the first log."""
+        if self._experiment is not None:
+            raise RuntimeError("resume_from() must be called before anything is logged")
+        self._keep_until = step
+
+    @property
+    def experiment(self):
+        if self._experiment is None:
+            from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+            if rank_zero_only.rank > 0:  # other ranks write nothing (as the stock logger)
+                return super().experiment
+            self._fs.makedirs(self._root_dir, exist_ok=True)
+            self._experiment = _KeepingWriter(self.log_dir, self._keep_until)
+        return self._experiment

@@ -1,0 +1,9 @@
+"""The plugin as a whole passes PluginContract: every registration imports, every config field is
+documented, plugin.py stays cheap to import."""
+
+import intarsia_raidar.plugin as plugin
+from intarsia.testing import PluginContract
+
+
+class TestRaidarPlugin(PluginContract):
+    plugin = plugin
