@@ -47,7 +47,8 @@ def greedy_return(agent, env) -> float:
     return total
 
 
-def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int) -> dict:
+def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int, overrides: dict | None = None) -> dict:
+    """One seeded run; ``overrides`` replaces recipe hyperparameters (the sigma / a sweep uses it)."""
     import torch
     from intarsia.interfaces import EnvSpec, Transitions
     from intarsia_lmcdqn.agent import DQNAgent, LMCDQNAgent
@@ -60,7 +61,8 @@ def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int) -> dict:
     agent_cls, cfg_cls = (LMCDQNAgent, LMCDQNConfig) if algo.startswith("lmcdqn") else (DQNAgent, DQNConfig)
     env, eval_env = NChainEnv(n), NChainEnv(n)
     fabric = Fabric(accelerator="cpu", devices=1)
-    agent = agent_cls(cfg_cls(seed=seed, **recipe_policy(algo)),
+    hyperparameters = {**recipe_policy(algo), **(overrides or {})}
+    agent = agent_cls(cfg_cls(seed=seed, **hyperparameters),
                       env_spec=EnvSpec(env.observation_space, env.action_space, 1), fabric=fabric)
     obs, _ = env.reset(seed=seed)
     curve_steps, curve_returns, train_returns, ret = [], [], [], 0.0
@@ -81,7 +83,7 @@ def run_one(algo: str, n: int, seed: int, steps: int, eval_every: int) -> dict:
         if t % eval_every == 0:
             curve_steps.append(t)
             curve_returns.append(greedy_return(agent, eval_env))
-    return {"algo": algo, "n": n, "seed": seed, "hyperparameters": recipe_policy(algo), "steps": curve_steps, "eval_return": curve_returns,
+    return {"algo": algo, "n": n, "seed": seed, "hyperparameters": hyperparameters, "steps": curve_steps, "eval_return": curve_returns,
             "train_return_last100": float(np.mean(train_returns[-100:])) if train_returns else 0.0,
             "final_eval_return_last10": float(np.mean(curve_returns[-10:])), "seconds": time.perf_counter() - start}
 

@@ -41,7 +41,7 @@ def reward_model_run(annotator: str, work: Path) -> dict:
                       {"kind": "llm", "llm": {"name": "gguf", "progress": False}, "mode": "logprobs",
                        "prompt": {"game": "gridworld", "goal": "default"}}),
         "compare_with": ["oracle"] if annotator != "oracle" else ["random"],
-        "reward_model": {"epochs": 10, "batch_size": 256, "lr": 1.0e-3, "hidden_dim": 32, "mlp_dim": 64,
+        "reward_model": {"epochs": 10, "batch_size": 256, "lr": 1.0e-3, "hidden_dim": 32, "head_dims": [64, 64],
                          "char_embed_dim": 16, "accelerator": "cpu"},
         "skip_train": True,
     }

@@ -10,7 +10,7 @@ from intarsia_motif.reward_model import QUANTILE_LEVELS, CaptionRewardNet, save_
 def make_model_file(path, mean=1.0, std=2.0, seed=0):
     """A (randomly initialised) char-CNN reward model saved in the plugin's format; returns eps at 0.5."""
     torch.manual_seed(seed)
-    cfg = RewardModelConfig(hidden_dim=8, mlp_dim=8, char_embed_dim=4)
+    cfg = RewardModelConfig(hidden_dim=8, head_dims=[8, 8], char_embed_dim=4)
     net = CaptionRewardNet(cfg)
     quantiles = torch.linspace(-1.0, 1.5, len(QUANTILE_LEVELS))  # the 0.5 level (index 9) is ~0.25
     save_artefact({"format": "intarsia-motif/reward-model/1", "config": dataclasses.asdict(cfg),

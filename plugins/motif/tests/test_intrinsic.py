@@ -30,7 +30,8 @@ def test_transform_matches_hand_computation():
 def test_motif_reward_counts_per_env_and_resets_at_episode_end(tmp_path):
     eps = make_model_file(tmp_path / "rm.pt")
     assert eps == pytest.approx(-1.0 + 9 * 2.5 / 18)
-    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), beta=3.0, threshold_quantile=0.5),
+    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), beta=3.0, threshold_quantile=0.5,
+                                           scored_caption="next"),
                          env_spec=EnvSpec(None, None, num_envs=2))
     reward.model._cache.update(RAW)  # pin the raw rewards so the test is a hand computation
     key, door, wall = "You pick up the key.", "You open the door.", "You bump into the wall."
@@ -48,7 +49,8 @@ def test_motif_reward_counts_per_env_and_resets_at_episode_end(tmp_path):
     assert reward(batch(["", ""])) == pytest.approx([0.0, 0.0])
     # state survives a resume
     state = reward.state_dict()
-    other = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt")), env_spec=EnvSpec(None, None, 2))
+    other = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), scored_caption="next"),
+                        env_spec=EnvSpec(None, None, 2))
     other.model._cache.update(RAW)
     other.load_state_dict(state)
     assert other(batch([key, door])) == pytest.approx([1.0 / 8, 2.0 / 64])
@@ -56,9 +58,47 @@ def test_motif_reward_counts_per_env_and_resets_at_episode_end(tmp_path):
     assert reward(batch([key, door])) == pytest.approx([1.0, 2.0])
 
 
+def test_default_scores_the_caption_of_the_observation_acted_from(tmp_path):
+    """The official learner scores mb.obs: a caption pays on the step after it appears, with its count."""
+    make_model_file(tmp_path / "rm.pt")
+    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt")), env_spec=EnvSpec(None, None, 2))
+    reward.model._cache.update(RAW)
+    key, door = "You pick up the key.", "You open the door."
+    # first step of both episodes: the reset observations' captions are "" (r_norm -0.5 < eps)
+    assert reward(batch([key, door])) == pytest.approx([0.0, 0.0])
+    # now the obs acted from shows key / door (n=1); env1's episode ends with a door caption
+    assert reward(batch([key, door], terminated=[False, True])) == pytest.approx([1.0, 2.0])
+    # env0: key again (n=2); env1: new episode, reset caption "" -- the final door caption is never scored
+    assert reward(batch([door, key])) == pytest.approx([1.0 / 8, 0.0])
+    # a resumed run keeps the pending captions and counts
+    other = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt")), env_spec=EnvSpec(None, None, 2))
+    other.model._cache.update(RAW)
+    other.load_state_dict(reward.state_dict())
+    assert other(batch(["", ""])) == pytest.approx([2.0, 1.0])
+    assert reward(batch(["", ""])) == pytest.approx([2.0, 1.0])
+
+
+def test_message_key_decodes_the_caption_from_the_observation(tmp_path):
+    make_model_file(tmp_path / "rm.pt")
+    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), message_key="message"),
+                         env_spec=EnvSpec(None, None, 2))
+    reward.model._cache.update(RAW)
+    assert reward.requires == frozenset({"obs"})
+    msgs = np.zeros((2, 256), dtype=np.uint8)
+    for i, text in enumerate(["You open the door.", "You pick up the key."]):
+        msgs[i, : len(text)] = np.frombuffer(text.encode(), dtype=np.uint8)
+    b = batch(["", ""])
+    b.obs = {"message": msgs}
+    assert reward(b) == pytest.approx([2.0, 1.0])
+    assert reward(b) == pytest.approx([2.0 / 8, 1.0 / 8])
+    with pytest.raises(ValueError, match="scored_caption"):
+        MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), scored_caption="after"))
+
+
 def test_no_threshold_and_beta_zero(tmp_path):
     make_model_file(tmp_path / "rm.pt")
-    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), beta=0.0, threshold_quantile=0.0),
+    reward = MotifReward(MotifRewardConfig(reward_model=str(tmp_path / "rm.pt"), beta=0.0, threshold_quantile=0.0,
+                                           scored_caption="next"),
                          env_spec=EnvSpec(None, None, 1))
     reward.model._cache.update(RAW)
     assert reward(batch(["You bump into the wall."])) == pytest.approx([-1.5])

@@ -2,6 +2,7 @@
 of the Motif reward with the R2I agent through the core runner."""
 
 import json
+import re
 
 import pytest
 from helpers_motif import make_model_file
@@ -81,3 +82,20 @@ def test_motif_reward_composes_with_r2i(tmp_path):
     assert any(k.startswith("policy_wm_reward_motif") for k in m), sorted(m)
     assert any(k.startswith("policy_wm_reward_extrinsic") for k in m)
     assert "reward_motif_mean" in m
+
+
+@pytest.mark.parametrize("override, message", [
+    ("annotator.llm.n_ctxx=512", "annotator.llm.n_ctxx: unknown key"),
+    ("annotator.llm.model_path=/nonexistent/model.gguf", "annotator.llm.model_path: '/nonexistent/model.gguf' does not exist"),
+    ("train.policy.rollot=8", "train (the agent stage's run): policy.rollot: unknown key"),
+    ("compare_with=[orakel]", "compare_with.0: unknown annotator 'orakel'"),
+])
+def test_a_bad_section_fails_before_any_stage_runs(tmp_path, override, message):
+    """The probe's case: a typo in the LLM section used to surface only after the collect stage had run."""
+    from intarsia.errors import IntarsiaError
+    from intarsia.runner.api import run_recipe
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(IntarsiaError, match=re.escape(message)):
+        run_recipe("motif/demo-ppo", overrides=[*SMALL, "annotator.kind=llm", override], run_dir=run_dir)
+    assert not (run_dir / "stages").exists() and not (run_dir / "captions").exists()

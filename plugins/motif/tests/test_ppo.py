@@ -75,6 +75,35 @@ def test_gae_hand_computation():
     assert (ret - adv)[:, 0].tolist() == pytest.approx(v[:, 0].tolist())
 
 
+def test_reward_scale_acts_on_the_env_reward_only(cpu_fabric):
+    """sample-factory + Motif: coef_ext * clip(scale * r_env, +-10) + coef_int * r_int, by hand."""
+    from intarsia.builtin.rewards import ConstantRewardConfig
+    from intarsia.compose import ComposedReward
+    from intarsia.config import Spec
+    from intarsia_motif.ppo import training_reward
+
+    spec = EnvSpec(CueRecall().observation_space, CueRecall().action_space, num_envs=4)
+    agent = PPOAgent(PPOConfig(hidden=8, reward_scale=0.1, reward_clip=10.0), env_spec=spec, fabric=cpu_fabric)
+
+    composed = ComposedReward([Spec("constant", ConstantRewardConfig(value=2.0), {"coef": 0.1})], env_spec=spec,
+                              extrinsic_coef=0.1)
+    obs = np.zeros((4, 3), dtype=np.float32)
+    actions, _ = agent.act(obs, None)
+    z = np.zeros(4, dtype=bool)
+    b = Transitions(obs=obs, action=actions, next_obs=obs, env_reward=np.array([50.0, 200.0, -300.0, 0.0], np.float32),
+                    terminated=z, truncated=z)
+    composed(b)
+    agent.observe(b)
+    # 0.1 * clip(0.1 * r, +-10) + 0.1 * 2: the intrinsic term is not scaled, the env reward is clipped at 20 -> 10
+    expected = [0.1 * 5.0 + 0.2, 0.1 * 10.0 + 0.2, 0.1 * -10.0 + 0.2, 0.2]
+    assert agent.buf["reward"][-1].tolist() == pytest.approx(expected)
+    assert training_reward(b, 1.0, 0.0) == pytest.approx(b.reward)
+    # without composition (a plain loop) the env reward is scaled and clipped alone
+    plain = Transitions(obs=obs, action=actions, next_obs=obs, env_reward=np.array([50.0, 200.0, -300.0, 0.0]),
+                        terminated=z, truncated=z)
+    assert training_reward(plain, 0.1, 10.0) == pytest.approx([5.0, 10.0, -10.0, 0.0])
+
+
 def test_recurrent_ppo_solves_a_memory_task(cpu_fabric):
     def env_fn():
         return CueRecall(delay=3)

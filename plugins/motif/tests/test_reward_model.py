@@ -40,6 +40,32 @@ def test_bradley_terry_loss_with_ties():
     assert r.grad.item() > 0  # pushes r_first down towards r_second
 
 
+def test_labels_above_one_are_ties_and_pairs_keep_their_multiplicity(tmp_path):
+    """Official training: every label > 1 (TIE, UNKNOWN) is 0.5; each sampled pair is one training row."""
+    assert preference_targets(torch.tensor([P.FIRST, P.SECOND, P.TIE, P.UNKNOWN])).tolist() == [0.0, 1.0, 0.5, 0.5]
+    pairs = sample_pairs(["a", "b", "c"] * 10, PairsConfig(num_pairs=200, seed=0))
+    labels = {pid: P.FIRST for pid in pairs.unique}
+    labels[next(iter(pairs.unique))] = P.UNKNOWN
+    rows = labelled_pairs(pairs, labels)
+    assert len(rows["label"]) == 200  # one row per sampled pair: a pair sampled k times weighs k
+    counts = {pid: rows["pair_id"].count(pid) for pid in pairs.unique}
+    assert max(counts.values()) > 1
+    from intarsia_motif.reward_model import drop_unknown, unknown_to_tie
+
+    n_unknown = rows["label"].count(P.UNKNOWN)
+    assert n_unknown > 0
+    assert unknown_to_tie(rows)["label"].count(P.TIE) == rows["label"].count(P.TIE) + n_unknown
+    assert len(drop_unknown(rows)["label"]) == 200 - n_unknown
+
+
+def test_default_head_is_the_official_one():
+    """lt_cnn trunk (5 x 64 = 320) -> 128 -> 256 -> 512 -> ReLU -> 1, ReLU between every layer."""
+    net = CaptionRewardNet(RewardModelConfig())
+    linears = [m for m in net.head if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(320, 128), (128, 256), (256, 512), (512, 1)]
+    assert sum(isinstance(m, torch.nn.ReLU) for m in net.head) == 3
+
+
 def test_char_cnn_shapes():
     net = CaptionRewardNet(RewardModelConfig())
     assert net(encode_bytes(["hello", "world", ""], 256)).shape == (3,)
@@ -58,7 +84,7 @@ def test_reward_model_learns_oracle_preferences(tmp_path, encoder):
     from intarsia_motif.annotators import AnnotationLog
 
     rows = labelled_pairs(pairs, AnnotationLog(tmp_path / "ann.jsonl").labels())
-    cfg = RewardModelConfig(encoder=encoder, epochs=12, batch_size=128, lr=1e-3, hidden_dim=32, mlp_dim=64,
+    cfg = RewardModelConfig(encoder=encoder, epochs=12, batch_size=128, lr=1e-3, hidden_dim=32, head_dims=[64, 64],
                             char_embed_dim=16, accelerator="cpu", seed=0, val_split="pair")
     metrics = train_reward_model(rows, cfg, tmp_path / "rm.pt")
     # held-out distinct pairs (never trained on): chance is 0.5

@@ -4,9 +4,18 @@ import numpy as np
 import pytest
 import torch
 from intarsia_r2i.s5 import S5Layer, S5Stack, discretize, hippo_legs_normal_diag
-from intarsia_r2i.scan import mask_coefficients, scan_parallel, scan_sequential
+from intarsia_r2i.scan import (
+    SCAN_MODES,
+    linear_scan,
+    mask_coefficients,
+    resolve_mode,
+    scan_sequential,
+)
 
 torch.set_num_threads(1)
+
+# every mode that runs on a CPU ('accelerated' needs CUDA and is checked where it is available)
+CPU_MODES = [m for m in SCAN_MODES if m != "accelerated"]
 
 
 def _random_problem(B=3, T=37, P=8, seed=0):
@@ -18,6 +27,15 @@ def _random_problem(B=3, T=37, P=8, seed=0):
     reset = (torch.rand(B, T, generator=g) < 0.15).float()
     reset[0, 0] = 1.0  # a reset at the very first step too
     return lam, bu, x0, x_init, reset
+
+
+def _autograd_loop(a, b, x0):
+    """The recurrence differentiated by autograd step by step (independent of every mode's backward)."""
+    out, x = [], x0
+    for t in range(a.shape[1]):
+        x = a[:, t] * x + b[:, t]
+        out.append(x)
+    return torch.stack(out, 1)
 
 
 def _reference_with_resets(lam, bu, x0, x_init, reset):
@@ -32,28 +50,31 @@ def _reference_with_resets(lam, bu, x0, x_init, reset):
     return torch.stack(out, 1)
 
 
+@pytest.mark.parametrize("mode", CPU_MODES)
 @pytest.mark.parametrize("T", [1, 2, 5, 37, 64])
-def test_parallel_equals_sequential_with_resets(T):
+def test_parallel_equals_sequential_with_resets(T, mode):
     lam, bu, x0, x_init, reset = _random_problem(T=T, seed=T)
     a, b = mask_coefficients(lam, bu, reset, x_init)
-    par = scan_parallel(a, b, x0)
+    par = linear_scan(a, b, x0, mode)
     seq = scan_sequential(a, b, x0)
     ref = _reference_with_resets(lam, bu, x0, x_init, reset)
     torch.testing.assert_close(par, seq, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(seq, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_resets_actually_matter():
+@pytest.mark.parametrize("mode", CPU_MODES)
+def test_resets_actually_matter(mode):
     lam, bu, x0, x_init, reset = _random_problem(T=20, seed=3)
     a, b = mask_coefficients(lam, bu, reset, x_init)
     a0, b0 = mask_coefficients(lam, bu, None)
-    assert not torch.allclose(scan_parallel(a, b, x0), scan_parallel(a0, b0, x0), atol=1e-3)
+    assert not torch.allclose(linear_scan(a, b, x0, mode), linear_scan(a0, b0, x0, mode), atol=1e-3)
 
 
-def test_parallel_equals_sequential_gradients():
+@pytest.mark.parametrize("mode", CPU_MODES)
+def test_parallel_equals_sequential_gradients(mode):
     lam, bu, x0, x_init, reset = _random_problem(T=29, seed=7)
     grads = {}
-    for name, fn in (("par", scan_parallel), ("seq", scan_sequential)):
+    for name, fn in (("par", lambda a, b, x0: linear_scan(a, b, x0, mode)), ("seq", _autograd_loop)):
         lr = lam.real.clone().requires_grad_(True)
         li = lam.imag.clone().requires_grad_(True)
         bur = bu.real.clone().requires_grad_(True)
@@ -99,7 +120,7 @@ def test_discretisation_matches_dense_formulas(method):
     torch.testing.assert_close(b_bar, Bb)
 
 
-@pytest.mark.parametrize("scan", ["parallel", "sequential"])
+@pytest.mark.parametrize("scan", CPU_MODES)
 def test_s5_layer_matches_naive_loop(scan):
     torch.manual_seed(1)
     H, P, B, T = 5, 8, 2, 13
@@ -134,7 +155,8 @@ def test_s5_init_properties():
     assert (lam_bar.abs() < 1).all()  # stable
 
 
-def test_stack_sequence_equals_steps_with_gradients():
+@pytest.mark.parametrize("scan", CPU_MODES)
+def test_stack_sequence_equals_steps_with_gradients(scan):
     torch.manual_seed(2)
     H, P, L, B, T = 8, 8, 2, 3, 11
     stack = S5Stack(H, P, L, blocks=2)
@@ -142,7 +164,7 @@ def test_stack_sequence_equals_steps_with_gradients():
     h0 = torch.zeros(B, L, P, dtype=torch.complex64)
     x_init = torch.complex(torch.randn(L, P), torch.randn(L, P))
     reset = (torch.rand(B, T) < 0.2).float()
-    out_p, st_p = stack(u, h0, reset, x_init, scan="parallel")
+    out_p, st_p = stack(u, h0, reset, x_init, scan=scan)
     g_p = torch.autograd.grad(out_p.square().sum(), [u, stack.blocks[0].ssm.log_step])
     outs, h = [], h0
     for t in range(T):
@@ -154,3 +176,122 @@ def test_stack_sequence_equals_steps_with_gradients():
     torch.testing.assert_close(st_p[:, -1], h, rtol=1e-4, atol=1e-4)
     for a, b in zip(g_p, g_s, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", CPU_MODES)
+@pytest.mark.parametrize("T", [1, 3, 16, 33, 130])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_every_mode_matches_autograd_loop_real_and_complex(mode, T, dtype):
+    g = torch.Generator().manual_seed(T)
+    a = (torch.rand(3, T, 4, generator=g, dtype=torch.float64) * 0.9 + 0.1).to(dtype)
+    if dtype.is_complex:
+        a = a * torch.exp(1j * torch.randn(3, T, 4, generator=g, dtype=torch.float64))
+    a[torch.rand(3, T, generator=g) < 0.15] = 0  # resets
+    b = torch.randn(3, T, 4, generator=g, dtype=torch.float64).to(dtype)
+    x0 = torch.randn(3, 4, generator=g, dtype=torch.float64).to(dtype)
+    w = torch.randn(3, T, 4, generator=g, dtype=torch.float64).to(dtype)
+    out = {}
+    for name, fn in ((mode, lambda *t: linear_scan(*t, mode)), ("ref", _autograd_loop)):
+        leaves = [t.clone().requires_grad_(True) for t in (a, b, x0)]
+        xs = fn(*leaves)
+        loss = (xs * w).real.sum() + 0.1 * xs.abs().square().sum()
+        out[name] = (xs, *torch.autograd.grad(loss, leaves))
+    for got, want in zip(out[mode], out["ref"], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", CPU_MODES)
+def test_non_finite_state_does_not_leak_across_a_reset(mode):
+    lam, bu, x0, x_init, reset = _random_problem(B=3, T=40, seed=11)
+    reset[0] = 0
+    reset[0, 20] = 1  # episode boundary in sequence 0 ...
+    bad = bu.clone()
+    bad[0, 5] = complex(float("inf"), 0)  # ... after an overflow in its first episode
+    lr = lam.real.clone().requires_grad_(True)
+    bad_in = bad.clone().requires_grad_(True)
+    a, b = mask_coefficients(torch.complex(lr, lam.imag), bad_in, reset, x_init)
+    xs = linear_scan(a, b, x0, mode)
+    want = _reference_with_resets(lam, bu, x0, x_init, reset)
+    assert not torch.isfinite(xs[0, 5:20]).all()  # the first episode is broken, as it should be
+    torch.testing.assert_close(xs[0, 20:], want[0, 20:], rtol=1e-4, atol=1e-4)  # the next one is not
+    torch.testing.assert_close(xs[1:], want[1:], rtol=1e-4, atol=1e-4)
+    # a loss on the clean episode has finite gradients, zero for the broken episode's inputs
+    g_lam, g_bu = torch.autograd.grad(xs[0, 20:].abs().square().sum() + xs[1:].real.sum(), [lr, bad_in])
+    assert torch.isfinite(g_lam).all() and torch.isfinite(g_bu).all()
+    assert (g_bu[0, :20] == 0).all() and (g_bu[0, 20:] != 0).any()
+
+
+@pytest.mark.parametrize("mode", [m for m in CPU_MODES if m != "parallel"])
+def test_memory_kept_for_backward_is_linear_in_T(mode):
+    """The custom backward keeps a and the states (plus x0), not one tensor per round of the scan."""
+    B, T, P = 2, 256, 8
+    a = torch.rand(B, T, P, requires_grad=True)
+    b = torch.randn(B, T, P, requires_grad=True)
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        linear_scan(a * 1.0, b * 1.0, torch.zeros(B, P), mode)
+    assert sum(saved.values()) <= 3 * a.numel() * a.element_size()
+
+
+def test_auto_mode_and_bad_modes():
+    assert resolve_mode("auto", "cpu", 1024, 16 * 128) == "sequential"
+    assert resolve_mode("auto", "cpu", 1024, 4 * 64) == "blelloch"
+    assert resolve_mode("chunked", "cpu", 8) == "chunked"
+    with pytest.raises(ValueError, match="unknown scan mode 'fast'"):
+        resolve_mode("fast", "cpu", 8)
+    with pytest.raises(ValueError, match="unknown scan mode"):
+        S5Layer(4, 4, blocks=1, scan="fast")
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        linear_scan(torch.rand(1, 4, 2), torch.rand(1, 4, 2), torch.zeros(1, 2), "accelerated")
+
+
+def _official_reset_operator(left, right):
+    """R2I's vector_operator_with_dones_initial (recall2imagine/ssm/common.py), ported for this check."""
+    a_i, b_i, _, d_i = left
+    a_j, b_j, z_j, d_j = right
+    return (a_j * a_i * (1 - d_j) + a_j * d_j, a_j * ((1 - d_j) * b_i + d_j * z_j) + b_j, z_j,
+            (d_i + d_j).clamp(0, 1))
+
+
+def _tree_scan(fn, elems):
+    """jax.lax.associative_scan's odd/even recursion over dim 0."""
+    n = elems[0].shape[0]
+    if n < 2:
+        return elems
+    odd = _tree_scan(fn, fn([e[0:-1:2] for e in elems], [e[1::2] for e in elems]))
+    even = fn([e[:-1] for e in odd] if n % 2 == 0 else odd, [e[2::2] for e in elems])
+    out = [torch.empty_like(e) for e in elems]
+    for o, e, ev, od in zip(out, elems, even, odd, strict=True):
+        o[0], o[2::2], o[1::2] = e[0], ev, od
+    return out
+
+
+@pytest.mark.parametrize("L", [7, 16, 33])
+def test_official_reset_operator_is_the_zero_reset_loop_with_shifted_flags(L):
+    """What the README says about the official scan: with a zero reset state its operator, run in jax's
+    tree order, is the step loop with resets to zero, with the done flags that ``np.insert(dones, -1, 0)``
+    produces (a one-step shift); with a non-zero reset state (R2I's learned one) it is not associative and
+    matches no loop."""
+    lam, bu, x0, x_init, _ = _random_problem(B=1, T=L, seed=L)
+    lam, bu, x0, x_init = lam.cdouble(), bu[0].cdouble(), x0[0].cdouble(), x_init.cdouble()
+    dones = torch.zeros(L, dtype=torch.float64)
+    dones[[0, 3, L // 2, L - 1]] = 1.0  # is_first flags, one at the chunk's last step
+    shifted = torch.cat([dones[:-1], torch.zeros(1, dtype=dones.dtype), dones[-1:]])  # np.insert(dones, -1, 0)
+
+    def official(z):
+        A = torch.cat([torch.ones(1, lam.shape[0], dtype=lam.dtype), lam.expand(L, -1)])
+        B = torch.cat([x0[None], bu])
+        return _tree_scan(_official_reset_operator, [A, B, z.expand(L + 1, -1), shifted[:, None]])[1][1:]
+
+    def loop(flags, z):
+        return _reference_with_resets(lam, bu[None], x0[None], z, flags[None])[0]
+
+    zero = torch.zeros_like(x_init)
+    torch.testing.assert_close(official(zero), loop(shifted[1:], zero))
+    assert not torch.allclose(official(x_init), loop(shifted[1:], x_init))
+    assert not torch.allclose(official(zero), loop(dones, zero))

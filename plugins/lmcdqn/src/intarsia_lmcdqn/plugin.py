@@ -34,6 +34,8 @@ def register_recipes(register):
              summary="Adam LMCDQN on N-chain (N=25; env.n=... to change), 1e5 steps, CPU")
     register("dqn/nchain", file=RECIPES / "dqn_nchain.yaml", summary="epsilon-greedy DQN on N-chain (the baseline)")
     register("lmcdqn/deep-sea", file=RECIPES / "lmcdqn_deep_sea.yaml", summary="Adam LMCDQN on Deep Sea (size 10)")
+    register("lmcdqn/tiny", file=RECIPES / "lmcdqn_tiny.yaml",
+             summary="Tiny preset for tests and smoke runs (seconds; `extends: lmcdqn/tiny`), not for learning")
     for game in ATARI_GAMES:
         register(f"lmcdqn/atari-{game.lower()}", file=RECIPES / f"lmcdqn_atari_{game.lower()}.yaml",
                  summary=f"Adam LMCDQN on Atari {game}, 50M frames (GPU; extra: atari)")

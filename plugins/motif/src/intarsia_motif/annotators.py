@@ -138,6 +138,11 @@ class LLMAnnotator:
         self.mode = config.mode if hasattr(llm, "option_logprobs") else "generate"
         self.calls = 0  # prompts sent to the model (retries and both orders included)
         self.retries = 0  # retry prompts sent in generate mode
+        from .judges import make_judge, parse_examples
+
+        # the small-model judges (compact / few-shot / calibrated / pointwise); None: the paper's prompt
+        self.judge = make_judge(llm, config, self.scoring_prompt)
+        self.examples = parse_examples(config.few_shot)
 
     # -- prompts ------------------------------------------------------------------------------------
     def scoring_prompt(self, a: str, b: str) -> str:
@@ -190,8 +195,29 @@ class LLMAnnotator:
 
     # -- option log-probabilities ------------------------------------------------------------------------
     def _by_logprobs(self, pairs: Sequence[Pair]) -> list[dict]:
+        if self.judge is not None:
+            return self._by_judge(pairs)
         p_first, consistent = pairwise_first_probs(self.llm, self.scoring_prompt, pairs, both_orders=self.config.both_orders)
         self.calls += len(pairs) * (2 if self.config.both_orders else 1)
+        return self._records(p_first, consistent)
+
+    def _by_judge(self, pairs: Sequence[Pair]) -> list[dict]:
+        """The configured small-model judge; pairs that are few-shot examples take the example's label and
+        are never asked (``few_shot: true`` in their record keeps them out of the agreement statistics)."""
+        from .judges import split_few_shot
+
+        ask, given = split_few_shot(pairs, self.examples)
+        calls = self.judge.calls
+        p_first, consistent = self.judge.probs([pairs[i] for i in ask])
+        self.calls += self.judge.calls - calls
+        records: list[dict] = [{}] * len(pairs)
+        for i, rec in zip(ask, self._records(p_first, consistent)):
+            records[i] = rec
+        for i, label in given.items():
+            records[i] = {"label": label, "few_shot": True}
+        return records
+
+    def _records(self, p_first, consistent) -> list[dict]:
         m = self.config.tie_margin
         records = []
         for p, ok in zip(p_first, consistent):
@@ -250,6 +276,9 @@ def build_llm(section: Mapping | str):
     section = {"name": section} if isinstance(section, str) else dict(section)
     name = section.pop("name")
     return build("llms", name, section)
+
+
+ANNOTATOR_KINDS = ("llm", "oracle", "random")
 
 
 def make_annotator(config: AnnotatorConfig, *, env_section: Mapping | str | None = None, kind: str | None = None,

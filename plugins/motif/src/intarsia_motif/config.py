@@ -61,7 +61,18 @@ class AnnotatorConfig:
     mode: str = "logprobs"
     both_orders: bool = True  # logprobs mode: also ask with the captions swapped and average
     tie_margin: float = 0.0  # logprobs mode: |P(first) - 0.5| <= margin is a tie
-    max_tokens: int = 256  # generate mode: completion budget (the paper let Llama 2 write up to 4096)
+    # logprobs mode: what the model is asked (judges.py). "paper": the paper's judge prompt scored on "1"/"2";
+    # "compact": a one-line task and "Message 1/2 ... More progress:" scored on " 1"/" 2" (room for few-shot
+    # examples); "pointwise" (not in the paper): a yes/no "Progress:" verdict per caption, pairs compared by
+    # the difference of the log-odds (order-consistent by construction). README: measured for each
+    judge: str = "paper"
+    task_text: str = ""  # compact / pointwise: the one-line task ("" = judges.TASK_TEXTS of prompt.game)
+    # compact: labelled example pairs of the same task, [{first, second, label: 1|2}]; a collected pair that
+    # is an example is never asked (it takes the example's label) nor counted in the agreement statistics
+    few_shot: list[dict[str, Any]] = field(default_factory=list)
+    calibrate: bool = False  # contextual calibration (Zhao et al. 2021): divide out the content-free bias
+    content_free: list[str] = field(default_factory=lambda: ["N/A", ""])  # calibration's content-free captions
+    max_tokens: int = 4096  # generate mode: completion budget (official: vLLM max_tokens=4096)
     temperature: float = 0.1  # generate mode: sampling temperature (paper: 0.1)
     top_p: float = 0.95  # generate mode: nucleus (paper: 0.95)
     batch_size: int = 8  # pairs per LLM call (and per append to the annotation log)
@@ -83,7 +94,9 @@ class RewardModelConfig:
     max_len: int = 256  # bytes per caption (NetHack's message buffer is 256 bytes)
     char_embed_dim: int = 32  # byte embedding width (paper's lt_cnn: 32)
     hidden_dim: int = 64  # conv channels (paper's lt_cnn: 64)
-    mlp_dim: int = 256  # width of the MLP after the encoder
+    # widths of the ReLU MLP between the flattened trunk and the scalar output. Official: lt_cnn's fc
+    # (5*64 -> 128), then the TorchBeast encoder's fc (-> 256 -> 512), then reward_fn (ReLU, Linear -> 1)
+    head_dims: list[int] = field(default_factory=lambda: [128, 256, 512])
     token_vocab: int = 4096  # token encoder: hash buckets for words
     epochs: int = 10  # passes over the training pairs (paper: 10)
     batch_size: int = 256  # pairs per step (paper: 1024)
@@ -92,6 +105,9 @@ class RewardModelConfig:
     # "random": a random split of the sampled pairs (the paper; a pair may occur on both sides);
     # "pair": hold out whole distinct pairs, so held-out accuracy measures generalisation to unseen pairs
     val_split: str = "random"
+    # count UNKNOWN (unparsed) labels as ties (target 0.5), as the official training does with every
+    # label > 1; false drops them instead
+    unknown_as_tie: bool = True
     seed: int = 0  # init / split seed
     accelerator: str = "auto"  # Lightning Trainer accelerator ("cpu", "gpu", "auto")
 
@@ -108,6 +124,14 @@ class MotifRewardConfig:
     threshold_quantile: float = 0.5  # eps = this quantile of r_norm over unique training captions (paper: 0.5)
     normalize: bool = True  # standardise with the mean/std saved at training time (paper: rew_norm)
     count_empty: bool = True  # count empty captions like any other (the paper counts every message)
+    # which caption step t's reward scores. "obs": the caption of the observation the action is taken
+    # from (the official learner scores mb.obs with its msg_count, so a message pays one step after it
+    # appears and an episode's last message is never scored); "next": the caption the step produced
+    scored_caption: str = "obs"
+    # "obs" mode: decode the caption from this key of the observation (MotifNetHack-v0: "message", the
+    # official source). Empty: the caption the previous step produced in that env, and "" at an episode's
+    # first step (the runner does not hand reward terms the reset info; the core gridworld's is "" anyway)
+    message_key: str = ""
     device: str = "cpu"  # where the reward model runs
 
 
@@ -131,7 +155,11 @@ class PPOConfig:
     max_grad_norm: float = 0.5  # gradient clipping
     hidden: int = 128  # encoder / GRU width
     recurrent: bool = True  # GRU core (the paper's agent is an LSTM/GRU APPO agent); false = MLP only
-    reward_scale: float = 1.0  # multiply the composed reward (APPO's --reward_scale; paper: 0.1 on NetHack)
+    # sample-factory's --reward_scale and --reward_clip act on the *environment* reward only (actor worker),
+    # before the learner weights it (extrinsic coef) and adds the intrinsic terms unscaled. So here the
+    # extrinsic term becomes coef * clip(reward_scale * env_reward, +-reward_clip); other terms are untouched
+    reward_scale: float = 1.0  # paper: 0.1 on NetHack
+    reward_clip: float = 10.0  # sample-factory's default; 0 disables
     normalize_advantage: bool = True  # standardise advantages per minibatch
     seed: int = 0  # network init seed
 

@@ -71,6 +71,7 @@ def run_pipeline(config: PipelineConfig, *, run) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     stages = Stages(root)
     registry = getattr(run, "registry", None)
+    validate(config, root, stages, registry)
     t_start = time.perf_counter()
 
     collect = stages.run("collect", lambda: _collect(config, root))
@@ -88,6 +89,39 @@ def run_pipeline(config: PipelineConfig, *, run) -> dict:
     report["stage_seconds"] = {name: (stages.done(name) or {}).get("seconds") for name in
                                ("collect", "pairs", "annotate", "reward_model", "agent", "baseline")}
     return report
+
+
+def validate(config: PipelineConfig, root: Path, stages: Stages, registry=None) -> None:
+    """Check the sections of every stage still to run before the first one starts, so a typo in the LLM
+    section or the agent's config fails in a second, not after the collect stage (each raises a one-line
+    ``ConfigError`` naming the key). Sections of finished stages are not needed any more and not checked."""
+    from intarsia.build import make_spec
+    from intarsia.errors import ConfigError
+
+    from .annotators import ANNOTATOR_KINDS
+
+    if stages.done("collect") is None:
+        make_spec("envs", dict(config.collect.env), registry=registry, path="collect.env")
+        make_spec("policies", dict(config.collect.policy), registry=registry, path="collect.policy")
+    for where, kind in [("annotator.kind", config.annotator.kind)] + [
+            (f"compare_with.{i}", k) for i, k in enumerate(config.compare_with)]:
+        if kind not in ANNOTATOR_KINDS:
+            raise ConfigError(f"{where}: unknown annotator {kind!r}; choose one of {', '.join(ANNOTATOR_KINDS)}")
+    if stages.done("annotate") is None and "llm" in [config.annotator.kind, *config.compare_with]:
+        spec = make_spec("llms", dict(config.annotator.llm), registry=registry, path="annotator.llm")
+        model_path = str(getattr(spec.config, "model_path", "") or "")
+        if model_path and not Path(model_path).expanduser().exists():
+            raise ConfigError(f"annotator.llm.model_path: {model_path!r} does not exist; give the path of a "
+                              "model file or folder, or leave it empty for the backend's default model")
+    if not config.skip_train:
+        from intarsia.runner.api import prepare
+
+        for name, with_motif in (("agent", True), ("baseline", False)):
+            if (name == "agent" or config.baseline) and stages.done(name) is None:
+                try:
+                    prepare(train_config(config, root, name, with_motif=with_motif), registry=registry)
+                except ConfigError as exc:
+                    raise ConfigError(f"train (the {name} stage's run): {exc}") from None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -131,7 +165,10 @@ def _annotate(config: PipelineConfig, root: Path) -> dict:
                            on_batch=lambda done, total: print(f"[motif] annotated {done}/{total}", flush=True))
     if not stats["complete"]:
         raise RuntimeError("annotation stopped before every pair was labelled; rerun to continue")
-    labels = AnnotationLog(root / "annotations.jsonl").labels()
+    main_log = AnnotationLog(root / "annotations.jsonl")
+    labels = main_log.labels()
+    # few-shot example pairs carry the example's label, not the judge's: they are not part of its agreement
+    judged = {pid: lab for pid, lab in labels.items() if not main_log.records[pid].get("few_shot")}
     out = {"annotator": config.annotator.kind, "stats": stats, "agreement": {}}
     for kind in config.compare_with:
         if kind == config.annotator.kind:
@@ -143,7 +180,7 @@ def _annotate(config: PipelineConfig, root: Path) -> dict:
             continue
         log = root / f"annotations_{kind}.jsonl"
         annotate_pairs(other, ps.unique, log, batch_size=max(64, config.annotator.batch_size))
-        out["agreement"][kind] = agreement(labels, AnnotationLog(log).labels())
+        out["agreement"][kind] = agreement(judged, AnnotationLog(log).labels())
     rows = labelled_pairs(ps, labels)
     save_dataset(Dataset.from_dict(rows), root / "labelled_pairs")
     return out

@@ -43,6 +43,8 @@ def register_recipes(register):
              summary="Motif pipeline on CaptionedGrid-v0 with the oracle annotator and the recurrent PPO agent")
     register("motif/grid-ppo", file=RECIPES / "grid_ppo.yaml",
              summary="Recurrent PPO + a trained Motif reward on CaptionedGrid-v0 (set rewards.0.reward_model=PATH)")
+    register("motif/tiny-ppo", file=RECIPES / "ppo_tiny.yaml",
+             summary="Tiny preset of the PPO agent for tests and smoke runs (seconds; `extends: motif/tiny-ppo`)")
     register("motif/grid-r2i", file=RECIPES / "grid_r2i.yaml",
              summary="R2I + a trained Motif reward on CaptionedGrid-v0 (set rewards.0.reward_model=PATH)")
     register("motif/nethack-score", file=RECIPES / "nethack_score.yaml",

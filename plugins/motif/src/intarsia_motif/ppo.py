@@ -154,8 +154,7 @@ class PPOAgent:
             return  # a step the agent did not choose while exploring (e.g. evaluation): nothing to learn from
         x, h, starts, action, logp, value = self._pending
         self._pending = None
-        reward = np.asarray(batch.reward if batch.reward is not None else batch.env_reward, dtype=np.float32)
-        reward = reward * self.config.reward_scale
+        reward = training_reward(batch, self.config.reward_scale, self.config.reward_clip)
         terminated = np.asarray(batch.terminated, dtype=bool)
         truncated = np.asarray(batch.truncated, dtype=bool)
         next_x = self._tensor(self.flatten(batch.next_obs))
@@ -258,6 +257,36 @@ class PPOAgent:
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state.get("updates", 0))
         self._clear()
+
+
+def training_reward(batch, scale: float, clip: float) -> np.ndarray:
+    """The reward PPO learns from, composed as sample-factory + Motif do.
+
+    The actor worker scales and clips the *environment* reward, clip(scale * r_env, +-clip); the learner
+    weights that by the extrinsic coefficient and adds the intrinsic terms with their own coefficients,
+    unscaled. The runner hands over ``extrinsic = coef * r_env``; clipping is a per-step shrink factor
+    ``min(1, clip / |scale * r_env|)`` of the env reward, so applying ``scale`` and that factor to the
+    weighted term gives ``coef * clip(scale * r_env, +-clip)`` without knowing ``coef``.
+    """
+    terms = batch.reward_terms or {}
+    if "extrinsic" not in terms:  # no composition (a plain loop): the reward is the env reward
+        r = np.asarray(batch.reward if batch.reward is not None else batch.env_reward, dtype=np.float64)
+        return (r * _scale_and_clip_factor(r, scale, clip)).astype(np.float32)
+    factor = _scale_and_clip_factor(np.asarray(batch.env_reward, dtype=np.float64), scale, clip)
+    out = np.asarray(terms["extrinsic"], dtype=np.float64) * factor
+    for name, value in terms.items():
+        if name != "extrinsic":
+            out = out + np.asarray(value, dtype=np.float64)
+    return out.astype(np.float32)
+
+
+def _scale_and_clip_factor(r: np.ndarray, scale: float, clip: float) -> np.ndarray:
+    """f with r * f == clip(scale * r, -clip, clip) (clip <= 0: no clipping)."""
+    factor = np.full(r.shape, float(scale))
+    if clip > 0:
+        mag = np.abs(scale * r)
+        factor *= np.divide(clip, mag, out=np.ones_like(mag), where=mag > clip)
+    return factor
 
 
 def gae(rewards, values, dones, last_value, gamma: float, lam: float):

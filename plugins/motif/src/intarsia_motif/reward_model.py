@@ -1,11 +1,15 @@
 """The caption reward model: a character-level CNN over message bytes, trained as a Bradley-Terry model.
 
 Architecture (the paper's message encoder, ``lt_cnn`` in the official code): bytes -> embedding -> Conv1d(7)
--> max-pool(3) -> Conv1d(7) -> max-pool(3) -> 4 x Conv1d(3) -> max-pool(3) -> flatten -> MLP -> a scalar.
+-> max-pool(3) -> Conv1d(7) -> max-pool(3) -> 4 x Conv1d(3) -> max-pool(3) -> flatten -> ReLU MLP
+(``head_dims``, official 128 -> 256 -> 512) -> a scalar.
 A token-level option embeds hashed lower-cased words instead of bytes (same convolutional trunk, kernel 3).
 
 Training: for a pair (a, b) with label y in {FIRST=0, SECOND=1, TIE=2}, the target P(b preferred) is
-0 / 1 / 0.5 and the loss is the cross-entropy of softmax([r(a), r(b)]) against it; UNKNOWN pairs are dropped.
+0 / 1 / 0.5 and the loss is the cross-entropy of softmax([r(a), r(b)]) against it. As in the official
+training, every label > 1 is a tie, so UNKNOWN (unparsed) pairs count 0.5 (``unknown_as_tie``; false drops
+them). Rows are *sampled* pairs: a distinct pair annotated once appears as often as it was sampled, so the
+loss weights each annotation by its multiplicity, the official training distribution.
 After training, the reward mean and standard deviation over the captions of the training pairs (counted as
 often as they occur, as the official running mean/std over pair rewards) and the quantiles 0.05..0.95 of
 the *normalised* reward over the *unique* training captions are saved -- the intrinsic reward thresholds
@@ -112,10 +116,11 @@ class CaptionRewardNet(nn.Module):
             flat = 0
         if flat <= 0:
             raise ValueError(f"reward_model.max_len={c.max_len} is too short for the char CNN (needs >= 123)")
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, c.mlp_dim), nn.ReLU(), nn.Linear(c.mlp_dim, c.mlp_dim), nn.ReLU(),
-            nn.Linear(c.mlp_dim, 1),
-        )
+        head: list[nn.Module] = [nn.Flatten()]
+        for width in c.head_dims:
+            head += [nn.Linear(flat, int(width)), nn.ReLU()]
+            flat = int(width)
+        self.head = nn.Sequential(*head, nn.Linear(flat, 1))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids).transpose(1, 2)  # (N, E, L)
@@ -123,9 +128,9 @@ class CaptionRewardNet(nn.Module):
 
 
 def preference_targets(labels: torch.Tensor) -> torch.Tensor:
-    """P(second preferred): FIRST -> 0, SECOND -> 1, TIE -> 0.5 (UNKNOWN must be removed before)."""
+    """P(second preferred): FIRST -> 0, SECOND -> 1, any label > 1 (TIE, UNKNOWN) -> 0.5, as the official code."""
     t = torch.where(labels == SECOND, 1.0, 0.0)
-    return torch.where(labels == TIE, 0.5, t)
+    return torch.where(labels > SECOND, 0.5, t)
 
 
 def bradley_terry_loss(r_first: torch.Tensor, r_second: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -239,6 +244,10 @@ def drop_unknown(rows: Mapping[str, Sequence]) -> dict[str, list]:
     return {k: [rows[k][i] for i in keep] for k in rows}
 
 
+def unknown_to_tie(rows: Mapping[str, Sequence]) -> dict[str, list]:
+    return {**{k: list(v) for k, v in rows.items()}, "label": [TIE if int(y) == UNKNOWN else int(y) for y in rows["label"]]}
+
+
 def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, out_path: str | Path, *,
                        log_dir: str | Path | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train on labelled pairs (``first``, ``second``, ``pair_id``, ``label``), save to ``out_path``.
@@ -248,9 +257,9 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     import lightning as L
     from torch.utils.data import DataLoader
 
-    rows = drop_unknown(rows)
+    rows = unknown_to_tie(rows) if config.unknown_as_tie else drop_unknown(rows)
     if not rows["label"]:
-        raise ValueError("no usable labelled pairs (all unknown)")
+        raise ValueError("no usable labelled pairs (none, or all unknown with unknown_as_tie=false)")
     train_rows, val_rows = split_rows(rows, config.val_fraction, config.seed, config.val_split)
     L.seed_everything(config.seed, workers=False, verbose=False)
     encoder = CaptionEncoder(config)
@@ -335,7 +344,10 @@ class CaptionRewardModel:
 
     def __init__(self, artefact: Mapping[str, Any], device: str = "cpu"):
         fields = {f.name for f in dataclasses.fields(RewardModelConfig)}
-        self.config = RewardModelConfig(**{k: v for k, v in artefact["config"].items() if k in fields})
+        saved = dict(artefact["config"])
+        if "head_dims" not in saved and "mlp_dim" in saved:  # files written before head_dims: two equal layers
+            saved["head_dims"] = [int(saved["mlp_dim"])] * 2
+        self.config = RewardModelConfig(**{k: v for k, v in saved.items() if k in fields})
         self.net = CaptionRewardNet(self.config)
         self.net.load_state_dict(artefact["state_dict"])
         self.device = torch.device(device)

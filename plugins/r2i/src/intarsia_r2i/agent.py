@@ -106,24 +106,38 @@ class R2IAgent:
 
     # -- parameters ----------------------------------------------------------------------------
     def _wm_param_groups(self):
+        """Official optimiser groups: the S5 parameters (no weight decay) and the rest, where weight decay
+        only touches kernels (``wd_pattern='/(w|kernel)$'``: Linear / conv weights; not biases, norm
+        scales or the learned initial state). Each of the two groups is gradient-clipped on its own."""
         ssm = list(self.wm.ssm_parameters()) if hasattr(self.wm, "ssm_parameters") else []
-        ids = {id(p) for p in ssm}
-        rest = [p for p in self.wm.parameters() if id(p) not in ids]
-        groups = [{"params": rest, "weight_decay": self.cfg.model_wd}]
+        ssm_ids = {id(p) for p in ssm}
+        kernel_ids = {id(m.weight) for m in self.wm.modules()
+                      if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))} - ssm_ids
+        kernels = [p for p in self.wm.parameters() if id(p) in kernel_ids]
+        others = [p for p in self.wm.parameters() if id(p) not in kernel_ids and id(p) not in ssm_ids]
+        groups = [{"params": kernels, "weight_decay": self.cfg.model_wd}, {"params": others, "weight_decay": 0.0}]
         if ssm:
             groups.append({"params": ssm, "weight_decay": 0.0})
+        self._wm_clip_groups = [kernels + others] + ([ssm] if ssm else [])
         return groups
 
     def _step_opt(self, loss, opt, params, clip):
+        """Backward, (DDP) gradient mean, clip and step. ``params`` is a list of parameters, or a list of
+        such lists that are clipped separately (the world model's groups). Returns the total grad norm."""
         opt.zero_grad(set_to_none=True)
         self.fabric.backward(loss)
-        params = [p for p in params if p.grad is not None]
-        if self.fabric.world_size > 1:
-            for p in params:
-                p.grad = self.fabric.all_reduce(p.grad, reduce_op="mean")
-        norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        params = list(params)
+        groups = params if params and isinstance(params[0], list) else [params]
+        norms = []
+        for group in groups:
+            group = [p for p in group if p.grad is not None]
+            if self.fabric.world_size > 1:
+                for p in group:
+                    p.grad = self.fabric.all_reduce(p.grad, reduce_op="mean")
+            if group:
+                norms.append(torch.nn.utils.clip_grad_norm_(group, clip))
         opt.step()
-        return float(norm)
+        return float(torch.stack(norms).square().sum().sqrt()) if norms else 0.0
 
     # -- acting --------------------------------------------------------------------------------
     def _actor_dist(self, feat):
@@ -250,7 +264,7 @@ class R2IAgent:
         cfg = self.cfg
         batch = self._sample_batch()
         losses, post = self.wm.loss(batch)
-        wm_norm = self._step_opt(self._wm_loss(losses), self.wm_opt, self.wm.parameters(), cfg.model_clip)
+        wm_norm = self._step_opt(self._wm_loss(losses), self.wm_opt, self._wm_clip_groups, cfg.model_clip)
         start = {k: v.detach().flatten(0, 1) for k, v in post.items()}
         start_cont = 1.0 - batch["is_terminal"].flatten()
         if cfg.imag_starts and cfg.imag_starts < len(start_cont):
@@ -270,14 +284,16 @@ class R2IAgent:
     def _imagine(self, start):
         """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), head features,
         actions (H, N, A). Discrete actions: no gradients through the model (REINFORCE); continuous:
-        gradients flow through the dynamics into the actions (backprop)."""
+        gradients flow through the dynamics into the actions (backprop). As officially, the actor always
+        reads stop-gradient features (``actor(sg(s))``): gradients reach earlier actions only through the
+        dynamics, not through later actions' inputs."""
         kind = self.cfg.policy_inputs
         states, actions = [start], []
         grad = not self.discrete
         with torch.set_grad_enabled(grad), self.wm.rollout():
             for _ in range(self.cfg.imag_horizon):
                 feat = self.wm.features(states[-1], kind)
-                dist = self._actor_dist(feat if grad else feat.detach())
+                dist = self._actor_dist(feat.detach())
                 a = self._sample(dist, explore=True)
                 actions.append(a)
                 states.append(self.wm.imagine_step(states[-1], a))
@@ -292,7 +308,7 @@ class R2IAgent:
         try:
             feats, head, actions = self._imagine(start)
             rewards = sum(self.wm.predict_rewards(head[1:]).values())  # (H, N)
-            cont = torch.cat([start_cont[None], self.wm.predict_cont(head[1:])], 0)  # (H+1, N)
+            cont = torch.cat([start_cont[None], self._continue_flags(self.wm.predict_cont(head[1:]))], 0)
         finally:
             for p in self.wm.parameters():
                 p.requires_grad_(True)
@@ -309,14 +325,7 @@ class R2IAgent:
             rets.append(interm[t] + disc * cont[t + 1] * lam * rets[-1])
         ret = torch.stack(rets[1:][::-1])  # (H, N)
         offset, scale = self.retnorm.update(ret)
-        adv = (ret - offset) / scale - (value[:-1].detach() - offset) / scale
-        dist = self._actor_dist(feats[:-1] if not self.discrete else feats[:-1].detach())
-        logp, ent = self._log_prob_entropy(dist, actions.detach())
-        if self.discrete:
-            actor_obj = logp * adv.detach()
-        else:
-            actor_obj = adv
-        actor_loss = -((actor_obj + cfg.actent * ent) * weight[:-1]).mean()
+        actor_loss = self._actor_loss(feats, actions, ret, value, weight, offset, scale)
         actor_norm = self._step_opt(actor_loss, self.actor_opt, self.actor.parameters(), cfg.ac_clip)
         # critic: two-hot regression onto the returns + regulariser towards the slow critic
         logits = self.critic(feats[:-1].detach())
@@ -324,11 +333,31 @@ class R2IAgent:
             slow = self.twohot.mean(self.slow_critic(feats[:-1].detach()))
         critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
         critic_loss = (critic_loss * weight[:-1]).mean()
-        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.ac_clip)
-        return {"loss/actor": float(actor_loss.detach()), "loss/critic": float(critic_loss.detach()), "ac/entropy": float(ent.detach().mean()),
+        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.critic_clip)
+        return {"loss/actor": float(actor_loss.detach()), "loss/critic": float(critic_loss.detach()),
+                "ac/entropy": float(self._last_entropy),
                 "ac/return": float(ret.detach().mean()), "ac/return_scale": float(scale),
                 "ac/imag_reward": float(rewards.detach().mean()),
                 "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
+
+    def _continue_flags(self, p_cont: torch.Tensor) -> torch.Tensor:
+        """Continue flags of imagined steps from the cont head's probabilities: its mode (1 if p > 0.5), as
+        the official ``heads['cont'](traj).mode()``, or the probability itself (``imag_cont: mean``)."""
+        if self.cfg.imag_cont == "mode":
+            return (p_cont > 0.5).to(p_cont.dtype)
+        if self.cfg.imag_cont == "mean":
+            return p_cont
+        raise ValueError(f"imag_cont must be 'mode' or 'mean', got {self.cfg.imag_cont!r}")
+
+    def _actor_loss(self, feats, actions, ret, value, weight, offset, scale) -> torch.Tensor:
+        """The official actor loss. adv = normed return - normed baseline value; the baseline is *not*
+        stop-gradient (continuous actions backprop through both; with REINFORCE adv is detached anyway).
+        The actor reads stop-gradient features for its log-probability and entropy."""
+        adv = (ret - offset) / scale - (value[:-1] - offset) / scale
+        logp, ent = self._log_prob_entropy(self._actor_dist(feats[:-1].detach()), actions.detach())
+        actor_obj = logp * adv.detach() if self.discrete else adv
+        self._last_entropy = ent.detach().mean()
+        return -((actor_obj + self.cfg.actent * ent) * weight[:-1].detach()).mean()
 
     # -- checkpointing -------------------------------------------------------------------------
     def state_dict(self) -> dict:

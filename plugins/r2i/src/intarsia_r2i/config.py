@@ -26,9 +26,9 @@ class WorldModelConfig:
     dt_min: float = 0.001  # S3M: lower bound of the initial step sizes
     dt_max: float = 0.1  # S3M: upper bound of the initial step sizes
     c_init: str = "trunc_standard_normal"  # S3M: C init ('trunc_standard_normal' official, 'complex_normal')
-    conj_sym: bool = False  # S3M: conjugate-symmetric parameterisation (official default off)
+    conj_sym: bool = False  # S3M: conjugate-symmetric parameterisation (official default off; halves ssm_state, as officially)
     clip_eigs: bool = False  # S3M: clip Re(Lambda) <= -1e-4
-    scan: str = "parallel"  # S3M: 'parallel' (log-depth) or 'sequential' (reference loop) over training chunks
+    scan: str = "auto"  # S3M: scan over training chunks, one of scan.SCAN_MODES ('auto' picks by device/size)
     mlp_layers: int = 2  # vector encoder/decoder hidden layers
     mlp_units: int = 512  # vector encoder/decoder width
     head_layers: int = 2  # reward/continue head hidden layers
@@ -39,6 +39,13 @@ class WorldModelConfig:
     reward_out_std: float = 0.0  # init std of the reward heads' output layer (official: 0 = zeros, see README)
     free_nats: float = 1.0  # KL free bits (per time step, summed over latents)
     head_inputs: str = "output"  # what decoder/reward/continue heads read: 'output' (h, z) as in the paper
+    # S3M output projection h = out_proj(y): false is the official Linear(bias) + SiLU; true adds DreamerV3's
+    # LayerNorm (Linear without bias -> LayerNorm -> SiLU), this plugin's earlier choice
+    out_proj_norm: bool = False
+    # S3M training chunks: at an episode start *inside* a chunk, also replace the previous posterior fed to
+    # the sequence model by the initial latent. Official (false): only the action is masked there and the SSM
+    # state is reset; the initial latent replaces the carried one only at a chunk's first step
+    reset_stoch_mid_chunk: bool = False
 
 
 @dataclass
@@ -57,15 +64,18 @@ class AgentConfig:
     actor_maxstd: float = 1.0  # continuous actions: maximum std
     model_lr: float = 1.0e-4  # world-model Adam learning rate
     model_eps: float = 1.0e-8  # world-model Adam epsilon
-    model_clip: float = 1000.0  # world-model gradient-norm clip
-    model_wd: float = 0.0  # world-model weight decay (not applied to SSM parameters, as officially)
+    model_clip: float = 1000.0  # world-model gradient-norm clip, per parameter group (SSM / the rest), as officially
+    model_wd: float = 0.0  # world-model weight decay on Linear/conv kernels only (official wd_pattern), not SSM
     actor_lr: float = 3.0e-5  # actor learning rate
     critic_lr: float = 3.0e-5  # critic learning rate
     ac_eps: float = 1.0e-5  # actor/critic Adam epsilon
-    ac_clip: float = 100.0  # actor/critic gradient-norm clip
+    ac_clip: float = 100.0  # actor gradient-norm clip (official actor_opt.clip)
+    critic_clip: float = 100.0  # critic gradient-norm clip (official critic_opt.clip)
     imag_horizon: int = 15  # imagination length
     horizon: float = 333.0  # discount = 1 - 1/horizon
     return_lambda: float = 0.95  # lambda of the lambda-returns
+    # continue flag of imagined steps: 'mode' (the official cont head's .mode(): 1 if p > 0.5) or 'mean' (p)
+    imag_cont: str = "mode"
     actent: float = 3.0e-4  # actor entropy bonus
     retnorm_decay: float = 0.99  # EMA decay of the return percentiles
     retnorm_low: float = 5.0  # lower return percentile
@@ -124,6 +134,7 @@ class AtariConfig:
     repeat: int = 4  # frameskip
     sticky: bool = False  # sticky actions (Atari100k: off)
     max_episode_steps: int = 27000  # env-step cap (108k frames)
+    noops: int = 30  # random no-op frames in [0, noops) after each reset (official atari100k: 30)
 
 
 @dataclass

@@ -94,8 +94,16 @@ def categorical_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tens
     return (lp.exp() * (lp - lq)).sum((-1, -2))
 
 
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each pixel of an NCHW map: the official Norm('layer') on a conv output
+    (it normalises the last, channel, axis of NHWC)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
 def _channel_norm(ch: int) -> nn.Module:
-    return nn.GroupNorm(1, ch)  # layer norm over channels and space, as a per-image normaliser
+    return ChannelLayerNorm(ch)
 
 
 class ImageEncoder(nn.Module):
@@ -108,7 +116,7 @@ class ImageEncoder(nn.Module):
         mods, ch = [], c
         for i in range(stages):
             out = depth * 2 ** i
-            mods += [nn.Conv2d(ch, out, 4, 2, 1), _channel_norm(out), nn.SiLU()]
+            mods += [nn.Conv2d(ch, out, 4, 2, 1, bias=False), _channel_norm(out), nn.SiLU()]  # norm: no bias
             ch = out
         self.net = nn.Sequential(*mods)
         self.out_dim = ch * (h // 2 ** stages) * (w // 2 ** stages)
@@ -132,7 +140,7 @@ class ImageDecoder(nn.Module):
         for i in reversed(range(stages)):
             last = i == 0
             out = c if last else depth * 2 ** (i - 1)
-            mods.append(nn.ConvTranspose2d(ch, out, 4, 2, 1))
+            mods.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last))
             if not last:
                 mods += [_channel_norm(out), nn.SiLU()]
             ch = out

@@ -57,4 +57,5 @@ RECIPE_SUMMARIES = {
     "r2i/bsuite-paper": "R2I on BSuite memory_length at the paper's sizes (GPU)",
     "r2i/atari100k": "R2I on Atari 100k (Pong) at the paper's sizes (GPU)",
     "r2i/dmc-vision": "R2I on DMC walker-walk from pixels at the paper's sizes (GPU)",
+    "r2i/tiny": "Tiny preset for tests and smoke runs (seconds; `extends: r2i/tiny`), not for learning",
 }

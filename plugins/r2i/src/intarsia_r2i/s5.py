@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .scan import linear_scan, mask_coefficients
+from .scan import SCAN_MODES, linear_scan, mask_coefficients
 
 
 def hippo_legs_normal_diag(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +89,10 @@ class S5Layer(nn.Module):
 
     def __init__(self, d_model: int, state_size: int, blocks: int = 8, discretization: str = "bilinear",
                  dt_min: float = 0.001, dt_max: float = 0.1, conj_sym: bool = False, clip_eigs: bool = False,
-                 scan: str = "parallel", c_init: str = "trunc_standard_normal"):
+                 scan: str = "auto", c_init: str = "trunc_standard_normal"):
         super().__init__()
+        if scan not in SCAN_MODES:
+            raise ValueError(f"unknown scan mode {scan!r}; expected one of {SCAN_MODES}")
         self.d_model, self.state_size = d_model, state_size
         self.discretization, self.conj_sym, self.clip_eigs, self.scan = discretization, conj_sym, clip_eigs, scan
         lam, V = block_diag_init(state_size, blocks, conj_sym)

@@ -214,20 +214,27 @@ class S3M(DreamerWorldModel):
     def __init__(self, cfg: WorldModelConfig, *, obs_space, action_space, reward_terms=("extrinsic",)):
         super().__init__(cfg, obs_space=obs_space, action_space=action_space, reward_terms=reward_terms)
         self.img_in = Dense(self.stoch_dim + self.action_dim, cfg.units)
-        self.ssm = S5Stack(cfg.units, cfg.ssm_state, cfg.ssm_layers, blocks=cfg.ssm_blocks,
+        self.ssm = S5Stack(cfg.units, self.ssm_states, cfg.ssm_layers, blocks=cfg.ssm_blocks,
                            discretization=cfg.discretization, dt_min=cfg.dt_min, dt_max=cfg.dt_max,
                            conj_sym=cfg.conj_sym, clip_eigs=cfg.clip_eigs, scan=cfg.scan, c_init=cfg.c_init)
-        self.out_proj = Dense(cfg.units, cfg.deter)
+        # official out_proj: Linear (with bias) and the SiLU activation, no norm
+        self.out_proj = Dense(cfg.units, cfg.deter) if cfg.out_proj_norm else nn.Sequential(
+            nn.Linear(cfg.units, cfg.deter), nn.SiLU())
         self.img_out = Dense(cfg.deter, cfg.units)
         self.img_stats = nn.Linear(cfg.units, self.stoch_dim)
         self.obs_out = Dense(self.embed_dim, cfg.units)
         self.obs_stats = nn.Linear(cfg.units, self.stoch_dim)
         # learned initial state: SSM states (real, imag) per layer and an initial output state
-        self.init_hidden = nn.Parameter(torch.zeros(2, cfg.ssm_layers, cfg.ssm_state))
+        self.init_hidden = nn.Parameter(torch.zeros(2, cfg.ssm_layers, self.ssm_states))
         self.init_deter = nn.Parameter(torch.zeros(cfg.deter))
 
+    @property
+    def ssm_states(self) -> int:
+        """Complex states stored per S5 layer: with conjugate symmetry the official code halves P."""
+        return self.cfg.ssm_state // 2 if self.cfg.conj_sym else self.cfg.ssm_state
+
     def hidden_dim(self) -> int:
-        return 2 * self.cfg.ssm_layers * self.cfg.ssm_state
+        return 2 * self.cfg.ssm_layers * self.ssm_states
 
     def hidden_flat(self, state):
         h = state["hidden"]
@@ -253,9 +260,14 @@ class S3M(DreamerWorldModel):
         is_first = is_first.float()
         post_logit = self._stats(lambda x: self.obs_stats(self.obs_out(x)), embeds)
         post_stoch = self._sample(post_logit)
-        # teacher forcing: the sequence model reads the previous posterior sample and action
+        # teacher forcing: the sequence model reads the previous posterior sample and action. At an episode
+        # start the action is masked and the SSM state reset (below); the previous posterior is replaced by
+        # the initial latent only at the chunk's first step, as officially (the acting path, one step per
+        # call, thus replaces it at every episode start, as the official obs_step does)
         prev_stoch = torch.cat([state["stoch"].unsqueeze(1), post_stoch[:, :-1]], 1)
-        first = is_first[..., None, None]
+        replace = is_first if self.cfg.reset_stoch_mid_chunk else torch.cat(
+            [is_first[:, :1], torch.zeros_like(is_first[:, 1:])], 1)
+        first = replace[..., None, None]
         prev_stoch = prev_stoch * (1 - first) + init["stoch"].unsqueeze(1) * first
         prev_action = actions * (1 - is_first.unsqueeze(-1))
         u = self.img_in(torch.cat([prev_stoch.flatten(-2), prev_action], -1))

@@ -16,21 +16,27 @@ from gymnasium import spaces
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    # area averaging (box filter), like the official cv2.INTER_AREA
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.BOX), dtype=np.uint8)
 
 
 class AtariEnv(gym.Env):
-    """ALE game with frameskip ``repeat``, optional sticky actions, RGB resized to ``size`` x ``size``."""
+    """ALE game as the official R2I/DreamerV3 Atari env: the emulator at frameskip 1, ``repeat`` frames per
+    step with the rewards summed and the **maximum over the last two frames**, a random number of no-op
+    frames in [0, ``noops``) after each reset, optional sticky actions, the minimal action set, RGB resized
+    to ``size`` x ``size`` (area filter)."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, game: str = "Pong", size: int = 64, repeat: int = 4, sticky: bool = False,
-                 max_episode_steps: int = 27000):
+                 max_episode_steps: int = 27000, noops: int = 30):
         import ale_py
 
         gym.register_envs(ale_py)
-        self.env = gym.make(f"ALE/{game}-v5", frameskip=int(repeat), repeat_action_probability=0.25 if sticky else 0.0,
-                            full_action_space=False, max_episode_steps=int(max_episode_steps))
+        self.repeat, self.noops = int(repeat), int(noops)
+        # the time limit counts emulator frames: max_episode_steps agent steps of `repeat` frames each
+        self.env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.25 if sticky else 0.0,
+                            full_action_space=False, max_episode_steps=int(max_episode_steps) * self.repeat)
         self.size = int(size)
         self.observation_space = spaces.Box(0, 255, (self.size, self.size, 3), np.uint8)
         self.action_space = self.env.action_space
@@ -38,11 +44,23 @@ class AtariEnv(gym.Env):
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         obs, _ = self.env.reset(seed=seed, options=options)
+        for _ in range(int(self.np_random.integers(self.noops)) if self.noops > 0 else 0):
+            obs, _, terminated, truncated, _ = self.env.step(0)  # action 0 is NOOP in ALE's minimal set
+            if terminated or truncated:
+                obs, _ = self.env.reset()
         return _resize(obs, self.size), {"caption": ""}
 
     def step(self, action):
-        obs, reward, terminated, truncated, _ = self.env.step(int(action))
-        return _resize(obs, self.size), float(reward), bool(terminated), bool(truncated), {"caption": ""}
+        total, previous, terminated, truncated = 0.0, None, False, False
+        for k in range(self.repeat):
+            obs, reward, terminated, truncated, _ = self.env.step(int(action))
+            total += float(reward)
+            if k == self.repeat - 2:
+                previous = obs
+            if terminated or truncated:
+                break
+        frame = obs if previous is None else np.maximum(obs, previous)  # ALE flicker: max of the last two
+        return _resize(frame, self.size), total, bool(terminated), bool(truncated), {"caption": ""}
 
     def close(self):
         self.env.close()
@@ -129,8 +147,8 @@ class MemoryMazeEnv(gym.Env):
         return np.asarray(obs, np.uint8), float(reward), bool(terminated), bool(truncated), {"caption": ""}
 
 
-def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000):
-    return AtariEnv(game, size, repeat, sticky, max_episode_steps)
+def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000, noops=30):
+    return AtariEnv(game, size, repeat, sticky, max_episode_steps, noops)
 
 
 def make_dmc(domain="walker", task="walk", size=64, repeat=2, camera=0, pixels=True):

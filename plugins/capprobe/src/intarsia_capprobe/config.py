@@ -1,0 +1,194 @@
+"""Config dataclasses of the capprobe job and analyses (every field documented; YAML/overrides fill them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
+"""Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""
+
+
+@dataclass
+class TaskConfig:
+    """Which procedural task pair (original capability -> fine-tuning task) the data generator makes."""
+
+    kind: str = "counter"
+    """``counter`` (Tracr-style: count token a, fine-tune to count b) or ``pcfg`` (strings from a PCFG;
+    counting and index-of-occurrence tasks named by a task token and an operand token in the prompt)"""
+    seq_len: int = 12
+    """counter: string length; pcfg: the longest string (shorter ones are right-padded)"""
+    max_count: int = 5
+    """counter: counts of a and of b are drawn from 0..max_count"""
+    letters: int = 6
+    """size of the string alphabet (a, b, c, ...); counter: a and b are the operands, the rest distractors"""
+    relation: str = "successor"
+    """on correlated fine-tuning samples the new task's answer equals f(old answer): ``identity`` (f(n)=n)
+    or ``successor`` (f(n)=n+1); with ``identity`` and the counter's shared prompt a correlated set would
+    not change the labels at all, so ``successor`` is the counter's default (a wrapper with something to do)"""
+    prior: str = "high"
+    """pre-training frequency of the fine-tuning operand: ``low``, ``medium`` or ``high`` (values in
+    ``prior_levels``). counter: probability that token b occurs in a pre-training string at all;
+    pcfg: the share of pre-training prompts whose operand is the fine-tuning operand"""
+    prior_levels: dict[str, float] = field(default_factory=lambda: dict(PRIOR_LEVELS))
+    """the number behind each prior name"""
+    index_share: float = 0.5
+    """pcfg: share of pre-training prompts that ask for the index of the first occurrence (rest: count)"""
+    min_len: int = 6
+    """pcfg: shortest string kept from the grammar"""
+
+
+@dataclass
+class ModelConfig:
+    """A minGPT-style decoder: token + position embeddings, pre-LN blocks (causal attention, GELU MLP)."""
+
+    n_layer: int = 3
+    """number of transformer blocks (one probe per block)"""
+    n_head: int = 4
+    """attention heads per block"""
+    d_model: int = 64
+    """residual stream width"""
+    mlp_ratio: int = 4
+    """MLP hidden width / d_model (the MLP hidden units are the neurons pruning scores)"""
+    dropout: float = 0.0
+    """dropout on embeddings, attention output and MLP output"""
+
+
+@dataclass
+class StageConfig:
+    """One supervised stage run with the Lightning Trainer (AdamW, linear warm-up, constant LR)."""
+
+    steps: int = 2000
+    """optimizer steps (an upper bound when ``stop_at`` is set)"""
+    lr: float = 1.0e-3
+    """learning rate; fine-tuning stages multiply the pre-training LR by ``lr_ratio`` instead"""
+    lr_ratio: float = 1.0
+    """fine-tuning only: LR as a ratio to pre-training's (the paper's FT learning-rate axis)"""
+    batch_size: int = 128
+    """samples per optimizer step"""
+    weight_decay: float = 0.0
+    """AdamW weight decay"""
+    warmup: int = 50
+    """linear LR warm-up steps"""
+    samples: int = 50000
+    """size of the generated training set (epochs repeat it)"""
+    correlation: float = 1.0
+    """fine-tuning only: share of training samples whose new-task answer equals f(old answer)"""
+    eval_every: int = 100
+    """evaluate exact-match accuracy on the stage's eval set every this many steps (the learning curve)"""
+    stop_at: float | None = None
+    """stop once the eval accuracy reaches this (steps-to-threshold stages); None trains all ``steps``"""
+
+
+@dataclass
+class SweepConfig:
+    """Fine-tuning grid: accuracy on the new task by prior x LR ratio x correlation (one FT run per cell)."""
+
+    priors: list[str] = field(default_factory=lambda: ["low", "high"])
+    """priors to pre-train a model for (the main prior's model is shared with the main pipeline)"""
+    lr_ratios: list[float] = field(default_factory=lambda: [0.1, 1.0])
+    """fine-tuning LR ratios"""
+    correlations: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.8, 1.0])
+    """shares of correlated fine-tuning samples"""
+    steps: int = 300
+    """fine-tuning steps per cell"""
+    enabled: bool = True
+    """skip the grid (and its extra pre-trainings) when false"""
+
+
+@dataclass
+class ProbeConfig:
+    """Linear probe per block on the residual stream at the answer position (multinomial logistic regression)."""
+
+    module_pattern: str = r"^(drop|blocks\.\d+)$"
+    """regex over ``model.named_modules()`` names: the modules whose outputs are probed (one probe each)"""
+    train_fraction: float = 0.7
+    """share of the samples the probe is fitted on; accuracy is reported on the rest"""
+    max_iter: int = 500
+    """L-BFGS iterations of the logistic regression"""
+    C: float = 1.0
+    """inverse L2 strength of the logistic regression"""
+    seed: int = 0
+    """seed of the train/test split"""
+    batch_size: int = 512
+    """forward-pass batch size while collecting activations"""
+
+
+@dataclass
+class PruneConfig:
+    """Saliency pruning: score neurons by |weight x gradient| of a loss, zero the top K; random K as control."""
+
+    module_pattern: str = r"^blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc|proj))$"
+    """regex over module names: ``nn.Linear`` layers whose output units are the neurons (row + bias zeroed);
+    the default takes every linear layer inside the blocks (MLP hidden units, attention q/k/v units and
+    the units the attention and MLP write into the residual stream)"""
+    ks: list[int] = field(default_factory=lambda: [0, 4, 8, 16, 32, 64, 128])
+    """numbers of neurons pruned (the accuracy-against-neurons-pruned curve)"""
+    score: str = "signed"
+    """``abs``: |w x grad| summed per neuron (one-shot, the paper's score); ``signed``: the sum of w x grad,
+    the first-order estimate of how much zeroing the neuron lowers the loss (ranks only neurons whose
+    removal helps, not those whose removal hurts)"""
+    chunk: int = 4
+    """iterative pruning: recompute the scores after every ``chunk`` neurons pruned; 0 scores once"""
+    random_repeats: int = 5
+    """random-pruning draws averaged per K"""
+    seed: int = 0
+    """seed of the random control"""
+    batch_size: int = 512
+    """batch size of the saliency gradient and the evaluation"""
+
+
+@dataclass
+class AccuracyConfig:
+    """Exact-match accuracy of the answer token, on each named eval set."""
+
+    batch_size: int = 512
+    """forward-pass batch size"""
+
+
+@dataclass
+class CapprobeConfig:
+    """pre-train -> fine-tune (correlated) -> analyses -> reverse fine-tune -> from-scratch baseline -> report."""
+
+    job: str = "capprobe"
+    """the job's registered name"""
+    recipe: str = ""
+    """set by the loader: which recipe/file this came from"""
+    name: str = "capprobe"
+    """run name"""
+    seed: int = 0
+    """seed of the data generators and of every stage's initialisation"""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    """the procedural task pair"""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """the transformer"""
+    pretrain: StageConfig = field(default_factory=lambda: StageConfig(steps=3000, eval_every=250))
+    """pre-training on the original task"""
+    finetune: StageConfig = field(default_factory=lambda: StageConfig(steps=300, lr_ratio=0.1, eval_every=50))
+    """fine-tuning on the new task (``correlation`` sets the spurious share)"""
+    reverse: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, eval_every=10, stop_at=0.9))
+    """reverse fine-tuning: the fine-tuned model trained back on the original task"""
+    scratch: StageConfig = field(default_factory=lambda: StageConfig(steps=4000, eval_every=25, stop_at=0.9))
+    """from-scratch baseline on the original task (same optimiser settings as ``reverse``)"""
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    """the prior x LR x correlation grid"""
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    """the linear-probe analysis"""
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    """the saliency-pruning analysis"""
+    prune_k: int = 64
+    """K behind ``pruned_original_acc`` / ``random_pruned_original_acc`` (must be one of ``prune.ks``)"""
+    eval_samples: int = 2000
+    """size of each generated test set"""
+    probe_samples: int = 3000
+    """samples the probes are fitted and tested on"""
+    accelerator: str = "auto"
+    """Lightning accelerator (``cpu``, ``gpu``, ``auto``)"""
+    precision: str = "32-true"
+    """Lightning precision (``bf16-mixed`` on recent GPUs)"""
+    threshold: float = 0.9
+    """accuracy that ``reverse_ft_steps`` and ``scratch_steps`` count the steps to"""
+    meta: dict[str, Any] | None = None
+    """free-form notes copied into the report"""
+    log: dict[str, Any] = field(default_factory=dict)
+    """{dir: ROOT}: where ``intarsia run`` puts run directories"""

@@ -1,0 +1,69 @@
+"""The recipe's figures at small scale (matplotlib ``Figure`` objects; no global pyplot state)."""
+
+from __future__ import annotations
+
+
+def _figure(**kw):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
+def grid_figure(grid: list[dict]):
+    """New-task accuracy against correlation, one panel per prior, one line per (LR ratio, test set)."""
+    priors = list(dict.fromkeys(c["prior"] for c in grid))
+    ratios = list(dict.fromkeys(c["lr_ratio"] for c in grid))
+    fig = _figure(figsize=(4.2 * len(priors), 3.4))
+    axes = fig.subplots(1, len(priors), squeeze=False)[0]
+    for ax, prior in zip(axes, priors):
+        for i, ratio in enumerate(ratios):
+            cells = sorted((c for c in grid if c["prior"] == prior and c["lr_ratio"] == ratio), key=lambda c: c["correlation"])
+            xs = [c["correlation"] for c in cells]
+            color = f"C{i}"
+            ax.plot(xs, [c["correlated"] for c in cells], marker="o", color=color, label=f"LR x{ratio:g}, correlated")
+            ax.plot(xs, [c["uncorrelated"] for c in cells], marker="s", ls="--", color=color,
+                    label=f"LR x{ratio:g}, uncorrelated")
+        ax.set_title(f"prior: {prior}")
+        ax.set_xlabel("share of correlated fine-tuning samples")
+        ax.set_ylabel("new-task accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def probe_compare_figure(before: dict, after: dict):
+    """Probe accuracy per probed module, pre-trained vs fine-tuned."""
+    names = list(before)
+    fig = _figure(figsize=(1.5 + 0.9 * len(names), 3.3))
+    ax = fig.subplots()
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [before[n]["accuracy"] for n in names], width=0.4, label="pre-trained")
+    ax.bar([x + 0.2 for x in xs], [after[n]["accuracy"] for n in names], width=0.4, label="fine-tuned")
+    ax.axhline(max(r["chance"] for r in before.values()), color="grey", ls="--", label="majority class")
+    ax.set_xticks(list(xs), names, rotation=30, ha="right")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("count-of-a probe accuracy")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def steps_figure(reverse: list, scratch: list, threshold: float):
+    """Original-task accuracy against steps: reverse fine-tuning vs training from scratch."""
+    fig = _figure(figsize=(4.8, 3.3))
+    ax = fig.subplots()
+    for curve, label in ((reverse, "reverse fine-tuning"), (scratch, "from scratch")):
+        ax.plot([s for s, _ in curve], [a for _, a in curve], marker=".", label=label)
+    ax.axhline(threshold, color="grey", ls="--")
+    ax.set_xlabel("gradient steps")
+    ax.set_ylabel("original-task accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

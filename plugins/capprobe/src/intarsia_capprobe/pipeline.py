@@ -1,0 +1,268 @@
+"""The capprobe job (``job: capprobe``): the paper's protocol at small scale.
+
+    pre-train (original task) -> fine-tune (new task, correlated share) -> analyses (probes before/after,
+    saliency pruning vs random, exact match) -> reverse fine-tune (back to the original task)
+    -> from-scratch baseline (original task) -> the prior x LR x correlation grid -> report + figures
+
+Every stage writes its outputs into the run directory and a marker ``stages/<stage>.json`` when it is
+complete; rerunning or ``intarsia resume RUN_DIR`` skips completed stages (each grid cell is a stage).
+
+Run-directory layout::
+
+    models/pretrain_<prior>.pt   pre-trained model per prior (weights_only-loadable)
+    models/finetune.pt           the main fine-tuned model
+    stages/*.json                stage results (curves, accuracies)
+    analyses.json                what ``intarsia capprobe analyze RUN_DIR`` (re)computes
+    sweep.png, probe.png, pruning.png, reverse.png, report.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import CapprobeConfig
+
+METRIC_KEYS = ("wrapper_correlated_acc", "wrapper_uncorrelated_acc", "pruned_original_acc",
+               "random_pruned_original_acc", "probe_count_a_before", "probe_count_a_after",
+               "reverse_ft_steps", "scratch_steps")
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Stages:
+    """Completion markers: ``run(name, fn)`` runs ``fn`` unless ``stages/<name>.json`` exists."""
+
+    def __init__(self, root: Path, log: Callable[[str], None] = print):
+        self.root, self.log = root / "stages", log
+
+    def done(self, name: str) -> dict | None:
+        path = self.root / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def run(self, name: str, fn: Callable[[], dict]) -> dict:
+        prior = self.done(name)
+        if prior is not None:
+            self.log(f"[capprobe] {name}: complete, skipped")
+            return prior
+        self.log(f"[capprobe] {name} ...")
+        t0 = time.perf_counter()
+        result = {**fn(), "seconds": round(time.perf_counter() - t0, 2)}
+        _atomic_json(self.root / f"{name}.json", result)
+        self.log(f"[capprobe] {name}: done in {result['seconds']:.1f}s")
+        return result
+
+
+class Experiment:
+    """The generated data sets and model factory one config implies (deterministic from ``config.seed``)."""
+
+    def __init__(self, config: CapprobeConfig):
+        from .tasks import TaskPair, tensors
+
+        self.config = config
+        self.task = TaskPair(config.task)
+        seed = config.seed
+        self.eval = {split: tensors(self.task.dataset(split, config.eval_samples, seed + 1000))
+                     for split in ("original", "correlated", "uncorrelated")}
+
+    def new_model(self, seed: int):
+        import torch
+
+        from .model import MiniGPT
+
+        torch.manual_seed(seed)
+        return MiniGPT(self.config.model, len(self.task.vocab), self.task.width)
+
+    def train(self, model, stage, *, split: str, lr: float, eval_split: str, seed: int, root: Path, name: str,
+              correlation: float = 1.0, prior: str | None = None) -> dict:
+        from .training import train_stage
+
+        data = self.task.dataset(split, stage.samples, seed, correlation=correlation, prior=prior)
+        return train_stage(model, data, stage, lr=lr, seed=seed, eval_data=self.eval[eval_split],
+                           accelerator=self.config.accelerator, precision=self.config.precision,
+                           log_dir=root / "logs", name=name)
+
+    def accuracies(self, model) -> dict[str, float]:
+        from .training import exact_match
+
+        return {split: exact_match(model, d) for split, d in self.eval.items()}
+
+    def probe_data(self, offset: int = 2000) -> dict:
+        from .tasks import tensors
+
+        d = tensors(self.task.dataset("original", self.config.probe_samples, self.config.seed + offset))
+        return {**d, "targets": d["original"]}
+
+
+def run_capprobe(config: CapprobeConfig, *, run) -> dict:
+    """The job factory: ``factory(config, *, run)`` -> report dict."""
+    from .model import MiniGPT
+
+    _check(config)
+    root = Path(run.dir)
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    stages = Stages(root)
+    exp = Experiment(config)
+    t_start = time.perf_counter()
+    pre_lr = config.pretrain.lr
+
+    def pretrain(prior: str) -> dict:
+        model = exp.new_model(config.seed)
+        out = exp.train(model, config.pretrain, split="pretrain", lr=pre_lr, eval_split="original",
+                        seed=config.seed, root=root, name=f"pretrain_{prior}", prior=prior)
+        model.save(root / "models" / f"pretrain_{prior}.pt")
+        return {**out, "accuracies": exp.accuracies(model)}
+
+    priors = [config.task.prior] + [p for p in (config.sweep.priors if config.sweep.enabled else [])
+                                    if p != config.task.prior]
+    pre = {p: stages.run(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
+
+    def finetune() -> dict:
+        model = MiniGPT.load(root / "models" / f"pretrain_{config.task.prior}.pt")
+        ft = config.finetune
+        out = exp.train(model, ft, split="finetune", lr=pre_lr * ft.lr_ratio, eval_split="correlated",
+                        seed=config.seed + 1, root=root, name="finetune", correlation=ft.correlation)
+        model.save(root / "models" / "finetune.pt")
+        return {**out, "accuracies": exp.accuracies(model)}
+
+    ft = stages.run("finetune", finetune)
+    analyses = stages.run("analyses", lambda: analyze_run(root, config, exp=exp))
+
+    def steps_stage(start: str | None, stage, name: str) -> dict:
+        model = MiniGPT.load(root / "models" / start) if start else exp.new_model(config.seed + 7)
+        out = exp.train(model, stage, split="pretrain", lr=stage.lr, eval_split="original", seed=config.seed + 2,
+                        root=root, name=name)
+        from .training import steps_to
+
+        reached = steps_to(out["curve"], config.threshold)
+        return {**out, "steps_to_threshold": reached}
+
+    reverse = stages.run("reverse", lambda: steps_stage("finetune.pt", config.reverse, "reverse"))
+    scratch = stages.run("scratch", lambda: steps_stage(None, config.scratch, "scratch"))
+
+    grid = []
+    if config.sweep.enabled:
+        for prior in config.sweep.priors:
+            for ratio in config.sweep.lr_ratios:
+                for corr in config.sweep.correlations:
+                    name = f"sweep_{prior}_lr{ratio:g}_c{corr:g}"
+                    cell = stages.run(name, lambda prior=prior, ratio=ratio, corr=corr: _sweep_cell(
+                        exp, root, prior, ratio, corr))
+                    grid.append({"prior": prior, "lr_ratio": ratio, "correlation": corr,
+                                 **{k: cell["accuracies"][k] for k in ("original", "correlated", "uncorrelated")}})
+
+    figures = _figures(root, config, grid, analyses, reverse, scratch)
+    rev_steps, scr_steps = reverse["steps_to_threshold"], scratch["steps_to_threshold"]
+    metrics = {
+        "wrapper_correlated_acc": ft["accuracies"]["correlated"],
+        "wrapper_uncorrelated_acc": ft["accuracies"]["uncorrelated"],
+        "pruned_original_acc": analyses["pruning"]["metrics"][f"pruned_acc@{config.prune_k}"],
+        "random_pruned_original_acc": analyses["pruning"]["metrics"][f"random_pruned_acc@{config.prune_k}"],
+        "probe_count_a_before": analyses["probe_before_best"],
+        "probe_count_a_after": analyses["probe_after_best"],
+        # a stage that never reached the threshold reports its step budget (a lower bound; see *_reached)
+        "reverse_ft_steps": rev_steps if rev_steps is not None else reverse["steps"],
+        "scratch_steps": scr_steps if scr_steps is not None else scratch["steps"],
+    }
+    return {
+        "metrics": metrics,
+        "reverse_reached": rev_steps is not None, "scratch_reached": scr_steps is not None,
+        "pretrain_accuracies": {p: r["accuracies"] for p, r in pre.items()},
+        "finetune_accuracies": ft["accuracies"],
+        "probe_before": analyses["probe_before"], "probe_after": analyses["probe_after"],
+        "pruning_curve": analyses["pruning"]["curve"], "grid": grid,
+        "reverse_curve": reverse["curve"], "scratch_curve": scratch["curve"],
+        "figures": figures, "seed": config.seed, "meta": config.meta,
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "stage_seconds": {p.stem: json.loads(p.read_text()).get("seconds") for p in sorted((root / "stages").glob("*.json"))},
+    }
+
+
+def _sweep_cell(exp: Experiment, root: Path, prior: str, ratio: float, corr: float) -> dict:
+    from .model import MiniGPT
+
+    cfg = exp.config
+    model = MiniGPT.load(root / "models" / f"pretrain_{prior}.pt")
+    stage = dataclasses.replace(cfg.finetune, steps=cfg.sweep.steps, correlation=corr, stop_at=None)
+    out = exp.train(model, stage, split="finetune", lr=cfg.pretrain.lr * ratio, eval_split="correlated",
+                    seed=cfg.seed + 1, root=root, name=f"sweep_{prior}_lr{ratio:g}_c{corr:g}", correlation=corr)
+    return {"accuracies": exp.accuracies(model), "steps": out["steps"]}
+
+
+def _check(config: CapprobeConfig) -> None:
+    from intarsia.errors import ConfigError
+
+    if config.prune_k not in config.prune.ks:
+        raise ConfigError(f"prune_k={config.prune_k} is not one of prune.ks={list(config.prune.ks)}")
+    for prior in [config.task.prior, *config.sweep.priors]:
+        if prior not in config.task.prior_levels:
+            raise ConfigError(f"unknown prior {prior!r}; task.prior_levels has {sorted(config.task.prior_levels)}")
+    for corr in [config.finetune.correlation, *config.sweep.correlations]:
+        if not 0.0 <= corr <= 1.0:
+            raise ConfigError(f"correlation {corr} is outside [0, 1]")
+    if config.task.kind not in ("counter", "pcfg"):
+        raise ConfigError(f"task.kind must be 'counter' or 'pcfg', got {config.task.kind!r}")
+
+
+def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | None = None) -> dict:
+    """Probes (pre-trained vs fine-tuned, per block), saliency vs random pruning of the fine-tuned model on
+    the original task, exact match on every eval set. Writes ``analyses.json`` and returns it."""
+    from intarsia.errors import IntarsiaError
+
+    from .model import MiniGPT
+    from .probing import LinearProbe
+    from .pruning import ExactMatch, SaliencyPruning
+
+    root = Path(root)
+    pre_path, ft_path = root / "models" / f"pretrain_{config.task.prior}.pt", root / "models" / "finetune.pt"
+    for path in (pre_path, ft_path):
+        if not path.is_file():
+            raise IntarsiaError(f"{str(root)!r} has no {path.relative_to(root)}: run the pre-training and "
+                                "fine-tuning stages first")
+    exp = exp or Experiment(config)
+    pre, ft = MiniGPT.load(pre_path), MiniGPT.load(ft_path)
+    probe = LinearProbe(config.probe)
+    data = exp.probe_data()
+    before, after = probe.run(pre, data), probe.run(ft, data)
+    prune_data = {**exp.eval["original"]}
+    saliency_set = exp.probe_data(offset=3000)  # saliency from other original-task rows than the eval set
+    pruning = SaliencyPruning(config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
+                                                      "labels": saliency_set["labels"], "eval": prune_data})
+    acc = {"pretrained": ExactMatch().run(pre, exp.eval)["metrics"],
+           "finetuned": ExactMatch().run(ft, exp.eval)["metrics"]}
+    blocks = lambda m: {k: v for k, v in m.items() if k.startswith("probe/blocks")}  # noqa: E731
+    out = {
+        "probe_before": before["results"], "probe_after": after["results"],
+        "probe_before_best": max(blocks(before["metrics"]).values()),
+        "probe_after_best": max(blocks(after["metrics"]).values()),
+        "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
+        "accuracy": acc,
+    }
+    _atomic_json(root / "analyses.json", out)
+    for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),
+                      ("pruning", pruning["figures"]["pruning"])):
+        fig.savefig(root / f"{name}.png", dpi=100)
+    return out
+
+
+def _figures(root: Path, config: CapprobeConfig, grid: list[dict], analyses: dict, reverse: dict, scratch: dict) -> list[str]:
+    from .figures import grid_figure, probe_compare_figure, steps_figure
+
+    out = []
+    if grid:
+        grid_figure(grid).savefig(root / "sweep.png", dpi=100)
+        out.append("sweep.png")
+    probe_compare_figure(analyses["probe_before"], analyses["probe_after"]).savefig(root / "probe.png", dpi=100)
+    steps_figure(reverse["curve"], scratch["curve"], config.threshold).savefig(root / "reverse.png", dpi=100)
+    out += ["probe.png", "pruning.png", "reverse.png"]
+    return out

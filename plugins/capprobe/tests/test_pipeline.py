@@ -1,0 +1,72 @@
+"""The capprobe job end to end at toy size: stages, resumability, the report's metric keys, the CLI."""
+
+import json
+
+import pytest
+from intarsia.errors import ConfigError
+from intarsia.runner.api import resume_run, run_config
+from intarsia_capprobe.pipeline import METRIC_KEYS
+
+TINY = {
+    "extends": "capprobe/counter", "accelerator": "cpu",
+    "model": {"n_layer": 2, "d_model": 32},
+    "pretrain": {"steps": 12, "samples": 256, "batch_size": 32, "eval_every": 6},
+    "finetune": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
+    "reverse": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
+    "scratch": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
+    "sweep": {"priors": ["high"], "lr_ratios": [1.0], "correlations": [1.0], "steps": 3},
+    "prune": {"ks": [0, 4], "random_repeats": 1}, "prune_k": 4,
+    "eval_samples": 64, "probe_samples": 120,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("capprobe") / "run"
+    return run_dir, run_config(TINY, run_dir=run_dir)
+
+
+def test_report_holds_exactly_the_issue_metrics(tiny_run):
+    run_dir, report = tiny_run
+    assert tuple(report["metrics"]) == METRIC_KEYS
+    assert all(isinstance(v, (int, float)) for v in report["metrics"].values())
+    on_disk = json.loads((run_dir / "report.json").read_text())
+    assert on_disk["metrics"] == report["metrics"]
+    for fig in ("sweep.png", "probe.png", "pruning.png", "reverse.png"):
+        assert (run_dir / fig).stat().st_size > 1000
+    assert len(report["grid"]) == 1
+    assert (run_dir / "models" / "finetune.pt").is_file()
+
+
+def test_resume_skips_completed_stages(tiny_run, capsys):
+    run_dir, report = tiny_run
+    again = resume_run(run_dir)
+    out = capsys.readouterr().out
+    assert "pretrain_high: complete, skipped" in out and "reverse: complete, skipped" in out
+    assert again["metrics"] == report["metrics"]
+
+
+def test_cli_analyze_reruns_the_analyses(tiny_run, capsys):
+    from intarsia.cli import main
+
+    run_dir, report = tiny_run
+    (run_dir / "analyses.json").unlink()
+    capsys.readouterr()
+    assert main(["capprobe", "analyze", str(run_dir)]) == 0
+    stdout = capsys.readouterr().out
+    out = json.loads(stdout[stdout.index("{"):])
+    assert out["probe_count_a_after"] == report["metrics"]["probe_count_a_after"]
+    assert (run_dir / "analyses.json").is_file()
+
+
+def test_cli_analyze_on_a_non_run_is_one_line(tmp_path):
+    from intarsia.testing import run_cli
+
+    res = run_cli("capprobe", "analyze", str(tmp_path))
+    assert res.returncode == 2 and "no config.yaml" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_bad_prune_k_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="prune_k=5"):
+        run_config({**TINY, "prune_k": 5}, run_dir=tmp_path / "bad")

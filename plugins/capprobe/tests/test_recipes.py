@@ -1,0 +1,28 @@
+"""The shipped recipes: every one resolves; ``capprobe/counter`` as shipped reproduces the paper's
+qualitative claims (slow: about 10-25 minutes on two CPU cores)."""
+
+import pytest
+from intarsia.runner.api import prepare
+
+RECIPES = ["capprobe/counter", "capprobe/pcfg", "capprobe/counter-gpu", "capprobe/pcfg-gpu"]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_resolves(name):
+    _, job, config = prepare(name)
+    assert job == "capprobe" and config.prune_k in config.prune.ks
+
+
+@pytest.mark.slow
+def test_counter_recipe_reproduces_the_claims(tmp_path):
+    from intarsia.runner.api import run_config
+
+    m = run_config("capprobe/counter", run_dir=tmp_path / "counter")["metrics"]
+    # (ii) a wrapper: the new task is solved only where its answer is a function of the old one
+    assert m["wrapper_correlated_acc"] >= 0.9 and m["wrapper_uncorrelated_acc"] <= 0.3
+    # pruning the top-K salient neurons brings the original capability back; K random ones do not
+    assert m["pruned_original_acc"] >= m["random_pruned_original_acc"] + 0.3
+    # (i) the capability is still there: the count-of-a probe keeps most of its accuracy
+    assert m["probe_count_a_after"] >= 0.8 * m["probe_count_a_before"]
+    # (iii) reverse fine-tuning revives it in at most a third of the from-scratch steps
+    assert m["reverse_ft_steps"] * 3 <= m["scratch_steps"]

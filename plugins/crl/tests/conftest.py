@@ -1,0 +1,5 @@
+
+import torch
+
+torch.set_num_threads(1)
+

@@ -1,0 +1,68 @@
+"""The ``crl`` job end to end through the runner: CI-sized learning runs, the report, the encoder file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from intarsia.errors import ConfigError
+from intarsia.runner.api import run_config
+from intarsia_crl import plugin
+
+ISSUE_KEYS = {"mcc", "mcc_spearman", "r2", "mcc_x", "mcc_y", "r2_x", "r2_y"}
+
+
+def tiny(encoder: str, **over) -> dict:
+    cfg = {
+        "job": "crl", "name": f"tiny-{encoder}", "seed": 0,
+        "sprites": {"num_objects": 2, "properties": ["x", "y"], "image_size": 16, "injective": True,
+                    "num_pairs": 1500, "val_pairs": 400, "radius_range": [0.1, 0.14]},
+        "model": {"encoder": encoder, "hidden_dim": 16, "slot_dim": 16, "cnn_layers": 2, "cnn_stride": 2,
+                  "kernel_size": 3, "flat_width": 64, "decoder": False, "slot_attention": "softmax"},
+        "loss": {"w_recon": 0.0},
+        "train": {"epochs": 1, "batch_size": 32, "lr": 2e-3, "accelerator": "cpu", "threads": 1},
+        "plots": False,
+    }
+    for key, value in over.items():
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
+    return cfg
+
+
+def test_a_short_flat_run_beats_its_untrained_encoder_and_reports_the_issue_metrics(intarsia_host, tmp_path):
+    intarsia_host(plugin)
+    untrained = run_config(tiny("flat", train={"epochs": 0}), run_dir=tmp_path / "u")
+    trained = run_config(tiny("flat", train={"epochs": 6}, plots=True), run_dir=tmp_path / "t")
+    assert set(trained["metrics"]) == ISSUE_KEYS
+    assert untrained["metrics"]["mcc"] < 0.5
+    assert trained["metrics"]["mcc"] > 0.8 and trained["metrics"]["mcc"] > untrained["metrics"]["mcc"] + 0.3
+    assert json.loads((tmp_path / "t" / "report.json").read_text())["metrics"] == pytest.approx(trained["metrics"])
+    assert (tmp_path / "t" / "latents.png").exists()
+
+
+def test_a_slot_run_writes_an_encoder_that_builds_by_name(intarsia_host, tmp_path):
+    from intarsia.build import build
+
+    intarsia_host(plugin)
+    report = run_config(tiny("slots", sprites={"num_pairs": 64, "val_pairs": 32}, plots=True,
+                             model={"slot_attention": "mesh", "decoder": True, "decoder_init_size": 4,
+                                    "recon_downsample": 2}, loss={"w_recon": 10.0}),
+                        run_dir=tmp_path / "t")
+    assert set(report["metrics"]) == ISSUE_KEYS and report["steps"] == 2
+    assert (tmp_path / "t" / "slots.png").exists() and (tmp_path / "t" / "latents.png").exists()
+    enc = build("encoders", "crl-slots", {"checkpoint": str(tmp_path / "t" / "encoder.pt")})
+    with torch.no_grad():
+        out = enc(torch.rand(3, 3, 16, 16))
+    assert out.shape == (3, 3, 16)
+    with pytest.raises(ConfigError, match="holds a slots encoder"):
+        build("encoders", "crl-flat", {"checkpoint": str(tmp_path / "t" / "encoder.pt")})
+
+
+def test_bad_config_values_are_one_line_errors(intarsia_host, tmp_path):
+    intarsia_host(plugin)
+    with pytest.raises(ConfigError, match="sprites.properties"):
+        run_config(tiny("slots", sprites={"properties": ["x", "colour"]}), run_dir=tmp_path / "a")
+    with pytest.raises(ConfigError, match="model.encoder"):
+        run_config(tiny("set"), run_dir=tmp_path / "b")
+    with pytest.raises(ConfigError, match="loss.matching"):
+        run_config(tiny("slots", loss={"matching": "greedy"}), run_dir=tmp_path / "c")

@@ -1,0 +1,211 @@
+"""Config dataclasses of the GFlowNet samplers and the ``gfn`` job (cheap to import: no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from intarsia.config import component
+from intarsia.runner.train_config import FabricConfig
+
+
+@dataclass
+class EnvConfig:
+    """A built-in DAG environment (your own DAG: see ``intarsia_gfn.dag``)."""
+
+    name: str = "hypergrid"
+    """"hypergrid" (Bengio et al., 2021) or "bitseq" (bit sequences built word by word, in any order)"""
+    ndim: int = 2
+    """hypergrid: dimension d"""
+    height: int = 8
+    """hypergrid: side H (coordinates 0..H-1)"""
+    reward: str = "standard"
+    """hypergrid: "standard" (R0 + R1 on the outer ring + R2 on the band, as torchgfn's "original") or
+    "random" (R0 everywhere, R0 + R2 on `modes` cells drawn with `modes_seed`)"""
+    R0: float = 0.1
+    """hypergrid: the floor reward; smaller values make modes harder to find (the TB paper uses 1e-1..1e-3)"""
+    R1: float = 0.5
+    """hypergrid "standard": added on the outer ring"""
+    R2: float = 2.0
+    """hypergrid: added on the modes (the band of "standard", the cells of "random")"""
+    modes: int = 4
+    """hypergrid "random": number of mode cells; bitseq: size of the mode set M"""
+    modes_seed: int = 0
+    """seed of the random modes (hypergrid "random", bitseq)"""
+    length: int = 8
+    """bitseq: bits per sequence"""
+    word: int = 2
+    """bitseq: bits added per action (length must be a multiple)"""
+    beta: float = 3.0
+    """bitseq: R(x) = exp(-beta * min_m hamming(x, m) / length)"""
+
+
+@dataclass
+class NetworkConfig:
+    hidden: int = 256
+    """width of the MLP trunk"""
+    layers: int = 2
+    """hidden layers of the trunk"""
+    uniform_backward: bool = False
+    """fix P_B to the uniform distribution over parents instead of learning it"""
+
+
+@dataclass
+class ExplorationConfig:
+    epsilon: float = 0.0
+    """probability of replacing the policy's action by a uniformly random allowed one (training rollouts)"""
+    temperature: float = 1.0
+    """training rollouts sample from softmax(logits / temperature)"""
+
+
+@dataclass
+class ReplayConfig:
+    capacity: int = 0
+    """distinct terminal objects kept, highest reward first (0: no replay)"""
+    ratio: float = 0.5
+    """fraction of each batch made of backward trajectories (drawn with P_B) from stored terminals"""
+
+
+@dataclass
+class GFlowNetConfig:
+    """A GFlowNet trained on the environment's reward."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    loss: str = "tb"
+    """"tb" (trajectory balance), "db" (detailed balance) or "subtb" (sub-trajectory balance)"""
+    subtb_lambda: float = 0.9
+    """SubTB: weight lambda^(j-i) of the sub-trajectory s_i..s_j, normalised within each trajectory"""
+    batch_size: int = 16
+    """trajectories per iteration"""
+    lr: float = 1e-3
+    """Adam learning rate of the networks"""
+    lr_logz: float = 1e-1
+    """Adam learning rate of log Z (TB)"""
+    grad_clip: float = 1.0
+    """gradient-norm clip (0: none)"""
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+
+
+@dataclass
+class ExplorerConfig:
+    """The reward-free exploratory GFlowNet whose trajectories OC-GFN relabels (GAFlowNet-style)."""
+
+    enabled: bool = True
+    """relabel the explorer's trajectories in hindsight (False: only the model's own attempts)"""
+    hidden: int = 128
+    """width of the explorer's MLP and of the RND networks"""
+    lr: float = 1e-3
+    """Adam learning rate of the explorer and the RND predictor"""
+    lr_logz: float = 1e-1
+    """Adam learning rate of the explorer's log Z"""
+    intrinsic_scale: float = 10.0
+    """the explorer's log-reward is intrinsic_scale * RND error of the terminal (novelty)"""
+    epsilon: float = 0.1
+    """uniform-action exploration of the explorer's rollouts"""
+
+
+@dataclass
+class OCGFNConfig:
+    """Outcome-conditioned GFlowNet pre-training: no extrinsic reward is queried."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    batch_size: int = 64
+    """outcomes (and trajectories of each source) per iteration"""
+    lr: float = 1e-3
+    """Adam learning rate"""
+    grad_clip: float = 1.0
+    """gradient-norm clip (0: none)"""
+    reward_floor: float = 1e-4
+    """R(x|y) = 1 if x = y else reward_floor (a zero reward has no log)"""
+    teleport: bool = True
+    """outcome teleportation: log R(x|y) enters every transition's DB residual, not only the last"""
+    hindsight: bool = True
+    """train on trajectories relabelled with the outcome they reached (successes by construction)"""
+    negatives: bool = True
+    """train on the model's own attempts at sampled outcomes (failures are contrastive negatives)"""
+    attempt_epsilon: float = 0.05
+    """uniform-action exploration of the model's own attempts"""
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    explorer: ExplorerConfig = field(default_factory=ExplorerConfig)
+
+
+@dataclass
+class FinetuneConfig:
+    """Amortized fine-tuning of a frozen pre-trained OC-GFN to the environment's reward."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    pretrained: str = ""
+    """the pre-trained OC-GFN: a model.pt file or the run directory holding it (a `gfn` job with a
+    `pretrain` section fills this in)"""
+    batch_size: int = 16
+    """trajectories of the fine-tuned policy per iteration"""
+    outcomes_per_transition: int = 4
+    """outcomes y drawn per visited transition; each is one reward query R(y)"""
+    outcome_epsilon: float = 0.2
+    """probability that an outcome token is drawn uniformly instead of from the outcome sampler"""
+    lr: float = 3e-3
+    """Adam learning rate of the numerator network and the outcome sampler"""
+    grad_clip: float = 1.0
+    """gradient-norm clip (0: none)"""
+    hidden: int = 256
+    """width of the numerator network and the outcome sampler"""
+    layers: int = 2
+    """hidden layers of both"""
+    exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+
+
+@dataclass
+class GFNLogConfig:
+    every: int = 100
+    """iterations between metric logs"""
+    dir: str = "runs"
+    """root of run directories: <dir>/<name>/<timestamp>/"""
+    progress: bool = True
+    """show a rich progress bar"""
+    tensorboard: bool = True
+    """also log to TensorBoard when it is installed"""
+
+
+@dataclass
+class GFNCheckpointConfig:
+    every: int = 1000
+    """iterations between checkpoints (0: only at the end)"""
+    keep: int = 2
+    """checkpoints kept on disk"""
+
+
+@dataclass
+class GFNEvalConfig:
+    every: int = 250
+    """iterations between evaluations (exact where the space is enumerable; 0: only at the end)"""
+
+
+@dataclass
+class GFNJobConfig:
+    """The ``gfn`` job: train a sampler for ``iterations`` iterations, evaluate, checkpoint, report."""
+
+    job: str = "gfn"
+    """the job that runs this config"""
+    name: str = "gfn"
+    """run name: the folder under log.dir"""
+    recipe: str = ""
+    """recipe or file this config came from (filled in automatically)"""
+    seed: int = 0
+    """seeds torch, numpy and python before the sampler is built"""
+    iterations: int = 1000
+    """training iterations (one update() each)"""
+    sampler: Any = component("samplers")
+    """the sampler: {name: REGISTERED_SAMPLER, ...its config fields}"""
+    pretrain: Any = component("samplers", required=False)
+    """optional sampler trained first (a nested gfn run in <run>/pretrain) whose model.pt becomes
+    sampler.pretrained"""
+    pretrain_iterations: int = 0
+    """iterations of the pretrain stage"""
+    cpu_threads: int = 1
+    """torch intra-op threads (0: torch's default); small networks run fastest with 1"""
+    fabric: FabricConfig = field(default_factory=FabricConfig)
+    log: GFNLogConfig = field(default_factory=GFNLogConfig)
+    checkpoint: GFNCheckpointConfig = field(default_factory=GFNCheckpointConfig)
+    eval: GFNEvalConfig = field(default_factory=GFNEvalConfig)

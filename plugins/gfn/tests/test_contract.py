@@ -1,0 +1,75 @@
+"""The samplers against intarsia.testing.SamplerContract (tiny configs)."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+from intarsia.errors import ConfigError
+from intarsia.testing import SamplerContract
+from intarsia_gfn.config import (
+    EnvConfig,
+    ExplorerConfig,
+    FinetuneConfig,
+    GFlowNetConfig,
+    NetworkConfig,
+    OCGFNConfig,
+    ReplayConfig,
+)
+from intarsia_gfn.finetune import AmortizedFinetune
+from intarsia_gfn.gflownet import GFlowNet
+from intarsia_gfn.ocgfn import OutcomeConditionedGFlowNet
+
+GRID = EnvConfig(ndim=2, height=4)
+SMALL = NetworkConfig(hidden=32, layers=1)
+
+
+class TestGFlowNetTB(SamplerContract):
+    def make_sampler(self, fabric):
+        return GFlowNet(GFlowNetConfig(env=GRID, batch_size=8, network=SMALL), fabric=fabric)
+
+
+class TestGFlowNetSubTBWithReplay(SamplerContract):
+    def make_sampler(self, fabric):
+        return GFlowNet(GFlowNetConfig(env=EnvConfig(name="bitseq", length=4, word=2), loss="subtb", batch_size=8,
+                                       network=SMALL, replay=ReplayConfig(capacity=16, ratio=0.5)), fabric=fabric)
+
+
+class TestOCGFN(SamplerContract):
+    def make_sampler(self, fabric):
+        return OutcomeConditionedGFlowNet(OCGFNConfig(env=GRID, batch_size=8, network=SMALL,
+                                                      explorer=ExplorerConfig(hidden=16)), fabric=fabric)
+
+
+def pretrained_model() -> str:
+    from lightning.fabric import Fabric
+
+    path = Path(tempfile.mkdtemp()) / "model.pt"
+    oc = OutcomeConditionedGFlowNet(OCGFNConfig(env=GRID, batch_size=8, network=SMALL), fabric=Fabric(accelerator="cpu"))
+    torch.save(oc.model_state(), path)
+    return str(path)
+
+
+class TestAmortizedFinetune(SamplerContract):
+    model = None
+
+    def make_sampler(self, fabric):
+        if TestAmortizedFinetune.model is None:
+            TestAmortizedFinetune.model = pretrained_model()
+        cfg = FinetuneConfig(env=EnvConfig(ndim=2, height=4, reward="random", modes=2), pretrained=self.model,
+                             batch_size=4, outcomes_per_transition=2, hidden=32, layers=1)
+        return AmortizedFinetune(cfg, fabric=fabric)
+
+
+def test_bad_configs_are_clear_errors(cpu_fabric):
+    with pytest.raises(ConfigError, match="unknown GFlowNet objective 'fm'"):
+        GFlowNet(GFlowNetConfig(env=GRID, loss="fm"), fabric=cpu_fabric)
+    with pytest.raises(ConfigError, match="pretrained: empty"):
+        AmortizedFinetune(FinetuneConfig(env=GRID), fabric=cpu_fabric)
+    with pytest.raises(ConfigError, match="does not exist"):
+        AmortizedFinetune(FinetuneConfig(env=GRID, pretrained="/nonexistent/model.pt"), fabric=cpu_fabric)
+    model = pretrained_model()
+    with pytest.raises(ConfigError, match="not the DAG the model was pre-trained on"):
+        AmortizedFinetune(FinetuneConfig(env=EnvConfig(ndim=3, height=4), pretrained=model), fabric=cpu_fabric)
+    with pytest.raises(ConfigError, match="reward_floor"):
+        OutcomeConditionedGFlowNet(OCGFNConfig(env=GRID, reward_floor=0.0), fabric=cpu_fabric)

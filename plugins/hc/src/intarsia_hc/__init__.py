@@ -1,0 +1,1 @@
+"""HyperCombinator: interpretable piecewise-linear policies (Wabartha & Pineau, ICLR 2024) for intarsia."""

@@ -1,0 +1,35 @@
+"""The ``hc-train`` job: the core's ``train`` job, then the interpretability report of the final policy.
+
+``report.json`` ``metrics`` holds exactly ``eval_return`` (mean over the final evaluation episodes) and, for a
+HyperCombinator actor, ``subpolicies_used``, ``switch_rate`` and ``usage_entropy``; the core's training
+statistics move to ``training``, the report's other numbers to ``interpretability``."""
+
+from __future__ import annotations
+
+from intarsia.errors import ConfigError
+from intarsia.runner.train import train
+
+from .explain import EVAL_SEED_OFFSET, MIN_SHARE  # noqa: F401  (documented constants)
+
+METRIC_KEYS = ("eval_return", "subpolicies_used", "switch_rate", "usage_entropy")
+
+
+def train_and_explain(cfg, *, run) -> dict:
+    if not cfg.eval.final or cfg.eval.episodes <= 0:
+        raise ConfigError("job hc-train reports the final evaluation: set eval.final: true and eval.episodes > 0")
+    report = train(cfg, run=run)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return report
+    from .explain import explain_run
+
+    summary = explain_run(run.dir)
+    interp = summary["metrics"]
+    metrics = {"eval_return": float(report["metrics"].get("eval_return", interp["eval_return"]))}
+    metrics.update({k: float(interp[k]) for k in METRIC_KEYS[1:] if k in interp})
+    report["training"] = report.pop("metrics")
+    report["metrics"] = metrics
+    report["interpretability"] = {"report": "interpretability/report.md",
+                                  **{k: v for k, v in interp.items() if k not in metrics}}
+    return report

@@ -1,0 +1,208 @@
+"""Soft actor-critic with a HyperCombinator actor (policy ``sac-hc``) or an MLP actor (``sac-mlp``), CleanRL style.
+
+The algorithm is pytorch_sac's (the code the paper's control experiments build on):
+
+* critic: two Q networks, target r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')),
+  a' ~ pi(.|s'), loss sum_i MSE(Q_i(s, a), target); Polyak target updates every ``target_update_every``;
+* actor: minimise alpha log pi(a|s) - min_i Q_i(s, a) with a reparameterised a ~ pi(.|s);
+* temperature: minimise alpha (-log pi(a|s) - target_entropy), target entropy -dim(A);
+* ``seed_steps`` uniformly random actions first, then ``updates_per_step`` updates per env step.
+
+The only difference between the two agents is the actor module (:mod:`intarsia_hc.actor`); the HC actor's
+log-density is the one its config names (``actor.log_prob``). Truncations (time limits) bootstrap.
+Loss terms are named: ``loss/critic``, ``loss/actor``, ``loss/alpha``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import actor as pi
+from .config import SACConfig
+from .critic import DoubleQCritic, LogTemperature, polyak
+from .replay import Replay
+
+
+def _box(space, what: str):
+    if not (hasattr(space, "low") and hasattr(space, "high") and space.shape):
+        raise ValueError(f"this agent needs a continuous (Box) {what} space, got {space}")
+    return space
+
+
+def _unwrap(module):
+    return module.module if hasattr(module, "module") else module
+
+
+class SACAgent:
+    """SAC driven by the intarsia runner; ``config.actor.kind`` picks the HyperCombinator or the MLP actor."""
+
+    def __init__(self, config: SACConfig, *, env_spec, fabric):
+        self.cfg, self.fabric = config, fabric
+        obs_space = _box(env_spec.observation_space, "observation")
+        act_space = _box(env_spec.action_space, "action")
+        self.num_envs = int(env_spec.num_envs)
+        self.obs_dim = int(np.prod(obs_space.shape))
+        self.action_dim = int(np.prod(act_space.shape))
+        self.action_shape = tuple(act_space.shape)
+        self.low = np.asarray(act_space.low, np.float32).reshape(-1)
+        self.high = np.asarray(act_space.high, np.float32).reshape(-1)
+        self.target_entropy = float(-self.action_dim if config.target_entropy is None else config.target_entropy)
+
+        seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+        self.rng = torch.Generator().manual_seed(seed + 7919 * (fabric.global_rank + 1))
+
+        actor = pi.build_actor(config.actor, self.obs_dim, self.action_dim)
+        critic = DoubleQCritic(self.obs_dim, self.action_dim, config.critic_hidden_sizes)
+        self.critic_target = copy.deepcopy(critic).to(fabric.device).requires_grad_(False)
+        betas = (0.9, 0.999)
+        self.actor, self.actor_optim = fabric.setup(actor, torch.optim.Adam(actor.parameters(), lr=config.actor_lr, betas=betas))
+        self.critic, self.critic_optim = fabric.setup(critic, torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=betas))
+        temperature = LogTemperature(config.init_temperature)
+        self.alpha, self.alpha_optim = fabric.setup(temperature, torch.optim.Adam(temperature.parameters(), lr=config.alpha_lr, betas=betas))
+        self.replay = Replay(config.buffer_size, self.num_envs, {
+            "obs": ((self.obs_dim,), np.float32), "action": ((self.action_dim,), np.float32),
+            "reward": ((), np.float32), "next_obs": ((self.obs_dim,), np.float32), "terminated": ((), np.float32)})
+        self.env_steps = 0  # per rank
+        self.updates = 0
+        self.pending_updates = 0
+
+    # ----------------------------------------------------------------------------------------------
+    @property
+    def actor_module(self):
+        """The bare actor (for interpretability: coefficients, the combinator)."""
+        return _unwrap(self.actor)
+
+    def actor_input(self, obs) -> torch.Tensor:
+        """What the actor reads: the flattened observation (the HC features are linear in it)."""
+        return self._obs(obs)
+
+    def _obs(self, obs) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs, np.float32).reshape(len(obs), -1), device=self.fabric.device)
+
+    def _to_env(self, action: np.ndarray) -> np.ndarray:
+        """[-1, 1] (tanh) -> the env's box."""
+        out = self.low + 0.5 * (action + 1.0) * (self.high - self.low)
+        return out.reshape(len(action), *self.action_shape).astype(np.float32)
+
+    def _from_env(self, action: np.ndarray) -> np.ndarray:
+        a = np.asarray(action, np.float32).reshape(len(action), -1)
+        return np.clip(2.0 * (a - self.low) / np.maximum(self.high - self.low, 1e-8) - 1.0, -1.0, 1.0)
+
+    @torch.no_grad()
+    def act(self, obs, state, *, explore: bool = True, reset: np.ndarray | None = None):
+        n = len(obs)
+        if explore and self.env_steps < self.cfg.seed_steps:
+            unit = torch.rand(n, self.action_dim, generator=self.rng).numpy() * 2.0 - 1.0
+            return self._to_env(unit), state
+        out = self.actor(self._obs(obs), explore=explore)
+        action, _ = pi.sample(out, deterministic=not explore)
+        return self._to_env(action.float().cpu().numpy()), state
+
+    def observe(self, batch) -> None:
+        reward = batch.reward if batch.reward is not None else batch.env_reward
+        self.replay.add(obs=np.asarray(batch.obs, np.float32).reshape(batch.num_envs, -1),
+                        action=self._from_env(batch.action), reward=np.asarray(reward, np.float32),
+                        next_obs=np.asarray(batch.next_obs, np.float32).reshape(batch.num_envs, -1),
+                        terminated=np.asarray(batch.terminated, np.float32), done=batch.done)
+        self.env_steps += batch.num_envs
+        if self.env_steps >= self.cfg.seed_steps and len(self.replay) >= self.cfg.batch_size:
+            self.pending_updates += batch.num_envs * self.cfg.updates_per_step
+
+    def update(self, step: int) -> dict[str, float]:
+        if self.pending_updates <= 0 or len(self.replay) == 0:
+            return {}
+        sums: dict[str, float] = {}
+        count = self.pending_updates
+        while self.pending_updates > 0:
+            self.pending_updates -= 1
+            for key, value in self._update_once().items():
+                sums[key] = sums.get(key, 0.0) + value
+        metrics = {k: v / count for k, v in sums.items()}
+        metrics["train/updates"] = float(self.updates)
+        return metrics
+
+    # ----------------------------------------------------------------------------------------------
+    def _update_once(self) -> dict[str, float]:
+        c = self.cfg
+        actor_cfg = c.actor
+        if actor_cfg.kind == "hc":
+            self.actor_module.temperature.fill_(pi.gumbel_temperature(actor_cfg, self.updates))
+        t, env = self.replay.sample(c.batch_size, self.rng)
+        b = self.replay.gather(t, env, ("obs", "action", "reward", "next_obs", "terminated"), self.fabric.device)
+        alpha = self.alpha().detach()
+
+        with torch.no_grad():
+            out = self.actor(b["next_obs"], explore=True)
+            next_action, u = pi.sample(out)
+            next_logp = pi.log_prob(out, u, actor_cfg.log_prob)
+            tq1, tq2 = self.critic_target(b["next_obs"], next_action)
+            target = b["reward"] + c.gamma * (1.0 - b["terminated"]) * (torch.min(tq1, tq2) - alpha * next_logp)
+        q1, q2 = self.critic(b["obs"], b["action"])
+        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        self.critic_optim.zero_grad(set_to_none=True)
+        self.fabric.backward(critic_loss)
+        self.critic_optim.step()
+        metrics = {"loss/critic": critic_loss.item(), "q/mean": q1.mean().item()}
+
+        if self.updates % c.actor_update_every == 0:
+            out = self.actor(b["obs"], explore=True)
+            action, u = pi.sample(out)
+            logp = pi.log_prob(out, u, actor_cfg.log_prob)
+            aq1, aq2 = self.critic(b["obs"], action)
+            actor_loss = (alpha * logp - torch.min(aq1, aq2)).mean()
+            self.actor_optim.zero_grad(set_to_none=True)
+            self.fabric.backward(actor_loss)
+            self.actor_optim.step()
+            metrics.update({"loss/actor": actor_loss.item(), "policy/entropy": -logp.mean().item()})
+            if c.learnable_temperature:
+                alpha_loss = (self.alpha() * (-logp.detach() - self.target_entropy)).mean()
+                self.alpha_optim.zero_grad(set_to_none=True)
+                self.fabric.backward(alpha_loss)
+                self.alpha_optim.step()
+                metrics["loss/alpha"] = alpha_loss.item()
+            if out.get("logits") is not None:
+                probs = F.softmax(out["logits"].detach().float(), -1)
+                usage = torch.bincount(out["choice"], minlength=probs.shape[-1]).float() / len(out["choice"])
+                metrics["hc/batch_usage_entropy"] = float(-(usage * usage.clamp_min(1e-12).log()).sum())
+                metrics["hc/combinator_entropy"] = float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
+                metrics["hc/gumbel_temperature"] = float(self.actor_module.temperature)
+        metrics["alpha"] = float(alpha)
+        if self.updates % c.target_update_every == 0:
+            polyak(self.critic_target, _unwrap(self.critic), c.tau)
+        self.updates += 1
+        return metrics
+
+    # ----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        state = {
+            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(), "alpha": self.alpha.state_dict(),
+            "actor_optim": self.actor_optim.state_dict(), "critic_optim": self.critic_optim.state_dict(),
+            "alpha_optim": self.alpha_optim.state_dict(),
+            "counters": torch.tensor([self.env_steps, self.updates, self.pending_updates]),
+            "rng": self.rng.get_state(),
+        }
+        if self.cfg.checkpoint_replay:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.alpha.load_state_dict(state["alpha"])
+        self.actor_optim.load_state_dict(state["actor_optim"])
+        self.critic_optim.load_state_dict(state["critic_optim"])
+        self.alpha_optim.load_state_dict(state["alpha_optim"])
+        self.env_steps, self.updates, self.pending_updates = (int(x) for x in state["counters"])
+        self.rng.set_state(state["rng"])
+        if "replay" in state:
+            self.replay.load_state_dict(state["replay"])
+        else:  # replay not checkpointed: learning waits until it holds a batch again
+            self.pending_updates = 0
+

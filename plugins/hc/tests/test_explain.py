@@ -1,0 +1,104 @@
+"""The interpretability report: its statistics by hand, the hc-train job's report.json, and the CLI."""
+
+import json
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from intarsia.errors import IntarsiaError
+from intarsia.runner.api import run_config
+from intarsia_hc import plugin
+from intarsia_hc.cli import add_commands
+from intarsia_hc.explain import explain_run, usage_stats
+
+
+
+def test_usage_statistics_by_hand():
+    episodes = [np.array([0, 0, 1, 1, 1, 0]), np.array([2, 2, 2, 2])]
+    s = usage_stats(episodes, k=4)
+    assert s["usage"] == pytest.approx([0.3, 0.3, 0.4, 0.0])
+    assert s["usage_entropy"] == pytest.approx(-(2 * 0.3 * np.log(0.3) + 0.4 * np.log(0.4)))
+    assert s["subpolicies_used"] == 3
+    assert s["switch_rate"] == pytest.approx(2 / 8)  # two switches over 5 + 3 consecutive pairs
+    assert s["mean_segment_length"] == pytest.approx(10 / 4)  # segments 00 111 0 | 2222
+    with pytest.raises(IntarsiaError):
+        usage_stats([np.array([], np.int64)], k=2)
+
+
+@pytest.fixture
+def hc_run(intarsia_host, tmp_path_factory):
+    intarsia_host(plugin)
+    run_dir = tmp_path_factory.mktemp("hc") / "run"
+    report = run_config("hc/tiny", run_dir=run_dir)
+    return run_dir, report
+
+
+def test_hc_train_reports_exactly_the_issue_metrics_and_writes_the_report(hc_run):
+    run_dir, report = hc_run
+    assert set(report["metrics"]) == {"eval_return", "subpolicies_used", "switch_rate", "usage_entropy"}
+    on_disk = json.loads((run_dir / "report.json").read_text())
+    assert on_disk["metrics"] == pytest.approx(report["metrics"])
+    m = report["metrics"]
+    assert -40 * 16.3 <= m["eval_return"] <= 0  # Pendulum's reward is in [-16.3, 0] per step
+    assert 1 <= m["subpolicies_used"] <= 4 and 0 <= m["switch_rate"] <= 1 and 0 <= m["usage_entropy"] <= np.log(4) + 1e-9
+    folder = run_dir / "interpretability"
+    for name in ("report.md", "summary.json", "coefficients.png", "usage.png", "episode.png", "slice.png"):
+        assert (folder / name).stat().st_size > 0, name
+    text = (folder / "report.md").read_text()
+    assert "theta_dot" in text and "| bias |" in text  # coefficients labelled with the env's feature names
+    summary = json.loads((folder / "summary.json").read_text())
+    assert np.asarray(summary["coefficients"]["mean_weight"]).shape == (4, 3, 1)
+    assert report["training"]["eval_return"] == pytest.approx(m["eval_return"])  # same seeds as the core's eval
+
+
+def test_explain_cli_and_its_errors(hc_run, tmp_path):
+    run_dir, report = hc_run
+
+    @click.group()
+    def cli():
+        pass
+
+    add_commands(cli)
+    out = tmp_path / "again"
+    result = CliRunner().invoke(cli, ["hc", "explain", str(run_dir), "--out", str(out), "--slice", "0,2"])
+    assert result.exit_code == 0, result.output
+    assert f"eval_return: {report['metrics']['eval_return']:.4g}" in result.output
+    assert (out / "slice.png").exists()
+    missing = CliRunner().invoke(cli, ["hc", "explain", str(tmp_path / "nope")])
+    assert isinstance(missing.exception, IntarsiaError) and "does not exist" in str(missing.exception)
+    bad = CliRunner().invoke(cli, ["hc", "explain", str(run_dir), "--slice", "0"])
+    assert bad.exit_code == 2 and "two integers" in bad.output
+
+
+def test_explain_refuses_a_folder_without_a_run_in_one_line(intarsia_host, tmp_path, capsys):
+    from intarsia.cli import main
+
+    intarsia_host(plugin)
+    with pytest.raises(IntarsiaError, match="not a run folder"):
+        explain_run(tmp_path)
+    assert main(["hc", "explain", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "not a run folder" in err and len(err.splitlines()) == 1
+
+
+def test_mlp_run_reports_only_the_return(intarsia_host, tmp_path):
+    intarsia_host(plugin)
+    report = run_config({"extends": "hc/tiny", "policy": {"name": "sac-mlp", "actor": {"kind": "mlp"}}},
+                        run_dir=tmp_path / "mlp")
+    assert set(report["metrics"]) == {"eval_return"}
+    assert "no sub-policies" in (tmp_path / "mlp" / "interpretability" / "report.md").read_text()
+
+
+def test_goal_conditioned_run_is_explained_over_state_and_goal_features(intarsia_host, tmp_path):
+    intarsia_host(plugin)
+    report = run_config("hc/point-nav", ["steps=120", "policy.seed_steps=60", "policy.batch_size=16",
+                                         "policy.actor.hidden_sizes=[16]", "policy.critic_hidden_sizes=[16]",
+                                         "policy.subgoal_hidden_sizes=[16]", "policy.num_subgoals=2",
+                                         "env.max_episode_steps=20", "eval.every=0", "eval.episodes=2",
+                                         "log.every=60", "log.progress=false", "checkpoint.every=0"],
+                        run_dir=tmp_path / "nav")
+    assert set(report["metrics"]) == {"eval_return", "subpolicies_used", "switch_rate", "usage_entropy"}
+    assert report["training"]["policy_train_updates"] > 0
+    text = (tmp_path / "nav" / "interpretability" / "report.md").read_text()
+    assert "goal_x-x" in text  # the goal_delta feature map, named
