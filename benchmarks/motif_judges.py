@@ -74,11 +74,10 @@ def slug(name: str) -> str:
 
 def measure(name: str, judge: dict, work: Path, shared: Path | None, seed: int) -> dict:
     from intarsia.builtin.gridworld import EVENT_SCORES
+    from intarsia.runner.api import run_config
     from intarsia_motif.annotators import AnnotationLog, agreement
     from intarsia_motif.pipeline import caption_rewards
     from scipy.stats import spearmanr
-
-    from intarsia.runner.api import run_config
 
     run_dir = work / slug(name)
     if shared is not None and not (run_dir / "stages" / "pairs.json").exists():
@@ -106,7 +105,7 @@ def measure(name: str, judge: dict, work: Path, shared: Path | None, seed: int) 
         "judge": judge, "pairs_evaluated": len(common),
         "order_consistency": float(np.mean(cons)) if cons else None,
         "agreement": agree.get("agreement"), "decisive_agreement": agree.get("decisive_agreement"),
-        "kappa": agree.get("kappa"), "spearman": rho,
+        "kappa": agree.get("kappa"), "kappa_symmetric": agree.get("kappa_symmetric"), "spearman": rho,
         "ranking": [c or "<empty>" for c in caps],
         "r_norm": {c or "<empty>": r["r_norm"] for c, r in zip(caps, rows)},
         "preference_accuracy": report.get("preference_accuracy"),
@@ -168,7 +167,7 @@ def main() -> None:
         res = measure(name, judge, work, shared, args.seed)
         shared = shared or Path(res["dir"])
         results[name] = res
-        print(json.dumps({k: res[k] for k in ("order_consistency", "kappa", "decisive_agreement", "spearman",
+        print(json.dumps({k: res[k] for k in ("order_consistency", "kappa", "kappa_symmetric", "decisive_agreement", "spearman",
                                               "ranking", "llm_calls", "seconds")}), flush=True)
         RESULTS.mkdir(exist_ok=True)
         results = {n: results[n] for n in JUDGES if n in results}

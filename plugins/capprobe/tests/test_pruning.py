@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from intarsia_capprobe.config import ModelConfig, PruneConfig, TaskConfig
 from intarsia_capprobe.model import MiniGPT, answer_logits
-from intarsia_capprobe.pruning import SaliencyPruning, neurons, prune, salient_order, saliency, top_k
+from intarsia_capprobe.pruning import SaliencyPruning, neurons, prune, saliency, salient_order, top_k
 from intarsia_capprobe.tasks import TaskPair, tensors
 
 

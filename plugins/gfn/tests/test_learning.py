@@ -62,4 +62,6 @@ def test_ocgfn_finetune_recipe_as_shipped(intarsia_host, tmp_path):
     intarsia_host(plugin)
     report = run_config("gfn/ocgfn-finetune", ["log.progress=false"], run_dir=tmp_path)
     assert report["metrics"]["modes_found"] == 4
-    assert report["metrics"]["l1_sum"] < 0.5 * report["evaluation"]["conversion_l1_sum"] + 0.5
+    # as shipped (seed 0): 0.080 amortized against 0.085 for the exact conversion of the same model
+    assert report["metrics"]["l1_sum"] <= 0.15
+    assert report["metrics"]["l1_sum"] <= report["evaluation"]["conversion_l1_sum"] + 0.05

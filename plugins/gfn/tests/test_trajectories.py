@@ -5,7 +5,7 @@ import torch
 from intarsia_gfn.config import EnvConfig
 from intarsia_gfn.envs import make_env
 from intarsia_gfn.networks import GFlowNetHeads
-from intarsia_gfn.trajectories import sample_backward, sample_forward, score
+from intarsia_gfn.trajectories import GATHER_FROM, sample_backward, sample_forward, score
 
 
 def check_valid(env, traj):
@@ -21,10 +21,11 @@ def check_valid(env, traj):
 
 @pytest.mark.parametrize("cfg", [EnvConfig(ndim=3, height=4), EnvConfig(name="bitseq", length=6, word=2)],
                          ids=lambda c: c.name)
-def test_forward_and_backward_rollouts_are_valid_trajectories(cfg):
+@pytest.mark.parametrize("n", [32, GATHER_FROM + 8])  # both rollout paths: all rows, unfinished rows only
+def test_forward_and_backward_rollouts_are_valid_trajectories(cfg, n):
     env = make_env(cfg)
     net = GFlowNetHeads(env.feature_dim, env.n_actions, 16, 1)
-    fwd = sample_forward(env, lambda s, r: net.forward_logits(env.features(s)), 32, epsilon=0.3)
+    fwd = sample_forward(env, lambda s, r: net.forward_logits(env.features(s)), n, epsilon=0.3)
     check_valid(env, fwd)
     back = sample_backward(env, lambda s, r: net(env.features(s))[1], fwd.terminals)
     check_valid(env, back)
@@ -53,3 +54,21 @@ def test_score_reads_the_right_probabilities_on_the_three_state_dag():
     torch.testing.assert_close(sc.log_pf.exp(), torch.tensor([[0.7, 0.4, 1.0], [0.7, 0.6, 1.0]]))
     torch.testing.assert_close(sc.log_pb, torch.zeros(2, 3))  # one parent each
     torch.testing.assert_close(sc.log_f, torch.tensor([[1.2, 0.3, 0.0], [1.2, 0.3, -0.5]]))
+
+
+def test_scores_from_the_rollouts_trunk_outputs_equal_recomputed_ones():
+    env = make_env(EnvConfig(ndim=3, height=4))
+    net = GFlowNetHeads(env.feature_dim, env.n_actions, 16, 1)
+
+    def trunk(states):
+        h = net.trunk(env.features(states))
+        return net.forward_head(h), h
+
+    traj = sample_forward(env, None, GATHER_FROM + 8, trunk_fn=trunk)
+    assert traj.hidden is not None and traj.hidden.requires_grad
+    check_valid(env, traj)
+    kept = score(env, net, traj)
+    traj.hidden = None
+    again = score(env, net, traj)
+    for a, b in zip((kept.log_pf, kept.log_pb, kept.log_f), (again.log_pf, again.log_pb, again.log_f)):
+        torch.testing.assert_close(a, b)

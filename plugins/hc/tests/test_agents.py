@@ -151,3 +151,15 @@ def test_dmc_state_env_names_its_features_and_rejects_unknown_tasks():
     assert obs.shape == (5,) and env.observation_names == ["position[0]", "position[1]", "position[2]", "velocity[0]", "velocity[1]"]
     with pytest.raises(IntarsiaError, match="no DeepMind Control task"):
         DMCStateEnv("cartpole", "fly")
+
+
+def test_greedy_actions_are_deterministic_and_exploring_ones_are_not(cpu_fabric):
+    env = make_pendulum()
+    agent = SACAgent(SACConfig(actor=ActorConfig(**TINY_ACTOR), **{**TINY, "seed_steps": 0}),
+                     env_spec=EnvSpec(env.observation_space, env.action_space, 4), fabric=cpu_fabric)
+    obs = np.stack([env.reset(seed=i)[0] for i in range(4)])
+    a, _ = agent.act(obs, None, explore=False)
+    b, _ = agent.act(obs, None, explore=False)
+    np.testing.assert_array_equal(a, b)
+    c, _ = agent.act(obs, None, explore=True)
+    assert not np.array_equal(a, c) and np.all(np.abs(c) <= 2.0)

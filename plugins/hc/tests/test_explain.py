@@ -13,7 +13,6 @@ from intarsia_hc.cli import add_commands
 from intarsia_hc.explain import explain_run, usage_stats
 
 
-
 def test_usage_statistics_by_hand():
     episodes = [np.array([0, 0, 1, 1, 1, 0]), np.array([2, 2, 2, 2])]
     s = usage_stats(episodes, k=4)

@@ -160,3 +160,5 @@ def test_judge_config_errors_are_one_line():
         _annotator(YesNoLLM(), judge="pointwise", few_shot=[{"first": "a", "second": "b", "label": 1}])
     with pytest.raises(ValueError, match=r"few_shot.0.label"):
         _annotator(BiasedPairLLM(), judge="compact", few_shot=[{"first": "a", "second": "b", "label": 3}])
+    with pytest.raises(ValueError, match="need annotator.mode: logprobs"):
+        LLMAnnotator(YesNoLLM(), AnnotatorConfig(mode="generate", judge="pointwise"))

@@ -99,3 +99,31 @@ def test_a_bad_section_fails_before_any_stage_runs(tmp_path, override, message):
     with pytest.raises(IntarsiaError, match=re.escape(message)):
         run_recipe("motif/demo-ppo", overrides=[*SMALL, "annotator.kind=llm", override], run_dir=run_dir)
     assert not (run_dir / "stages").exists() and not (run_dir / "captions").exists()
+
+
+def test_report_starts_with_the_judge_the_ranking_and_both_agents(pipeline_run):
+    from intarsia_motif.config import PipelineConfig
+    from intarsia_motif.pipeline import with_headline
+
+    _, report = pipeline_run
+    keys = [k for k in report if k not in ("recipe", "name")]
+    assert keys[:4] == ["judge_order_consistency", "judge_kappa", "judge_kappa_symmetric", "caption_ranking"]
+    # the oracle's ranking has its tie (torch = <empty>); the reward model ranks every caption
+    assert "A torch flickers on the wall. = <empty>" in report["oracle_ranking"] or \
+        "<empty> = A torch flickers on the wall." in report["oracle_ranking"]
+    assert report["caption_ranking"].count(" > ") == len(report["highest_rewarded_captions"]) - 1
+    assert report["metrics"]["caption_spearman"] > 0.8  # oracle labels
+
+    captions = [{"caption": "You reach the goal.", "r_norm": 1.0}, {"caption": "", "r_norm": 0.0},
+                {"caption": "You bump into the wall.", "r_norm": -1.0}]
+    fake = {"recipe": "r", "name": "n", "seconds": 1.0,
+            "annotation": {"stats": {"order_consistency": 1.0}, "agreement": {"oracle": {"kappa": 0.5, "kappa_symmetric": 0.8}}},
+            "agent": {"metrics": {"success_rate": 0.4, "eval_success": 0.9}},
+            "baseline": {"metrics": {"success_rate": 0.1}}}
+    out = with_headline(PipelineConfig(), fake, captions)
+    assert out["metrics"] == {
+        "judge_order_consistency": 1.0, "judge_kappa": 0.5, "judge_kappa_symmetric": 0.8,
+        "caption_ranking": "You reach the goal. > <empty> > You bump into the wall.",
+        "oracle_ranking": "You reach the goal. > <empty> > You bump into the wall.", "caption_spearman": 1.0,
+        "success_motif": 0.9, "success_extrinsic_only": 0.1}
+    assert list(out)[:3] == ["recipe", "name", "judge_order_consistency"]

@@ -219,6 +219,9 @@ def test_non_finite_state_does_not_leak_across_a_reset(mode):
     g_lam, g_bu = torch.autograd.grad(xs[0, 20:].abs().square().sum() + xs[1:].real.sum(), [lr, bad_in])
     assert torch.isfinite(g_lam).all() and torch.isfinite(g_bu).all()
     assert (g_bu[0, :20] == 0).all() and (g_bu[0, 20:] != 0).any()
+    # the one-step path (acting, imagination) replaces a broken state at a reset too
+    step = linear_scan(a[:, 20:21].detach(), b[:, 20:21].detach(), xs[:, 19].detach(), mode)
+    torch.testing.assert_close(step[:, 0], want[:, 20], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", [m for m in CPU_MODES if m != "parallel"])

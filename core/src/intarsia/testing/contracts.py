@@ -401,6 +401,8 @@ class AnalysisContract(abc.ABC):
     """Implement ``make_analysis()``, ``make_model()`` (a trained or random ``torch.nn.Module``) and
     ``make_data()`` (what the analysis's ``run`` takes besides the model)."""
 
+    clause_source = "intarsia.interfaces.Analysis"
+
     @abc.abstractmethod
     def make_analysis(self):
         """Subclasses return the analysis."""
@@ -413,11 +415,13 @@ class AnalysisContract(abc.ABC):
     def make_data(self):
         """Subclasses return the analysis's data."""
 
+    @clause("An analysis has run(model, data)")
     def test_is_an_analysis(self):
         from intarsia.interfaces import Analysis
 
         assert isinstance(self.make_analysis(), Analysis)
 
+    @clause('run returns {"metrics": {name: float}, "figures": {name: matplotlib.figure.Figure}}')
     def test_returns_named_finite_metrics_and_figures(self):
         from matplotlib.figure import Figure
 
@@ -430,6 +434,7 @@ class AnalysisContract(abc.ABC):
         for key, fig in out["figures"].items():
             assert isinstance(key, str) and key and isinstance(fig, Figure), f"figure {key} is not a Figure"
 
+    @clause("It leaves the model's weights, training mode and hooks as it found them")
     def test_leaves_the_model_as_it_found_it(self):
         import torch
 
@@ -447,6 +452,7 @@ class AnalysisContract(abc.ABC):
                 for m in model.modules()] == hooks, "run() left hooks on the model"
         assert all(p.grad is None for p in model.parameters()), "run() left gradients on the model"
 
+    @clause("run is deterministic for a fixed config seed")
     def test_is_deterministic(self):
         a = self.make_analysis().run(self.make_model(), self.make_data())["metrics"]
         b = self.make_analysis().run(self.make_model(), self.make_data())["metrics"]

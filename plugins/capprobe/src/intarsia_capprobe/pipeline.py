@@ -180,6 +180,7 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         "pretrain_accuracies": {p: r["accuracies"] for p, r in pre.items()},
         "finetune_accuracies": ft["accuracies"],
         "probe_before": analyses["probe_before"], "probe_after": analyses["probe_after"],
+        "probe_random_init_best": analyses.get("probe_random_init_best"),
         "pruning_curve": analyses["pruning"]["curve"], "grid": grid,
         "reverse_curve": reverse["curve"], "scratch_curve": scratch["curve"],
         "figures": figures, "seed": config.seed, "meta": config.meta,
@@ -234,6 +235,8 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     probe = LinearProbe(config.probe)
     data = exp.probe_data()
     before, after = probe.run(pre, data), probe.run(ft, data)
+    # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
+    control = probe.run(exp.new_model(config.seed + 99), data)
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.probe_data(offset=3000)  # saliency from other original-task rows than the eval set
     pruning = SaliencyPruning(config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
@@ -245,6 +248,8 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "probe_before": before["results"], "probe_after": after["results"],
         "probe_before_best": max(blocks(before["metrics"]).values()),
         "probe_after_best": max(blocks(after["metrics"]).values()),
+        "probe_random_init": control["results"],
+        "probe_random_init_best": max(blocks(control["metrics"]).values()),
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
         "accuracy": acc,
     }

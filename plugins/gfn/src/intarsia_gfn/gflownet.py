@@ -52,6 +52,10 @@ class GFlowNet:
     def _forward_logits(self, states, rows=None):
         return self.net.forward_logits(self.env.features(states))
 
+    def _trunk(self, states):
+        h = self.net.trunk(self.env.features(states))
+        return self.net.forward_head(h), h
+
     def _backward_logits(self, states, rows=None):
         return self.net(self.env.features(states))[1]
 
@@ -59,8 +63,11 @@ class GFlowNet:
     def update(self, step: int) -> dict[str, float]:
         cfg = self.config
         n_replay = int(round(cfg.batch_size * cfg.replay.ratio)) if len(self.replay) else 0
+        # a single-process on-policy batch keeps the rollout's trunk outputs for the loss (see sample_forward)
+        reuse = n_replay == 0 and self.fabric.world_size == 1
         traj = sample_forward(self.env, self._forward_logits, cfg.batch_size - n_replay,
-                              epsilon=cfg.exploration.epsilon, temperature=cfg.exploration.temperature)
+                              epsilon=cfg.exploration.epsilon, temperature=cfg.exploration.temperature,
+                              trunk_fn=self._trunk if reuse else None)
         fresh = traj.terminals
         if n_replay:
             traj = Trajectories.cat([traj, sample_backward(self.env, self._backward_logits, self.replay.sample(n_replay))])

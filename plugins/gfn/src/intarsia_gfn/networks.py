@@ -31,7 +31,10 @@ class GFlowNetHeads(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> (forward logits (n, A), backward logits (n, A-1), log F (n,))"""
-        h = self.trunk(x)
+        return self.heads(self.trunk(x))
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The three heads on trunk outputs ``h`` (a rollout that kept them need not run the trunk again)."""
         pb = self.backward_head(h) if self.backward_head is not None else h.new_zeros(len(h), self.n_actions - 1)
         return self.forward_head(h), pb, self.flow_head(h).squeeze(-1)
 

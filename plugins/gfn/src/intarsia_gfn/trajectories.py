@@ -24,6 +24,7 @@ class Trajectories:
     actions: torch.Tensor  # (n, T)
     lengths: torch.Tensor  # (n,) actions taken, exit included
     log_rewards: torch.Tensor | None = None  # (n,)
+    hidden: torch.Tensor | None = None  # trunk outputs of the visited states, row-major over (row, t < length)
 
     @property
     def terminals(self) -> torch.Tensor:
@@ -54,6 +55,9 @@ def exploration_probs(logits, mask, *, epsilon: float = 0.0, temperature: float 
     return probs
 
 
+GATHER_FROM = 256
+
+
 def categorical(probs: torch.Tensor) -> torch.Tensor:
     """One draw per row by inverting the CDF (a few fused ops; torch.multinomial is slower on small rows).
     Rows whose CDF ends just below 1 by rounding fall back to their last allowed entry."""
@@ -64,24 +68,48 @@ def categorical(probs: torch.Tensor) -> torch.Tensor:
     return torch.minimum(idx, last)
 
 
-@torch.no_grad()
 def sample_forward(env: DAGEnv, logits_fn: LogitsFn, n: int, *, epsilon: float = 0.0,
-                   temperature: float = 1.0) -> Trajectories:
-    """Roll out ``n`` trajectories from s_0. Every row is evaluated at every step until all have exited
-    (finished rows are masked): for the batch sizes GFlowNets use, whole-batch tensor ops are cheaper
-    than gathering the unfinished rows."""
+                   temperature: float = 1.0, trunk_fn=None) -> Trajectories:
+    """Roll out ``n`` trajectories from s_0. Small batches evaluate every row at every step (finished rows
+    are masked): gathering the unfinished rows costs more than the few wasted rows. From
+    ``GATHER_FROM`` rows on, only unfinished rows are evaluated: trajectory lengths spread widely (4D
+    HyperGrid: a few steps on average, up to 29), so most rows would be wasted work.
+
+    ``trunk_fn(states) -> (logits, trunk outputs)`` (large batches only): the rollout keeps gradients and
+    returns the trunk outputs of every visited state in ``Trajectories.hidden``, so an on-policy loss
+    applies the heads to them instead of running the trunk a second time (torchgfn likewise keeps the
+    rollout's log-probabilities)."""
+    keep = trunk_fn is not None and n >= GATHER_FROM
+    with torch.set_grad_enabled(keep):
+        return _rollout(env, logits_fn, n, epsilon, temperature, trunk_fn if keep else None)
+
+
+def _rollout(env, logits_fn, n, epsilon, temperature, trunk_fn) -> Trajectories:
     T, exit_a = env.max_length, env.exit_action
     states = env.initial_states(n)
     rows = torch.arange(n, device=states.device)
     out_states, out_actions = [], []
     lengths = torch.full((n,), T, dtype=torch.long, device=states.device)
     done = torch.zeros(n, dtype=torch.bool, device=states.device)
+    kept: list[tuple[torch.Tensor, torch.Tensor]] = []
     for t in range(T):
         out_states.append(states)
-        mask = env.forward_mask(states)
-        probs = exploration_probs(logits_fn(states, rows), mask, epsilon=epsilon, temperature=temperature)
-        a = categorical(probs)
-        a = torch.where(done, exit_a, a)
+        if n >= GATHER_FROM:
+            live = torch.nonzero(~done).squeeze(1)
+            cur = states[live]
+            if trunk_fn is not None:
+                logits, h = trunk_fn(cur)
+                logits = logits.detach()
+                kept.append((live, h))
+            else:
+                logits = logits_fn(cur, live)
+            probs = exploration_probs(logits, env.forward_mask(cur), epsilon=epsilon, temperature=temperature)
+            a = torch.full((n,), exit_a, dtype=torch.long, device=states.device)
+            a[live] = categorical(probs)
+        else:
+            probs = exploration_probs(logits_fn(states, rows), env.forward_mask(states), epsilon=epsilon,
+                                      temperature=temperature)
+            a = torch.where(done, exit_a, categorical(probs))
         out_actions.append(a)
         exiting = (a == exit_a) & ~done
         lengths = torch.where(exiting, t + 1, lengths)
@@ -95,7 +123,14 @@ def sample_forward(env: DAGEnv, logits_fn: LogitsFn, n: int, *, epsilon: float =
     if k < T:  # pad to max_length with the terminal state and exit
         st = torch.cat([st, st[:, -1:].expand(n, T - k, *st.shape[2:])], 1)
         ac = torch.cat([ac, ac.new_full((n, T - k), exit_a)], 1)
-    return Trajectories(st, ac, lengths)
+    hidden = None
+    if kept:  # the live rows of step t are exactly the visited positions (row, t < length)
+        rows_t = torch.cat([live for live, _ in kept])
+        steps = torch.cat([torch.full_like(live, t) for t, (live, _) in enumerate(kept)])
+        h = torch.cat([h for _, h in kept])
+        order = torch.argsort(rows_t * T + steps)
+        hidden = h[order]
+    return Trajectories(st, ac, lengths, hidden=hidden)
 
 
 @torch.no_grad()
@@ -152,10 +187,15 @@ def score(env: DAGEnv, net, traj: Trajectories, condition: torch.Tensor | None =
     t = torch.arange(T, device=traj.lengths.device)[None]
     valid = t < traj.lengths[:, None]
     flat = traj.states[valid]
-    x = env.features(flat)
+    x = None
+    if traj.hidden is None or condition is not None:
+        x = env.features(flat)
     if condition is not None:
         x = torch.cat([x, condition[:, None].expand(-1, T, -1)[valid]], dim=1)
-    pf_logits, pb_logits, log_f_flat = net(x)
+    if traj.hidden is not None and condition is None:
+        pf_logits, pb_logits, log_f_flat = net.heads(traj.hidden)
+    else:
+        pf_logits, pb_logits, log_f_flat = net(x)
     actions = traj.actions[valid]
     log_pf_flat = masked_log_softmax(pf_logits, env.forward_mask(flat)).gather(1, actions[:, None]).squeeze(1)
     bmask = env.backward_mask(flat)

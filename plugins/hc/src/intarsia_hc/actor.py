@@ -21,6 +21,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from intarsia.errors import ConfigError
 from torch import nn
 
 from .config import ActorConfig
@@ -88,7 +89,7 @@ def log_prob(out: dict, u: torch.Tensor, mode: str = "selected", *, squash: bool
     elif mode in ("selected", "mixture"):
         density = gaussian_log_prob(u, out["mean"], out["log_std"])
     else:
-        raise ValueError(f"actor.log_prob must be 'selected' or 'mixture', got {mode!r}")
+        raise ConfigError(f"actor.log_prob must be 'selected' or 'mixture', got {mode!r}")
     return density - tanh_log_det(u) if squash else density
 
 
@@ -98,9 +99,9 @@ class FeatureMap(nn.Module):
     def __init__(self, kind: str, in_dim: int, goal_dim: int = 0):
         super().__init__()
         if kind not in ("raw", "goal_delta"):
-            raise ValueError(f"actor.features must be 'raw' or 'goal_delta', got {kind!r}")
+            raise ConfigError(f"actor.features must be 'raw' or 'goal_delta', got {kind!r}")
         if kind == "goal_delta" and goal_dim <= 0:
-            raise ValueError("actor.features 'goal_delta' needs a goal-conditioned agent (an env with goals)")
+            raise ConfigError("actor.features 'goal_delta' needs a goal-conditioned agent (an env with goals)")
         self.kind, self.in_dim, self.goal_dim = kind, in_dim, goal_dim
         self.out_dim = in_dim
 
@@ -123,7 +124,7 @@ class HyperCombinatorActor(nn.Module):
     def __init__(self, in_dim: int, action_dim: int, cfg: ActorConfig, goal_dim: int = 0):
         super().__init__()
         if cfg.num_subpolicies < 1:
-            raise ValueError(f"actor.num_subpolicies (K) must be >= 1, got {cfg.num_subpolicies}")
+            raise ConfigError(f"actor.num_subpolicies (K) must be >= 1, got {cfg.num_subpolicies}")
         self.cfg, self.action_dim, self.num_subpolicies = cfg, action_dim, cfg.num_subpolicies
         self.features = FeatureMap(cfg.features, in_dim, goal_dim)
         self.combinator = mlp(in_dim, list(cfg.hidden_sizes), cfg.num_subpolicies)
@@ -181,7 +182,7 @@ def build_actor(cfg: ActorConfig, in_dim: int, action_dim: int, goal_dim: int = 
         return HyperCombinatorActor(in_dim, action_dim, cfg, goal_dim)
     if cfg.kind == "mlp":
         return MLPActor(in_dim, action_dim, cfg, goal_dim)
-    raise ValueError(f"actor.kind must be 'hc' or 'mlp', got {cfg.kind!r}")
+    raise ConfigError(f"actor.kind must be 'hc' or 'mlp', got {cfg.kind!r}")
 
 
 def gumbel_temperature(cfg: ActorConfig, updates: int) -> float:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from intarsia.errors import ConfigError
 from intarsia.runner.train import train
 
-from .explain import EVAL_SEED_OFFSET, MIN_SHARE  # noqa: F401  (documented constants)
-
 METRIC_KEYS = ("eval_return", "subpolicies_used", "switch_rate", "usage_entropy")
 
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
+from intarsia.errors import ConfigError
 from torch import nn
 
 from . import actor as pi
@@ -54,13 +55,13 @@ class RISAgent:
         self.cfg, self.fabric = config, fabric
         space = env_spec.observation_space
         if not hasattr(space, "spaces") or not set(GOAL_KEYS) <= set(space.spaces):
-            raise ValueError(f"ris-hc needs dict observations with keys {GOAL_KEYS}, got {space}")
+            raise ConfigError(f"ris-hc needs dict observations with keys {GOAL_KEYS}, got {space}")
         self.goal_dim = int(np.prod(space["desired_goal"].shape))
         if int(np.prod(space["observation"].shape)) != self.goal_dim:
-            raise ValueError("ris-hc: subgoals are states, so observation and desired_goal must have the same size")
+            raise ConfigError("ris-hc: subgoals are states, so observation and desired_goal must have the same size")
         act_space = env_spec.action_space
         if not hasattr(act_space, "low"):
-            raise ValueError(f"ris-hc needs a continuous (Box) action space, got {act_space}")
+            raise ConfigError(f"ris-hc needs a continuous (Box) action space, got {act_space}")
         self.num_envs = int(env_spec.num_envs)
         self.action_dim = int(np.prod(act_space.shape))
         self.action_shape = tuple(act_space.shape)

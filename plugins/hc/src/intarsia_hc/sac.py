@@ -21,6 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
+from intarsia.errors import ConfigError
 
 from . import actor as pi
 from .config import SACConfig
@@ -30,7 +31,7 @@ from .replay import Replay
 
 def _box(space, what: str):
     if not (hasattr(space, "low") and hasattr(space, "high") and space.shape):
-        raise ValueError(f"this agent needs a continuous (Box) {what} space, got {space}")
+        raise ConfigError(f"this agent needs a continuous (Box) {what} space, got {space}")
     return space
 
 

@@ -418,15 +418,25 @@ def agreement(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, Any]:
     """How often two annotators agree on the pairs both labelled (UNKNOWNs left out).
 
     ``agreement``: same label (tie included); ``decisive_agreement``: same winner among pairs where both
-    named one; ``kappa``: Cohen's kappa over the three labels.
+    named one; ``kappa``: Cohen's kappa over the three labels, with each pair in the orientation it was
+    sampled in; ``kappa_symmetric``: the same over both orientations of every pair, which does not depend
+    on how the pairs happen to be oriented (with most pairs oriented one way, "first"/"second" marginals
+    are skewed and plain kappa's chance agreement is high).
     """
     common = [pid for pid in a if pid in b and a[pid] != UNKNOWN and b[pid] != UNKNOWN]
     if not common:
         return {"pairs": 0}
     la = np.array([a[p] for p in common])
     lb = np.array([b[p] for p in common])
+    out = _agreement(la, lb)
+    flip_all = np.vectorize(flip, otypes=[int])
+    out["kappa_symmetric"] = _agreement(np.concatenate([la, flip_all(la)]), np.concatenate([lb, flip_all(lb)]))["kappa"]
+    return out
+
+
+def _agreement(la: np.ndarray, lb: np.ndarray) -> dict[str, Any]:
     decisive = (la != TIE) & (lb != TIE)
-    out: dict[str, Any] = {"pairs": len(common), "agreement": float(np.mean(la == lb)),
+    out: dict[str, Any] = {"pairs": len(la), "agreement": float(np.mean(la == lb)),
                            "decisive_pairs": int(decisive.sum())}
     if decisive.any():
         out["decisive_agreement"] = float(np.mean(la[decisive] == lb[decisive]))

@@ -230,6 +230,9 @@ def make_judge(llm: Any, config: Any, paper_prompt=None):
     judge, examples = config.judge, parse_examples(config.few_shot)
     if judge not in JUDGES:
         raise ValueError(f"annotator.judge must be one of {', '.join(JUDGES)}, got {judge!r}")
+    if (judge != "paper" or config.calibrate) and config.mode != "logprobs":
+        raise ValueError(f"annotator.judge {judge!r} / calibrate score option log-probabilities: they need "
+                         f"annotator.mode: logprobs (got {config.mode!r})")
     if examples and judge != "compact":
         raise ValueError(f"annotator.few_shot needs annotator.judge: compact (got {judge!r}): the paper's "
                          "prompt has no room for examples and the pointwise judge takes none")

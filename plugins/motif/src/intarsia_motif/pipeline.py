@@ -299,7 +299,46 @@ def _report(config, root, collect, pairs_info, annotate, reward, agent, baseline
     if p:
         plots.append(p.name)
     report["plots"] = plots
-    return report
+    return with_headline(config, report, captions)
+
+
+def with_headline(config, report: dict, captions: list[dict]) -> dict:
+    """The report with what a reader needs first at its top (and as its ``metrics``): the judge's order
+    consistency and kappa against the oracle, the reward model's caption ranking next to the oracle's,
+    and the success rate of the agent with and without the Motif reward."""
+    from .annotators import make_annotator
+
+    agree = (report.get("annotation", {}).get("agreement", {}) or {}).get("oracle", {}) or {}
+    head: dict[str, Any] = {
+        "judge_order_consistency": report.get("annotation", {}).get("stats", {}).get("order_consistency"),
+        "judge_kappa": agree.get("kappa"),
+        "judge_kappa_symmetric": agree.get("kappa_symmetric"),
+        "caption_ranking": " > ".join(r["caption"] or "<empty>" for r in captions),
+    }
+    try:
+        oracle = make_annotator(config.annotator, env_section=config.collect.env, kind="oracle")
+        scores = {r["caption"]: oracle.score(r["caption"]) for r in captions}
+        ranked = sorted(scores, key=lambda c: -scores[c])
+        text = ranked[0] or "<empty>" if ranked else ""
+        for prev, cap in zip(ranked, ranked[1:]):
+            text += (" = " if scores[cap] == scores[prev] else " > ") + (cap or "<empty>")
+        head["oracle_ranking"] = text
+        if len(captions) > 1:
+            from scipy.stats import spearmanr
+
+            head["caption_spearman"] = float(spearmanr([r["r_norm"] for r in captions],
+                                                       [scores[r["caption"]] for r in captions])[0])
+    except ValueError:  # an env without progress scores: no oracle ranking to show
+        pass
+    for key, run in (("success_motif", "agent"), ("success_extrinsic_only", "baseline")):
+        metrics = (report.get(run) or {}).get("metrics", {}) if isinstance(report.get(run), dict) else {}
+        # the final greedy evaluation when the train config has one, else the last 100 training episodes
+        for name in ("eval_success", "success_rate"):
+            if name in metrics:
+                head[key] = metrics[name]
+                break
+    first = {k: report[k] for k in ("recipe", "name") if k in report}
+    return {**first, **head, **{k: v for k, v in report.items() if k not in first}, "metrics": head}
 
 
 def plot_reward_terms(curves: dict[str, dict], path: Path, title: str) -> Path | None:

@@ -3,7 +3,7 @@
 One map, several algorithms, selected by name (``model.scan``; :data:`SCAN_MODES`):
 
 * ``sequential``: a step loop, O(T) work and depth.
-* ``chunked``: the loop runs *inside* chunks of ``chunk`` steps, all chunks at once, then a short loop
+* ``chunked``: the loop runs *inside* chunks of about sqrt(T) steps, all chunks at once, then a short loop
   over the chunk carries and one correction pass: about 2 sqrt(T) steps of larger tensors.
 * ``blelloch``: a work-efficient parallel scan (odd/even pairing, as ``jax.lax.associative_scan``):
   O(T) work, 2 log2(T) rounds.
@@ -202,17 +202,14 @@ class _LinearScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gx):
         a, x0, xs = ctx.saved_tensors
-        # adjoint g_t = gx_t + conj(a_{t+1}) g_{t+1}: a forward scan over the flipped sequence, started from
-        # g_{T-1} = gx_{T-1}
-        T = gx.shape[1]
+        # the adjoint g_t = gx_t + conj(a_{t+1}) g_{t+1}, g_{T-1} = gx_{T-1}
         if ctx.kernel is _loop:
             g = _adjoint_loop(a, gx)
-        else:
+        else:  # the same kernel, forward over the flipped sequence
             g = torch.empty_like(gx)
             g[:, -1] = gx[:, -1]
-        if T > 1 and ctx.kernel is not _loop:
-            rev = ctx.kernel(a[:, 1:].flip(1).conj(), gx[:, :-1].flip(1), gx[:, -1])
-            g[:, :-1] = rev.flip(1)
+            if gx.shape[1] > 1:
+                g[:, :-1] = ctx.kernel(a[:, 1:].flip(1).conj(), gx[:, :-1].flip(1), gx[:, -1]).flip(1)
         grad_a = grad_x0 = None
         if ctx.needs_input_grad[0]:
             grad_a = torch.empty_like(g)
@@ -240,21 +237,23 @@ def accelerated_available(device: torch.device | str) -> bool:
     return True
 
 
-def resolve_mode(mode: str, device: torch.device | str, T: int, step_elements: int = 1 << 30) -> str:
+def resolve_mode(mode: str, device: torch.device | str, T: int, step_elements: int = 1 << 30,
+                 dtype: torch.dtype = torch.complex64) -> str:
     """The algorithm ``mode`` stands for on ``device`` (``auto`` resolved for ``T`` steps of
-    ``step_elements`` elements each, e.g. batch x states).
+    ``step_elements`` elements each, e.g. batch x states, of ``dtype``).
 
     CPU (measured, README): the step loop, except for small steps (< :data:`AUTO_CPU_SMALL_STEP` elements)
     over long sequences (>= :data:`AUTO_CPU_LONG_T`), where the work-efficient parallel scan's few large
     operations beat the loop's many tiny ones. CUDA (not measured here, no GPU): accelerated-scan's kernels
-    when installed, else the work-efficient parallel scan.
+    when installed (float32/complex64 only), else the work-efficient parallel scan.
     """
     if mode not in SCAN_MODES:
         raise ConfigError(f"unknown scan mode {mode!r}; expected one of {SCAN_MODES}")
     if mode != "auto":
         return mode
     if torch.device(device).type == "cuda":
-        return "accelerated" if accelerated_available(device) else "blelloch"
+        fits = dtype in (torch.float32, torch.complex64)
+        return "accelerated" if fits and accelerated_available(device) else "blelloch"
     if step_elements < AUTO_CPU_SMALL_STEP and T >= AUTO_CPU_LONG_T:
         return "blelloch"
     return "sequential"
@@ -301,10 +300,13 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, x0: torch.Tensor, mode: str = 
 
     a and b broadcast against each other (a may be an expanded (P,) diagonal); real or complex.
     """
-    mode = resolve_mode(mode, b.device, b.shape[1], b[:, 0].numel())
     dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), x0.dtype)
+    mode = resolve_mode(mode, b.device, b.shape[1], b[:, 0].numel(), dtype)
     a, b = torch.broadcast_tensors(a.to(dtype), b.to(dtype))
     x0 = x0.to(dtype).expand(b.shape[0], *b.shape[2:])
+    if b.shape[1] == 1:  # one step (acting, imagination): no kernel, no host sync; a = 0 replaces x0
+        x0 = x0.unsqueeze(1)
+        return torch.addcmul(b, a, torch.where((a == 0) & ~torch.isfinite(x0), 0, x0))
     if mode in ("parallel", "accelerated"):  # differentiated by autograd / by accelerated-scan's kernels
         if mode == "accelerated" and not accelerated_available(b.device):
             raise ConfigError("scan mode 'accelerated' needs a CUDA device and accelerated-scan "

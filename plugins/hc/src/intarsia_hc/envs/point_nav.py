@@ -10,6 +10,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from intarsia.errors import ConfigError
 
 WALL_END_X = 0.5
 
@@ -21,7 +22,7 @@ class PointNavEnv(gym.Env):
     def __init__(self, size: float = 1.0, step_size: float = 0.1, goal_threshold: float = 0.1,
                  max_episode_steps: int = 50, walls: bool = False):
         if size <= 0 or step_size <= 0 or goal_threshold <= 0 or max_episode_steps < 1:
-            raise ValueError("PointNav-v0: size, step_size, goal_threshold and max_episode_steps must be positive")
+            raise ConfigError("PointNav-v0: size, step_size, goal_threshold and max_episode_steps must be positive")
         self.size, self.step_size, self.goal_threshold = float(size), float(step_size), float(goal_threshold)
         self.max_episode_steps, self.walls = int(max_episode_steps), bool(walls)
         box = spaces.Box(-self.size, self.size, (2,), np.float32)
