@@ -127,13 +127,14 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(results)
-    metrics = [("order_consistency", "order consistency"), ("kappa", "kappa vs oracle"),
+    metrics = [("order_consistency", "order consistency"), ("kappa", "kappa vs oracle (pairs as sampled)"),
+               ("kappa_symmetric", "kappa vs oracle (both orientations)"),
                ("spearman", "reward model Spearman vs oracle")]
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(names) + 1.5))
     y = np.arange(len(names))
     for k, (key, label) in enumerate(metrics):
-        vals = [results[n][key] if results[n][key] is not None else np.nan for n in names]
-        ax.barh(y + (k - 1) * 0.27, vals, height=0.27, label=label)
+        vals = [results[n].get(key) if results[n].get(key) is not None else np.nan for n in names]
+        ax.barh(y + (k - 1.5) * 0.2, vals, height=0.2, label=label)
     ax.axvline(0, color="k", lw=0.8)
     for x in (0.5, 0.8):
         ax.axvline(x, color="gray", lw=0.6, ls="--")

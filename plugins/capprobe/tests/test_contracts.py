@@ -2,10 +2,11 @@
 
 import torch
 from intarsia.testing import AnalysisContract
+from intarsia_capprobe.accuracy import ExactMatch
 from intarsia_capprobe.config import ModelConfig, ProbeConfig, PruneConfig, TaskConfig
 from intarsia_capprobe.model import MiniGPT
 from intarsia_capprobe.probing import LinearProbe
-from intarsia_capprobe.pruning import ExactMatch, SaliencyPruning
+from intarsia_capprobe.pruning import SaliencyPruning
 from intarsia_capprobe.tasks import TaskPair, tensors
 
 TASK = TaskPair(TaskConfig())

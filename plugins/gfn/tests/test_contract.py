@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 from intarsia.errors import ConfigError
-from intarsia.testing import SamplerContract
+from intarsia.testing import PluginContract, SamplerContract
+from intarsia_gfn import plugin
 from intarsia_gfn.config import (
     EnvConfig,
     ExplorerConfig,
@@ -21,6 +22,11 @@ from intarsia_gfn.gflownet import GFlowNet
 from intarsia_gfn.ocgfn import OutcomeConditionedGFlowNet
 
 GRID = EnvConfig(ndim=2, height=4)
+
+
+class TestGFNPlugin(PluginContract):
+    plugin = plugin
+
 SMALL = NetworkConfig(hidden=32, layers=1)
 
 

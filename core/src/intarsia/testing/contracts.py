@@ -528,6 +528,7 @@ class SamplerContract(abc.ABC):
     training iterations are run and ``sample_size`` objects drawn. Keep the sampler tiny: every test
     builds a fresh one."""
 
+    clause_source = "intarsia.interfaces.Sampler"
     iterations = 3
     sample_size = 16
 
@@ -538,6 +539,8 @@ class SamplerContract(abc.ABC):
     def _train(self, sampler, start=0):
         return [sampler.update(step) for step in range(start + 1, start + self.iterations + 1)]
 
+    @clause('update(step) runs one training iteration and returns {"group/name": float}; trajectories counts '
+            "the trajectories drawn so far")
     def test_update_returns_named_finite_floats_and_counts_trajectories(self, cpu_fabric):
         sampler = self.make_sampler(cpu_fabric)
         before = int(sampler.trajectories)
@@ -548,11 +551,13 @@ class SamplerContract(abc.ABC):
                 assert np.isfinite(float(value)), f"metric {key} is not finite"
         assert int(sampler.trajectories) > before, "update() drew trajectories but did not count them"
 
+    @clause("sample(n) returns n terminal objects as a tensor with a leading n axis")
     def test_sample_returns_n_objects(self, cpu_fabric):
         sampler = self.make_sampler(cpu_fabric)
         out = sampler.sample(self.sample_size)
         assert len(out) == self.sample_size
 
+    @clause("evaluate() returns finite {name: float} measurements of the current sampler")
     def test_evaluate_returns_finite_floats(self, cpu_fabric):
         sampler = self.make_sampler(cpu_fabric)
         self._train(sampler)
@@ -562,6 +567,8 @@ class SamplerContract(abc.ABC):
             assert isinstance(key, str) and key
             assert np.isfinite(float(value)), f"evaluation {key} is not finite"
 
+    @clause("state_dict() holds tensors, numbers, strings and containers only, so a resumed sampler continues "
+            "as the uninterrupted one would")
     def test_state_dict_survives_a_weights_only_checkpoint(self, cpu_fabric):
         import torch
 

@@ -1,4 +1,4 @@
-"""``intarsia capprobe analyze RUN_DIR`` and ``intarsia capprobe probe-r2i CHECKPOINT``.
+"""``intarsia capprobe analyze RUN_DIR`` and ``intarsia capprobe probe-r2i RUN_DIR``.
 
 Only click is imported here; the command bodies import torch and the analyses.
 """
@@ -43,18 +43,19 @@ def add_commands(cli: click.Group) -> None:
                                "written": str(Path(run_dir) / "analyses.json")}, indent=2))
 
     @capprobe.command("probe-r2i")
-    @click.argument("checkpoint", type=click.Path(dir_okay=False))
+    @click.argument("run_dir", type=click.Path())
     @click.option("--episodes", default=64, show_default=True, help="memory-task episodes to record")
     @click.option("--out", default="r2i_probe.png", show_default=True, help="where the figure goes")
     @click.option("--seed", default=0, show_default=True)
-    def probe_r2i(checkpoint: str, episodes: int, out: str, seed: int):
-        """Where does an R2I agent keep its memory? Per-layer probes of the cue against steps since the cue."""
+    def probe_r2i(run_dir: str, episodes: int, out: str, seed: int):
+        """Where does an R2I agent keep its memory? Per-layer probes of the cue against steps since the cue
+        (RUN_DIR: an `intarsia run` directory of r2i/dreamerv3 on MemoryLength-v0, or a checkpoint in it)."""
         from intarsia.errors import IntarsiaError
 
         from .r2i_probe import R2IMemoryProbe, R2IProbeConfig, load_r2i_checkpoint
 
         try:
-            agent, env_factory = load_r2i_checkpoint(checkpoint)
+            agent, env_factory = load_r2i_checkpoint(run_dir)
             result = R2IMemoryProbe(R2IProbeConfig(episodes=episodes, seed=seed)).run(agent, env_factory)
         except (ValueError, ImportError) as exc:
             raise IntarsiaError(str(exc)) from None

@@ -36,14 +36,17 @@ def grid_figure(grid: list[dict]):
     return fig
 
 
-def probe_compare_figure(before: dict, after: dict):
-    """Probe accuracy per probed module, pre-trained vs fine-tuned."""
+def probe_compare_figure(before: dict, after: dict, control: dict | None = None):
+    """Probe accuracy per probed module: pre-trained vs fine-tuned (and an untrained model, the control)."""
     names = list(before)
+    series = [("pre-trained", before), ("fine-tuned", after)] + ([("untrained", control)] if control else [])
+    width = 0.8 / len(series)
     fig = _figure(figsize=(1.5 + 0.9 * len(names), 3.3))
     ax = fig.subplots()
     xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], [before[n]["accuracy"] for n in names], width=0.4, label="pre-trained")
-    ax.bar([x + 0.2 for x in xs], [after[n]["accuracy"] for n in names], width=0.4, label="fine-tuned")
+    for j, (label, res) in enumerate(series):
+        ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [res[n]["accuracy"] for n in names], width=width,
+               label=label)
     ax.axhline(max(r["chance"] for r in before.values()), color="grey", ls="--", label="majority class")
     ax.set_xticks(list(xs), names, rotation=30, ha="right")
     ax.set_ylim(0, 1.02)

@@ -97,7 +97,7 @@ class Experiment:
 
         return {split: exact_match(model, d) for split, d in self.eval.items()}
 
-    def probe_data(self, offset: int = 2000) -> dict:
+    def original_rows(self, offset: int = 2000) -> dict:
         from .tasks import tensors
 
         d = tensors(self.task.dataset("original", self.config.probe_samples, self.config.seed + offset))
@@ -220,9 +220,10 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     the original task, exact match on every eval set. Writes ``analyses.json`` and returns it."""
     from intarsia.errors import IntarsiaError
 
+    from .accuracy import ExactMatch
     from .model import MiniGPT
     from .probing import LinearProbe
-    from .pruning import ExactMatch, SaliencyPruning
+    from .pruning import SaliencyPruning
 
     root = Path(root)
     pre_path, ft_path = root / "models" / f"pretrain_{config.task.prior}.pt", root / "models" / "finetune.pt"
@@ -233,12 +234,12 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     exp = exp or Experiment(config)
     pre, ft = MiniGPT.load(pre_path), MiniGPT.load(ft_path)
     probe = LinearProbe(config.probe)
-    data = exp.probe_data()
+    data = exp.original_rows()
     before, after = probe.run(pre, data), probe.run(ft, data)
     # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
     control = probe.run(exp.new_model(config.seed + 99), data)
     prune_data = {**exp.eval["original"]}
-    saliency_set = exp.probe_data(offset=3000)  # saliency from other original-task rows than the eval set
+    saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
     pruning = SaliencyPruning(config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
                                                       "labels": saliency_set["labels"], "eval": prune_data})
     acc = {"pretrained": ExactMatch().run(pre, exp.eval)["metrics"],
@@ -267,7 +268,8 @@ def _figures(root: Path, config: CapprobeConfig, grid: list[dict], analyses: dic
     if grid:
         grid_figure(grid).savefig(root / "sweep.png", dpi=100)
         out.append("sweep.png")
-    probe_compare_figure(analyses["probe_before"], analyses["probe_after"]).savefig(root / "probe.png", dpi=100)
+    probe_compare_figure(analyses["probe_before"], analyses["probe_after"], analyses.get("probe_random_init")
+                         ).savefig(root / "probe.png", dpi=100)
     steps_figure(reverse["curve"], scratch["curve"], config.threshold).savefig(root / "reverse.png", dpi=100)
     out += ["probe.png", "pruning.png", "reverse.png"]
     return out

@@ -16,7 +16,7 @@ def register_analyses(register):
     register("saliency-pruning", factory="intarsia_capprobe.pruning:SaliencyPruning",
              config="intarsia_capprobe.config:PruneConfig",
              summary="zero the top-K |weight x gradient| neurons, with K random neurons as control")
-    register("exact-match", factory="intarsia_capprobe.pruning:ExactMatch", config="intarsia_capprobe.config:AccuracyConfig",
+    register("exact-match", factory="intarsia_capprobe.accuracy:ExactMatch", config="intarsia_capprobe.config:AccuracyConfig",
              summary="exact-match accuracy of the answer token on named eval sets")
     register("r2i-memory-probe", factory="intarsia_capprobe.r2i_probe:R2IMemoryProbe",
              config="intarsia_capprobe.r2i_probe:R2IProbeConfig",

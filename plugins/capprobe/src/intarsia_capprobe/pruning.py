@@ -159,20 +159,3 @@ class SaliencyPruning:
                 "curve": {"k": list(cfg.ks), "salient": salient_acc, "random": random_acc},
                 "top_neurons": [f"{n}[{i}]" for n, i in order]}
 
-
-class ExactMatch:
-    """The ``exact-match`` analysis: ``data = {set name: {"input_ids", "positions", "labels"}}`` ->
-    metrics ``acc/<set name>``."""
-
-    def __init__(self, config=None):
-        from .config import AccuracyConfig
-
-        self.config = config or AccuracyConfig()
-
-    def run(self, model, data) -> dict:
-        from .training import exact_match
-
-        if not data:
-            raise ValueError("exact-match: data names no eval set")
-        metrics = {f"acc/{name}": exact_match(model, d, self.config.batch_size) for name, d in data.items()}
-        return {"metrics": metrics, "figures": {}}

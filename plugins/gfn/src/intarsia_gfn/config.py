@@ -71,6 +71,7 @@ class GFlowNetConfig:
     """A GFlowNet trained on the environment's reward."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
+    """the DAG and its reward"""
     loss: str = "tb"
     """"tb" (trajectory balance), "db" (detailed balance) or "subtb" (sub-trajectory balance)"""
     subtb_lambda: float = 0.9
@@ -84,8 +85,11 @@ class GFlowNetConfig:
     grad_clip: float = 1.0
     """gradient-norm clip (0: none)"""
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    """the trunk and heads"""
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+    """how training rollouts deviate from the policy"""
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    """replay of the best terminals (off by default)"""
 
 
 @dataclass
@@ -111,6 +115,7 @@ class OCGFNConfig:
     """Outcome-conditioned GFlowNet pre-training: no extrinsic reward is queried."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
+    """the DAG (its reward is only used to evaluate the zero-shot conversion)"""
     batch_size: int = 64
     """outcomes (and trajectories of each source) per iteration"""
     lr: float = 1e-3
@@ -128,7 +133,9 @@ class OCGFNConfig:
     attempt_epsilon: float = 0.05
     """uniform-action exploration of the model's own attempts"""
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    """the outcome-conditioned trunk and heads"""
     explorer: ExplorerConfig = field(default_factory=ExplorerConfig)
+    """the reward-free exploratory GFlowNet"""
 
 
 @dataclass
@@ -136,6 +143,7 @@ class FinetuneConfig:
     """Amortized fine-tuning of a frozen pre-trained OC-GFN to the environment's reward."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
+    """the DAG the model was pre-trained on, with the new reward"""
     pretrained: str = ""
     """the pre-trained OC-GFN: a model.pt file or the run directory holding it (a `gfn` job with a
     `pretrain` section fills this in)"""
@@ -154,6 +162,7 @@ class FinetuneConfig:
     layers: int = 2
     """hidden layers of both"""
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+    """how the fine-tuned policy's training rollouts deviate from it"""
 
 
 @dataclass
@@ -206,6 +215,10 @@ class GFNJobConfig:
     cpu_threads: int = 1
     """torch intra-op threads (0: torch's default); small networks run fastest with 1"""
     fabric: FabricConfig = field(default_factory=FabricConfig)
+    """accelerator, devices, precision (Lightning Fabric)"""
     log: GFNLogConfig = field(default_factory=GFNLogConfig)
+    """metric logging and the run directory root"""
     checkpoint: GFNCheckpointConfig = field(default_factory=GFNCheckpointConfig)
+    """checkpoint period (resume continues from the last one)"""
     eval: GFNEvalConfig = field(default_factory=GFNEvalConfig)
+    """evaluation period"""

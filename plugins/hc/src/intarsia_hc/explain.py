@@ -39,7 +39,7 @@ def usage_stats(choices: list[np.ndarray], k: int, min_share: float = MIN_SHARE)
     switches = sum(int(np.sum(c[1:] != c[:-1])) for c in choices)
     pairs = sum(max(0, len(c) - 1) for c in choices)
     segments = sum(1 + int(np.sum(c[1:] != c[:-1])) for c in choices if len(c))
-    return {"usage": share.tolist(), "usage_entropy": float(-(nz * np.log(nz)).sum()),
+    return {"usage": share.tolist(), "usage_entropy": float(-(nz * np.log(nz)).sum()) + 0.0,  # + 0.0: no "-0.0" for K = 1
             "subpolicies_used": int(np.sum(share >= min_share)), "switch_rate": switches / max(1, pairs),
             "mean_segment_length": steps / max(1, segments), "steps": steps}
 

@@ -113,6 +113,12 @@ def validate(config: PipelineConfig, root: Path, stages: Stages, registry=None) 
         if model_path and not Path(model_path).expanduser().exists():
             raise ConfigError(f"annotator.llm.model_path: {model_path!r} does not exist; give the path of a "
                               "model file or folder, or leave it empty for the backend's default model")
+        from .judges import make_judge
+
+        try:  # judge, few_shot, calibrate: checked without loading the model
+            make_judge(None, config.annotator, lambda a, b: "")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if not config.skip_train:
         from intarsia.runner.api import prepare
 
