@@ -96,7 +96,7 @@ def run_crl(config: CRLJobConfig, *, run) -> dict:
     names = column_properties(config)
     ckpt_dir = root / "checkpoints"
     last = ckpt_dir / "last.ckpt"
-    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1)]
+    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, every_n_epochs=1)]  # the latest epoch
     if config.train.eval_every:
         callbacks.append(_HeldOutMCC(val_t, config.train.eval_every, names))
     t = config.train
