@@ -75,3 +75,14 @@ def test_bad_config_values_are_one_line_errors(intarsia_host, tmp_path):
         run_config(tiny("set"), run_dir=tmp_path / "b")
     with pytest.raises(ConfigError, match="loss.matching"):
         run_config(tiny("slots", loss={"matching": "greedy"}), run_dir=tmp_path / "c")
+
+
+@pytest.mark.slow
+def test_the_cpu_recipes_reproduce_the_slots_vs_flat_gap(intarsia_host, tmp_path):
+    """The issue's claim with the recipes as shipped (about 15 + 3 minutes on a 2-core CPU): on identical
+    balls the slot encoder reaches MCC >= 0.8, at least 0.2 above the flat encoder (measured: 0.876 vs 0.637)."""
+    intarsia_host(plugin)
+    slots = run_config("crl/balls-slots", ["plots=false", "train.eval_every=0"], run_dir=tmp_path / "slots")
+    flat = run_config("crl/balls-flat", ["plots=false"], run_dir=tmp_path / "flat")
+    assert slots["metrics"]["mcc"] >= 0.8
+    assert slots["metrics"]["mcc"] >= flat["metrics"]["mcc"] + 0.2

@@ -76,8 +76,8 @@ class TrainConfig:
 
     epochs: int = 200  # passes over the training pairs (official 200)
     batch_size: int = 64  # pairs per step
-    lr: float = 2e-4  # AdamW learning rate
-    weight_decay: float = 0.0  # AdamW weight decay
+    lr: float = 1e-3  # AdamW learning rate (official 1e-3)
+    weight_decay: float = 0.01  # AdamW weight decay (official 0.01)
     accelerator: str = "auto"  # Lightning accelerator ("cpu", "gpu", "auto")
     threads: int = 0  # torch CPU threads (0: leave torch's default)
     max_minutes: float = 0.0  # stop training after this wall time (0: no limit); the report says if it stopped

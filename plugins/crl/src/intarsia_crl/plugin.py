@@ -26,7 +26,7 @@ def register_jobs(register):
 @hookimpl
 def register_recipes(register):
     register("crl/balls-slots", file=RECIPES / "balls_slots.yaml",
-             summary="SA-MESH slots on 2 identical balls (non-injective), {x, y}, 32 px, CPU (~10 min)")
+             summary="SA-MESH slot auto-encoder on 2 identical balls (non-injective), {x, y}, 32 px, CPU (~14 min)")
     register("crl/balls-flat", file=RECIPES / "balls_flat.yaml",
              summary="Flat CNN baseline on the same non-injective balls: fails to identify the objects' x, y")
     register("crl/balls-flat-injective", file=RECIPES / "balls_flat_injective.yaml",
