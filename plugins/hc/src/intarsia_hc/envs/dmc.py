@@ -7,6 +7,8 @@ termination only where the suite's discount is 0."""
 
 from __future__ import annotations
 
+import os
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -17,6 +19,10 @@ class DMCStateEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, domain: str = "cartpole", task: str = "swingup", action_repeat: int = 1):
+        # dm_control binds an OpenGL backend when first imported, for the whole process. These envs never
+        # render, but another component in the same process may (R2I's pixel tasks, headless through EGL):
+        # importing first with the default (GLFW, needs a display) made that rendering abort the process.
+        os.environ.setdefault("MUJOCO_GL", "egl")
         try:
             from dm_control import suite
         except ImportError:
