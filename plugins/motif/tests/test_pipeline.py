@@ -127,3 +127,5 @@ def test_report_starts_with_the_judge_the_ranking_and_both_agents(pipeline_run):
         "oracle_ranking": "You reach the goal. > <empty> > You bump into the wall.", "caption_spearman": 1.0,
         "success_motif": 0.9, "success_extrinsic_only": 0.1}
     assert list(out)[:3] == ["recipe", "name", "judge_order_consistency"]
+    noted = with_headline(PipelineConfig(meta={"note": "one seed"}), fake, captions)
+    assert list(noted)[10] == "note" and noted["note"] == "one seed" and "note" not in noted["metrics"]

@@ -344,7 +344,10 @@ def with_headline(config, report: dict, captions: list[dict]) -> dict:
                 head[key] = metrics[name]
                 break
     first = {k: report[k] for k in ("recipe", "name") if k in report}
-    return {**first, **head, **{k: v for k, v in report.items() if k not in first}, "metrics": head}
+    # a recipe's caveat (meta.note) is printed right under the numbers it qualifies
+    meta = config.meta if hasattr(config.meta, "get") else {}
+    note = {"note": str(meta["note"])} if meta.get("note") else {}
+    return {**first, **head, **note, **{k: v for k, v in report.items() if k not in first}, "metrics": head}
 
 
 def plot_reward_terms(curves: dict[str, dict], path: Path, title: str) -> Path | None:
