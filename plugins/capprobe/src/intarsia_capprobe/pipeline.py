@@ -20,47 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from intarsia.runner.stages import Stages, write_json
 
 from .config import CapprobeConfig
 
 METRIC_KEYS = ("wrapper_correlated_acc", "wrapper_uncorrelated_acc", "pruned_original_acc",
                "random_pruned_original_acc", "probe_count_a_before", "probe_count_a_after",
                "reverse_ft_steps", "scratch_steps")
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-class Stages:
-    """Completion markers: ``run(name, fn)`` runs ``fn`` unless ``stages/<name>.json`` exists."""
-
-    def __init__(self, root: Path, log: Callable[[str], None] = print):
-        self.root, self.log = root / "stages", log
-
-    def done(self, name: str) -> dict | None:
-        path = self.root / f"{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def run(self, name: str, fn: Callable[[], dict]) -> dict:
-        prior = self.done(name)
-        if prior is not None:
-            self.log(f"[capprobe] {name}: complete, skipped")
-            return prior
-        self.log(f"[capprobe] {name} ...")
-        t0 = time.perf_counter()
-        result = {**fn(), "seconds": round(time.perf_counter() - t0, 2)}
-        _atomic_json(self.root / f"{name}.json", result)
-        self.log(f"[capprobe] {name}: done in {result['seconds']:.1f}s")
-        return result
 
 
 class Experiment:
@@ -111,7 +80,7 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
     _check(config)
     root = Path(run.dir)
     (root / "models").mkdir(parents=True, exist_ok=True)
-    stages = Stages(root)
+    stages = Stages(root, prefix="capprobe")
     exp = Experiment(config)
     t_start = time.perf_counter()
     pre_lr = config.pretrain.lr
@@ -254,7 +223,7 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
         "accuracy": acc,
     }
-    _atomic_json(root / "analyses.json", out)
+    write_json(root / "analyses.json", out)
     for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),
                       ("pruning", pruning["figures"]["pruning"])):
         fig.savefig(root / f"{name}.png", dpi=100)

@@ -22,54 +22,20 @@ Run-directory layout::
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from intarsia.runner.stages import Stages
+
 from .config import PipelineConfig
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-class Stages:
-    """Completion markers: ``run(name, fn)`` runs ``fn`` unless the marker exists, then records its result."""
-
-    def __init__(self, root: Path, log: Callable[[str], None] = print):
-        self.root = root / "stages"
-        self.log = log
-        self.timings: dict[str, float] = {}
-
-    def done(self, name: str) -> dict | None:
-        path = self.root / f"{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def run(self, name: str, fn: Callable[[], dict]) -> dict:
-        prior = self.done(name)
-        if prior is not None:
-            self.log(f"[motif] {name}: complete, skipped")
-            return prior
-        self.log(f"[motif] {name} ...")
-        t0 = time.perf_counter()
-        result = fn()
-        result = {**result, "seconds": round(time.perf_counter() - t0, 2)}
-        self.timings[name] = result["seconds"]
-        _atomic_json(self.root / f"{name}.json", result)
-        self.log(f"[motif] {name}: done in {result['seconds']:.1f}s")
-        return result
 
 
 def run_pipeline(config: PipelineConfig, *, run) -> dict:
     """The job factory: ``factory(config, *, run)`` -> report dict."""
     root = Path(run.dir)
     root.mkdir(parents=True, exist_ok=True)
-    stages = Stages(root)
+    stages = Stages(root, prefix="motif")
     registry = getattr(run, "registry", None)
     validate(config, root, stages, registry)
     t_start = time.perf_counter()
