@@ -60,3 +60,14 @@ def test_bad_env_config_is_a_clear_error():
         make_env(EnvConfig(name="grid"))
     with pytest.raises(ConfigError, match="multiple of word"):
         make_env(EnvConfig(name="bitseq", length=5, word=2))
+
+
+def test_a_user_dag_missing_a_method_fails_when_built_naming_it():
+    import pytest
+    from intarsia_gfn.dag import DAGEnv
+
+    class Incomplete(DAGEnv):
+        n_actions, max_length, state_shape, feature_dim = 2, 2, (1,), 1
+
+    with pytest.raises(TypeError, match="backward_mask"):
+        Incomplete()
