@@ -8,7 +8,8 @@ Cases (the issue's): 2D H=8 batch 16 and 4D H=8 batch 2048, the standard ("origi
 R1=0.5, R2=2. Both sides get the same seed, the same network (one-hot per coordinate in, a 2-layer 256-wide
 ReLU trunk shared by P_F and P_B, as torchgfn's tutorial), Adam lr 1e-3 (log Z 1e-1), gradient clipping at
 1, no exploration, and the same number of trajectories. Per iteration: sample a batch on-policy, TB loss,
-one step. The exact sum-L1 of each side is computed by intarsia-gfn's dynamic programming on the side's own
+one step; the two sides take their iterations in turn (each on its own RNG stream), so load changes hit
+both. The exact sum-L1 of each side is computed by intarsia-gfn's dynamic programming on the side's own
 P_F (torchgfn's regression tests state the empirical sum-L1 from 200k fresh samples: 0.012 for 2D, 0.25
 for 4D). Writes benchmarks/results/gfn_torchgfn.json and .png.
 """
@@ -102,17 +103,26 @@ class TorchGFN:
         return exact_l1(self.env, logits)
 
 
-def run_case(cls, ndim, height, batch, iterations, seed, evals):
-    side = cls(ndim, height, batch, seed)
-    curve, seconds = [], 0.0
+def run_case(classes, ndim, height, batch, iterations, seed, evals):
+    """Both sides step in turn, each on its own saved RNG stream, so that a change in machine load hits
+    both alike and each side draws exactly what it would draw alone."""
+    sides, rng, curves, seconds = [], [], [], []
+    for cls in classes:
+        sides.append(cls(ndim, height, batch, seed))
+        rng.append(torch.get_rng_state())
+        curves.append([])
+        seconds.append(0.0)
     for i in range(iterations):
-        t0 = time.perf_counter()
-        side.step(i)
-        seconds += time.perf_counter() - t0
-        if (i + 1) in evals:
-            curve.append({"iteration": i + 1, "trajectories": (i + 1) * batch, "l1_sum": side.l1()})
-    return {"side": side.name, "ms_per_iteration": 1000 * seconds / iterations, "final_l1_sum": curve[-1]["l1_sum"],
-            "curve": curve}
+        for j, side in enumerate(sides):
+            torch.set_rng_state(rng[j])
+            t0 = time.perf_counter()
+            side.step(i)
+            seconds[j] += time.perf_counter() - t0
+            rng[j] = torch.get_rng_state()
+            if (i + 1) in evals:
+                curves[j].append({"iteration": i + 1, "trajectories": (i + 1) * batch, "l1_sum": side.l1()})
+    return [{"side": side.name, "ms_per_iteration": 1000 * seconds[j] / iterations,
+             "final_l1_sum": curves[j][-1]["l1_sum"], "curve": curves[j]} for j, side in enumerate(sides)]
 
 
 def main() -> None:
@@ -138,7 +148,7 @@ def main() -> None:
         if args.only and key != args.only:
             continue
         evals = sorted({max(1, its * k // 10) for k in range(1, 11)})
-        sides = [run_case(cls, ndim, height, batch, its, args.seed, evals) for cls in (Ours, TorchGFN)]
+        sides = run_case((Ours, TorchGFN), ndim, height, batch, its, args.seed, evals)
         ratio = sides[0]["ms_per_iteration"] / sides[1]["ms_per_iteration"]
         results["cases"][key] = {"ndim": ndim, "height": height, "batch": batch, "iterations": its,
                                  "trajectories": its * batch, "sides": sides, "time_ratio_ours_over_torchgfn": ratio}

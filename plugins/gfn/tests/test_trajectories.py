@@ -4,8 +4,9 @@ import pytest
 import torch
 from intarsia_gfn.config import EnvConfig
 from intarsia_gfn.envs import make_env
+from intarsia_gfn.losses import tb_residuals
 from intarsia_gfn.networks import GFlowNetHeads
-from intarsia_gfn.trajectories import GATHER_FROM, sample_backward, sample_forward, score
+from intarsia_gfn.trajectories import GATHER_FROM, sample_and_score, sample_backward, sample_forward, score
 
 
 def check_valid(env, traj):
@@ -56,19 +57,25 @@ def test_score_reads_the_right_probabilities_on_the_three_state_dag():
     torch.testing.assert_close(sc.log_f, torch.tensor([[1.2, 0.3, 0.0], [1.2, 0.3, -0.5]]))
 
 
-def test_scores_from_the_rollouts_trunk_outputs_equal_recomputed_ones():
+@pytest.mark.parametrize("epsilon", [0.0, 0.5])
+def test_scores_taken_during_the_rollout_equal_recomputed_ones(epsilon):
     env = make_env(EnvConfig(ndim=3, height=4))
+    torch.manual_seed(0)
     net = GFlowNetHeads(env.feature_dim, env.n_actions, 16, 1)
-
-    def trunk(states):
-        h = net.trunk(env.features(states))
-        return net.forward_head(h), h
-
-    traj = sample_forward(env, None, GATHER_FROM + 8, trunk_fn=trunk)
-    assert traj.hidden is not None and traj.hidden.requires_grad
+    traj, kept = sample_and_score(env, net, GATHER_FROM + 8, epsilon=epsilon)
+    assert kept.log_pf.requires_grad and kept.log_pb.requires_grad and kept.log_f.requires_grad
     check_valid(env, traj)
-    kept = score(env, net, traj)
-    traj.hidden = None
     again = score(env, net, traj)
     for a, b in zip((kept.log_pf, kept.log_pb, kept.log_f), (again.log_pf, again.log_pb, again.log_f)):
         torch.testing.assert_close(a, b)
+    # and the gradients of a loss through either agree
+    log_r = env.log_reward(traj.terminals)
+    g1 = torch.autograd.grad(tb_residuals(kept, net.log_z, log_r).pow(2).mean(), list(net.parameters()),
+                             allow_unused=True)
+    g2 = torch.autograd.grad(tb_residuals(again, net.log_z, log_r).pow(2).mean(), list(net.parameters()),
+                             allow_unused=True)
+    for a, b in zip(g1, g2):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b)

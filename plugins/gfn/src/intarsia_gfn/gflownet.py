@@ -25,7 +25,7 @@ from .evaluation import (
 )
 from .networks import GFlowNetHeads
 from .replay import TerminalReplay
-from .trajectories import Trajectories, sample_backward, sample_forward, score
+from .trajectories import GATHER_FROM, Trajectories, sample_and_score, sample_backward, sample_forward, score
 
 LOSSES = ("tb", "db", "subtb")
 
@@ -52,9 +52,11 @@ class GFlowNet:
     def _forward_logits(self, states, rows=None):
         return self.net.forward_logits(self.env.features(states))
 
-    def _trunk(self, states):
-        h = self.net.trunk(self.env.features(states))
-        return self.net.forward_head(h), h
+    def _score_in_rollout(self, n_replay: int) -> bool:
+        """Score a batch during its rollout (see ``sample_and_score``) when it is all on-policy, large
+        enough for the rollout to gather live rows anyway, and single-process: under DDP the loss's
+        forward must be one call of the wrapped module."""
+        return n_replay == 0 and self.config.batch_size >= GATHER_FROM and self.fabric.world_size == 1
 
     def _backward_logits(self, states, rows=None):
         return self.net(self.env.features(states))[1]
@@ -63,16 +65,19 @@ class GFlowNet:
     def update(self, step: int) -> dict[str, float]:
         cfg = self.config
         n_replay = int(round(cfg.batch_size * cfg.replay.ratio)) if len(self.replay) else 0
-        # a single-process on-policy batch keeps the rollout's trunk outputs for the loss (see sample_forward)
-        reuse = n_replay == 0 and self.fabric.world_size == 1
-        traj = sample_forward(self.env, self._forward_logits, cfg.batch_size - n_replay,
-                              epsilon=cfg.exploration.epsilon, temperature=cfg.exploration.temperature,
-                              trunk_fn=self._trunk if reuse else None)
-        fresh = traj.terminals
-        if n_replay:
-            traj = Trajectories.cat([traj, sample_backward(self.env, self._backward_logits, self.replay.sample(n_replay))])
-        log_r = self.env.log_reward(traj.terminals)
-        scores = score(self.env, self.net, traj)
+        explore = {"epsilon": cfg.exploration.epsilon, "temperature": cfg.exploration.temperature}
+        if self._score_in_rollout(n_replay):
+            traj, scores = sample_and_score(self.env, self.net, cfg.batch_size, **explore)
+            fresh = traj.terminals
+            log_r = self.env.log_reward(fresh)
+        else:
+            traj = sample_forward(self.env, self._forward_logits, cfg.batch_size - n_replay, **explore)
+            fresh = traj.terminals
+            if n_replay:
+                traj = Trajectories.cat([traj, sample_backward(self.env, self._backward_logits,
+                                                               self.replay.sample(n_replay))])
+            log_r = self.env.log_reward(traj.terminals)
+            scores = score(self.env, self.net, traj)
         if cfg.loss == "tb":
             terms = losses.trajectory_balance(scores, self.net.log_z, log_r)
         elif cfg.loss == "db":

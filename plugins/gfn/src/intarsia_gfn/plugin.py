@@ -30,6 +30,8 @@ def register_jobs(register):
 def register_recipes(register):
     register("gfn/hypergrid-tb", file=RECIPES / "hypergrid_tb.yaml",
              summary="TB on HyperGrid 2D H=8 (CPU, a few minutes; sum-L1 <= 0.05)")
+    register("gfn/bitseq-tb", file=RECIPES / "bitseq_tb.yaml",
+             summary="TB on 12-bit sequences built 2 bits at a time, 8 modes (CPU, about 2 minutes; sum-L1 <= 0.08)")
     register("gfn/hypergrid-tb-gpu", file=RECIPES / "hypergrid_tb_gpu.yaml",
              summary="TB on HyperGrid 4D H=8, batch 2048 (GPU-sized)")
     register("gfn/ocgfn-pretrain", file=RECIPES / "ocgfn_pretrain.yaml",

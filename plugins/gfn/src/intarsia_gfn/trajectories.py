@@ -24,7 +24,6 @@ class Trajectories:
     actions: torch.Tensor  # (n, T)
     lengths: torch.Tensor  # (n,) actions taken, exit included
     log_rewards: torch.Tensor | None = None  # (n,)
-    hidden: torch.Tensor | None = None  # trunk outputs of the visited states, row-major over (row, t < length)
 
     @property
     def terminals(self) -> torch.Tensor:
@@ -69,48 +68,68 @@ def categorical(probs: torch.Tensor) -> torch.Tensor:
 
 
 def sample_forward(env: DAGEnv, logits_fn: LogitsFn, n: int, *, epsilon: float = 0.0,
-                   temperature: float = 1.0, trunk_fn=None) -> Trajectories:
-    """Roll out ``n`` trajectories from s_0. Small batches evaluate every row at every step (finished rows
-    are masked): gathering the unfinished rows costs more than the few wasted rows. From
+                   temperature: float = 1.0) -> Trajectories:
+    """Roll out ``n`` trajectories from s_0 (no gradients). Small batches evaluate every row at every step
+    (finished rows are masked): gathering the unfinished rows costs more than the few wasted rows. From
     ``GATHER_FROM`` rows on, only unfinished rows are evaluated: trajectory lengths spread widely (4D
-    HyperGrid: a few steps on average, up to 29), so most rows would be wasted work.
-
-    ``trunk_fn(states) -> (logits, trunk outputs)`` (large batches only): the rollout keeps gradients and
-    returns the trunk outputs of every visited state in ``Trajectories.hidden``, so an on-policy loss
-    applies the heads to them instead of running the trunk a second time (torchgfn likewise keeps the
-    rollout's log-probabilities)."""
-    keep = trunk_fn is not None and n >= GATHER_FROM
-    with torch.set_grad_enabled(keep):
-        return _rollout(env, logits_fn, n, epsilon, temperature, trunk_fn if keep else None)
+    HyperGrid: a few steps on average, up to 29), so most rows would be wasted work."""
+    with torch.no_grad():
+        traj, _ = _rollout(env, logits_fn, n, epsilon, temperature, None)
+    return traj
 
 
-def _rollout(env, logits_fn, n, epsilon, temperature, trunk_fn) -> Trajectories:
+def sample_and_score(env: DAGEnv, net, n: int, *, epsilon: float = 0.0,
+                     temperature: float = 1.0) -> tuple[Trajectories, Scores]:
+    """An on-policy batch scored while it is rolled out: the network runs once per visited state, with
+    gradients, and each step reads P_F of the action taken, log F of the state and P_B of the move that led
+    there. ``score`` on the returned trajectories gives the same numbers (tested); this path saves the
+    second pass over every visited state and the gather of its activations (torchgfn likewise keeps the
+    rollout's log-probabilities). Exploration only changes which action is drawn, never the scores.
+    ``net`` is a :class:`GFlowNetHeads` without an outcome condition."""
+    return _rollout(env, None, n, epsilon, temperature, net)
+
+
+def _rollout(env, logits_fn, n, epsilon, temperature, net) -> tuple[Trajectories, Scores | None]:
     T, exit_a = env.max_length, env.exit_action
     states = env.initial_states(n)
-    rows = torch.arange(n, device=states.device)
+    device = states.device
+    rows = torch.arange(n, device=device)
     out_states, out_actions = [], []
-    lengths = torch.full((n,), T, dtype=torch.long, device=states.device)
-    done = torch.zeros(n, dtype=torch.bool, device=states.device)
-    kept: list[tuple[torch.Tensor, torch.Tensor]] = []
+    lengths = torch.full((n,), T, dtype=torch.long, device=device)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    gather = net is not None or n >= GATHER_FROM
+    # scored entries as (rows, step, value) per step; assembled into (n, T) tensors once at the end
+    pf_parts, f_parts, pb_parts = [], [], []
+    prev_a = None
     for t in range(T):
         out_states.append(states)
-        if n >= GATHER_FROM:
-            live = torch.nonzero(~done).squeeze(1)
-            cur = states[live]
-            if trunk_fn is not None:
-                logits, h = trunk_fn(cur)
-                logits = logits.detach()
-                kept.append((live, h))
+        live = torch.nonzero(~done).squeeze(1) if gather else rows
+        cur = states[live] if gather else states
+        fmask = env.forward_mask(cur)
+        if net is not None:
+            pf_logits, pb_logits, log_f = net(env.features(cur))
+            logp = masked_log_softmax(pf_logits, fmask)
+            if epsilon == 0.0 and temperature == 1.0:
+                probs = logp.detach().exp()
             else:
-                logits = logits_fn(cur, live)
-            probs = exploration_probs(logits, env.forward_mask(cur), epsilon=epsilon, temperature=temperature)
-            a = torch.full((n,), exit_a, dtype=torch.long, device=states.device)
-            a[live] = categorical(probs)
+                probs = exploration_probs(pf_logits.detach(), fmask, epsilon=epsilon, temperature=temperature)
         else:
-            probs = exploration_probs(logits_fn(states, rows), env.forward_mask(states), epsilon=epsilon,
-                                      temperature=temperature)
-            a = torch.where(done, exit_a, categorical(probs))
+            probs = exploration_probs(logits_fn(cur, live), fmask, epsilon=epsilon, temperature=temperature)
+        drawn = categorical(probs)
+        if gather:
+            a = torch.full((n,), exit_a, dtype=torch.long, device=device)
+            a[live] = drawn
+        else:
+            a = torch.where(done, exit_a, drawn)
+        if net is not None:
+            steps = torch.full_like(live, t)
+            pf_parts.append((live, steps, logp.gather(1, drawn[:, None]).squeeze(1)))
+            f_parts.append((live, steps, log_f))
+            if t > 0:  # every live row at t > 0 got here by a move: P_B(s_{t-1} | s_t) of that move
+                logp_b = masked_log_softmax(pb_logits, env.backward_mask(cur))
+                pb_parts.append((live, steps - 1, logp_b.gather(1, prev_a[live][:, None]).squeeze(1)))
         out_actions.append(a)
+        prev_a = a
         exiting = (a == exit_a) & ~done
         lengths = torch.where(exiting, t + 1, lengths)
         done = done | exiting
@@ -123,14 +142,17 @@ def _rollout(env, logits_fn, n, epsilon, temperature, trunk_fn) -> Trajectories:
     if k < T:  # pad to max_length with the terminal state and exit
         st = torch.cat([st, st[:, -1:].expand(n, T - k, *st.shape[2:])], 1)
         ac = torch.cat([ac, ac.new_full((n, T - k), exit_a)], 1)
-    hidden = None
-    if kept:  # the live rows of step t are exactly the visited positions (row, t < length)
-        rows_t = torch.cat([live for live, _ in kept])
-        steps = torch.cat([torch.full_like(live, t) for t, (live, _) in enumerate(kept)])
-        h = torch.cat([h for _, h in kept])
-        order = torch.argsort(rows_t * T + steps)
-        hidden = h[order]
-    return Trajectories(st, ac, lengths, hidden=hidden)
+    traj = Trajectories(st, ac, lengths)
+    if net is None:
+        return traj, None
+
+    def assemble(parts):
+        if not parts:
+            return torch.zeros(n, T, device=device)
+        r, c, v = (torch.cat(x) for x in zip(*parts))
+        return v.new_zeros(n, T).index_put((r, c), v)
+
+    return traj, Scores(assemble(pf_parts), assemble(pb_parts), assemble(f_parts), lengths)
 
 
 @torch.no_grad()
@@ -187,15 +209,10 @@ def score(env: DAGEnv, net, traj: Trajectories, condition: torch.Tensor | None =
     t = torch.arange(T, device=traj.lengths.device)[None]
     valid = t < traj.lengths[:, None]
     flat = traj.states[valid]
-    x = None
-    if traj.hidden is None or condition is not None:
-        x = env.features(flat)
+    x = env.features(flat)
     if condition is not None:
         x = torch.cat([x, condition[:, None].expand(-1, T, -1)[valid]], dim=1)
-    if traj.hidden is not None and condition is None:
-        pf_logits, pb_logits, log_f_flat = net.heads(traj.hidden)
-    else:
-        pf_logits, pb_logits, log_f_flat = net(x)
+    pf_logits, pb_logits, log_f_flat = net(x)
     actions = traj.actions[valid]
     log_pf_flat = masked_log_softmax(pf_logits, env.forward_mask(flat)).gather(1, actions[:, None]).squeeze(1)
     bmask = env.backward_mask(flat)
