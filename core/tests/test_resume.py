@@ -75,3 +75,24 @@ def test_damaged_or_unmarked_checkpoints_fall_back_and_leftovers_are_removed(cor
         p.write_bytes(b"not a checkpoint")
     with pytest.raises(IntarsiaError, match="no checkpoint in .* can be loaded .*start a new run"):
         resume_run(tmp_path, ["steps=1200"])
+
+
+def test_tensorboard_hides_what_a_killed_run_logged_past_its_checkpoint(tmp_path):
+    """A resumed run logs again every step after its checkpoint; TensorBoard must not draw those twice."""
+    pytest.importorskip("tensorboard")
+    from intarsia.runner.loggers import make_loggers
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    first = make_loggers(True, tmp_path)[1]
+    for step in range(11):  # the killed session got to step 10; its last checkpoint was at step 5
+        first.log_metrics({"x": float(step)}, step=step)
+    first.finalize("failed")
+    resumed = make_loggers(True, tmp_path)[1]
+    resumed.resume_from(5)
+    for step in range(6, 9):
+        resumed.log_metrics({"x": 100.0 + step}, step=step)
+    resumed.finalize("success")
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    seen = [(e.step, e.value) for e in events.Scalars("x")]
+    assert seen == [(s, float(s)) for s in range(6)] + [(s, 100.0 + s) for s in range(6, 9)]

@@ -34,6 +34,15 @@ def test_resume_continues_as_the_uninterrupted_run(intarsia_host, tmp_path):
     assert resumed["iterations"] == 30
     for key in ("l1_sum", "jsd", "trajectories", "modes_found"):
         assert resumed["metrics"][key] == pytest.approx(straight["metrics"][key], rel=1e-4, abs=1e-6), key
+    # metrics.csv holds the rows of both sessions, each step once, as the uninterrupted run's does
+    assert _logged_steps(tmp_path / "b") == _logged_steps(tmp_path / "a")
+
+
+def _logged_steps(run_dir):
+    import csv
+
+    with open(run_dir / "logs" / "metrics.csv", newline="") as fh:
+        return sorted(int(row["step"]) for row in csv.DictReader(fh))
 
 
 def test_pretrain_stage_then_finetune(intarsia_host, tmp_path):

@@ -20,6 +20,7 @@ from intarsia.rng_state import capture_global_rng, restore_global_rng
 from intarsia.runner import checkpoint as ckpt
 from intarsia.runner.context import RunContext
 from intarsia.runner.episodes import EpisodeTracker
+from intarsia.runner.loggers import resume_loggers
 from intarsia.runner.report import plot_history
 from intarsia.runner.train_config import TrainConfig
 from intarsia.runner.vector import make_vector_env, step_infos, true_next_obs
@@ -28,18 +29,9 @@ from intarsia.runner.vector import make_vector_env, step_infos, true_next_obs
 def make_fabric(cfg: TrainConfig, run_dir: Path):
     from lightning.fabric import Fabric
 
-    from intarsia.runner.metrics_csv import ResumableCSVLogger
+    from intarsia.runner.loggers import make_loggers
 
-    # flush every log call: a long run's metrics.csv is readable while it runs
-    loggers = [ResumableCSVLogger(root_dir=str(run_dir), name="logs", version="", flush_logs_every_n_steps=1)]
-    if cfg.log.tensorboard:
-        try:
-            import tensorboard  # noqa: F401  (optional dependency)
-            from lightning.fabric.loggers import TensorBoardLogger
-
-            loggers.append(TensorBoardLogger(root_dir=str(run_dir), name="tensorboard", version=""))
-        except ImportError:
-            pass
+    loggers = make_loggers(cfg.log.tensorboard, run_dir)
     f = cfg.fabric
     try:
         return Fabric(accelerator=f.accelerator, devices=f.devices, strategy=f.strategy, precision=f.precision,
@@ -95,9 +87,7 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
             resumed_at = global_step
             fabric.print(f"resumed from step {global_step} ({run.checkpoints})")
     run.confirm_config()  # the state loaded under this config: a resume's overrides may now reach config.yaml
-    for logger in fabric.loggers:
-        if hasattr(logger, "resume_from"):
-            logger.resume_from(resumed_at)  # keep the metrics rows the checkpoint had seen
+    resume_loggers(fabric, resumed_at)  # keep the metrics the checkpoint had seen, hide the rest
 
     # Env seeds: rank r's env i gets seed + r*num_envs + i; a resumed run offsets them by the step so it
     # does not replay the episodes it already saw.

@@ -21,6 +21,7 @@ from intarsia.build import build
 from intarsia.rng_state import capture_global_rng, restore_global_rng
 from intarsia.runner import checkpoint as ckpt
 from intarsia.runner.context import RunContext
+from intarsia.runner.loggers import resume_loggers
 from intarsia.runner.train import make_fabric
 
 from .config import GFNJobConfig
@@ -45,12 +46,15 @@ def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
     sampler = build("samplers", config.sampler, registry=run.registry, fabric=fabric)
 
     iteration, train_seconds, history = 0, 0.0, []
+    resumed_at = None
     if run.resume and (marker := ckpt.latest(run.checkpoints)) is not None:
         state = ckpt.load(run.checkpoints, marker["step"], fabric.global_rank, fabric.world_size)
         sampler.load_state_dict(state["sampler"])
         restore_global_rng(state["rng"])
         iteration, train_seconds, history = int(state["step"]), float(state["seconds"]), list(state["history"])
+        resumed_at = iteration
         fabric.print(f"resumed from iteration {iteration} ({run.checkpoints})")
+    resume_loggers(fabric, resumed_at)  # metrics.csv keeps the rows the checkpoint had seen
 
     def save_checkpoint() -> None:
         payload = {"step": iteration, "seconds": train_seconds, "sampler": sampler.state_dict(),
