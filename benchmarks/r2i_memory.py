@@ -68,9 +68,20 @@ def main():
     p.add_argument("--log-every", type=int, default=1000)
     p.add_argument("--override", nargs="*", default=[], help="extra recipe overrides, e.g. policy.train_ratio=16")
     p.add_argument("--out", default="benchmarks/results/r2i_memory")
+    p.add_argument("--merge", nargs="+", type=Path, default=None, metavar="JSON",
+                   help="run nothing: merge the runs of these result files (parts of the grid run apart) into --out")
     args = p.parse_args()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        parts = [json.loads(f.read_text()) for f in args.merge]
+        runs = sorted((r for part in parts for r in part["runs"]), key=lambda r: (r["memory_length"], r["method"], r["seed"]))
+        args.methods = sorted({r["method"] for r in runs}, key=["r2i", "dreamerv3"].index)
+        args.lengths = sorted({r["memory_length"] for r in runs})
+        merged_args = {**vars(args), "merge": [str(f) for f in args.merge], "parts": [part["args"] for part in parts]}
+        out.with_suffix(".json").write_text(json.dumps({"args": merged_args, "runs": runs}, indent=2))
+        report(runs, args, out)
+        return
     if len(args.steps) not in (1, len(args.lengths)):
         p.error("--steps takes one value or one per --lengths value")
     per_length = args.steps if len(args.steps) > 1 else args.steps * len(args.lengths)
@@ -85,6 +96,10 @@ def main():
             runs.append(future.result())
             runs.sort(key=lambda r: (r["memory_length"], r["method"], r["seed"]))
             out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
+    report(runs, args, out)
+
+
+def report(runs, args, out):
     summary = {}
     for r in runs:
         summary.setdefault(f"{r['method']} L={r['memory_length']}", []).append(r)

@@ -40,10 +40,10 @@ def rows_up_to(path: str, step: int) -> tuple[list[str], list[dict]]:
     return header, kept
 
 
-class _KeepingWriter(_ExperimentWriter):
-    def __init__(self, log_dir: str, keep_until: int | None):
-        self._keep_until = keep_until
-        super().__init__(log_dir)
+class _KeepRows:
+    """Mixed into a Lightning CSV experiment writer: keep the rows up to ``_keep_until`` instead of deleting."""
+
+    _keep_until: int | None = None
 
     def _check_log_dir_exists(self) -> None:  # called by __init__, where the stock writer deletes the file
         if self._keep_until is None:
@@ -60,6 +60,49 @@ class _KeepingWriter(_ExperimentWriter):
             writer.writerows(rows)
         os.replace(tmp, self.metrics_file_path)
         self.metrics_keys = header  # appended rows use this header; new keys make the writer rewrite it
+        return None
+
+
+class _KeepingWriter(_KeepRows, _ExperimentWriter):
+    def __init__(self, log_dir: str, keep_until: int | None):
+        self._keep_until = keep_until
+        super().__init__(log_dir)
+
+
+def trainer_csv_logger(save_dir: str, name: str = "logs", *, resume_step: int | None = None):
+    """A Lightning *Trainer* ``CSVLogger`` at ``<save_dir>/<name>/metrics.csv`` that, given the step a fit
+    resumes from (the checkpoint's ``global_step``), keeps the rows up to it instead of deleting the file.
+    For jobs on the Trainer; Fabric jobs use :class:`ResumableCSVLogger`."""
+    from lightning.pytorch.loggers import CSVLogger as TrainerCSVLogger
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    class KeepingTrainerWriter(_KeepRows, ExperimentWriter):
+        def __init__(self, log_dir: str):
+            self._keep_until = resume_step
+            super().__init__(log_dir)
+
+    class ResumableTrainerCSVLogger(TrainerCSVLogger):
+        @property
+        def experiment(self):
+            if self._experiment is None:
+                from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+                if rank_zero_only.rank > 0:
+                    return super().experiment
+                self._fs.makedirs(self._root_dir, exist_ok=True)
+                self._experiment = KeepingTrainerWriter(self.log_dir)
+            return self._experiment
+
+    return ResumableTrainerCSVLogger(save_dir, name=name, version="")
+
+
+def checkpoint_global_step(path) -> int | None:
+    """The ``global_step`` a Lightning Trainer checkpoint was saved at (None if it cannot be read)."""
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception:  # an unreadable checkpoint fails loudly in the fit itself; here it only means "fresh"
         return None
 
 

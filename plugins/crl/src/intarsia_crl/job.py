@@ -71,8 +71,8 @@ def run_crl(config: CRLJobConfig, *, run) -> dict:
     """The job factory: ``factory(config, *, run)`` -> report dict."""
     import lightning as L
     import torch
+    from intarsia.runner.metrics_csv import checkpoint_global_step, trainer_csv_logger
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
     from .encoders import save_encoder
     from .metrics import property_scores
@@ -100,14 +100,17 @@ def run_crl(config: CRLJobConfig, *, run) -> dict:
     if config.train.eval_every:
         callbacks.append(_HeldOutMCC(val_t, config.train.eval_every, names))
     t = config.train
+    resume = run.resume and last.exists()
+    # a resumed fit keeps the metrics rows its checkpoint had seen (the stock CSVLogger deletes the file)
+    logger = trainer_csv_logger(str(root), "logs", resume_step=checkpoint_global_step(last) if resume else None)
     trainer = L.Trainer(
-        max_epochs=t.epochs, accelerator=t.accelerator, devices=1, logger=CSVLogger(str(root), name="logs", version=""),
+        max_epochs=t.epochs, accelerator=t.accelerator, devices=1, logger=logger,
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=10, max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
     )
     t_fit = time.perf_counter()
     trainer.fit(module, loader(train_t, t.batch_size, shuffle=True, seed=config.seed),
-                ckpt_path=str(last) if run.resume and last.exists() else None)
+                ckpt_path=str(last) if resume else None)
     fit_seconds = time.perf_counter() - t_fit
 
     lat = read_latents(module, val_t)
