@@ -1,14 +1,15 @@
 """Motif on the sparse captioned gridworld: extrinsic + Motif reward vs extrinsic only, at equal env steps.
 
-For each annotator (``oracle``: the env's own event scores; ``llm``: the embedded Gemma 3 270M base model,
-option log-probs in both orders) the motif pipeline collects captions with a random policy, annotates the
-distinct caption pairs and trains the reward model once (seed 0). Then, over seeds, the recurrent PPO agent
+For each annotator (``oracle``: the env's own event scores; ``llm``: the embedded Gemma 3 270M base model
+with the paper's pairwise judge prompt, option log-probs in both orders; ``llm-pointwise``: the same model
+with the yes/no pointwise judge that ``motif/demo`` uses) the motif pipeline collects captions with a
+random policy, annotates the distinct caption pairs and trains the reward model once (seed 0). Then, over seeds, the recurrent PPO agent
 trains on (a) the extrinsic reward only and (b) extrinsic + Motif's intrinsic reward, for the same number
 of env steps. Reported per condition: success rate and extrinsic return over the last 100 episodes, and the
 area under the success curve (mean success over all logged points). Also the annotators' agreement with the
 oracle and the reward models' held-out preference accuracy.
 
-    .venv/bin/python benchmarks/motif_sparse.py --seeds 0 1 2 --steps 60000
+    .venv/bin/python benchmarks/motif_sparse.py --seeds 0 1 2 3 4 --steps 60000
 Writes benchmarks/results/motif_sparse.json and motif_sparse.png.
 """
 
@@ -39,6 +40,7 @@ def reward_model_run(annotator: str, work: Path) -> dict:
         "pairs": {"num_pairs": 2000, "sampling": "captions"},
         "annotator": ({"kind": "oracle"} if annotator == "oracle" else
                       {"kind": "llm", "llm": {"name": "gguf", "progress": False}, "mode": "logprobs",
+                       "judge": "pointwise" if annotator == "llm-pointwise" else "paper",
                        "prompt": {"game": "gridworld", "goal": "default"}}),
         "compare_with": ["oracle"] if annotator != "oracle" else ["random"],
         "reward_model": {"epochs": 10, "batch_size": 256, "lr": 1.0e-3, "hidden_dim": 32, "head_dims": [64, 64],
@@ -118,7 +120,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=60000)
     p.add_argument("--coef", type=float, default=0.1, help="weight of the motif term (paper: 0.1)")
-    p.add_argument("--annotators", nargs="+", default=["oracle", "llm"])
+    p.add_argument("--annotators", nargs="+", default=["oracle", "llm", "llm-pointwise"],
+                   choices=["oracle", "llm", "llm-pointwise"],
+                   help="llm: the paper's pairwise judge prompt; llm-pointwise: the yes/no judge of motif/demo")
     p.add_argument("--work", type=Path, default=Path("/tmp/motif_sparse_bench"))
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
