@@ -49,6 +49,31 @@ def test_a_short_flat_run_beats_its_untrained_encoder_and_reports_the_issue_metr
     assert (tmp_path / "t" / "latents.png").exists()
 
 
+def test_a_short_slot_run_beats_its_untrained_encoder(intarsia_host, tmp_path):
+    """The slot pipeline learns at CI size: softmax Slot Attention + decoder on identical (non-injective) balls,
+    16 px, 1000 pairs, 20 epochs (about 20 s on a loaded 2-core CPU). Measured (held-out MCC trained /
+    untrained): seed 0 0.624 / 0.074, seed 1 0.556 / 0.068, seed 2 0.603 / 0.035. At this size the run stays
+    near 0.6 (longer runs, 2000 pairs, MESH or 16 px reconstruction did not go higher): it shows the
+    slots learn, not that they identify the balls; that is the slow recipe test below."""
+    from intarsia.runner.api import prepare
+    from intarsia_crl.metrics import mcc
+    from intarsia_crl.sprites import make_pairs, to_tensors
+    from intarsia_crl.training import CRLModule, read_latents
+
+    intarsia_host(plugin)
+    cfg = tiny("slots", sprites={"injective": False}, train={"epochs": 20},
+               model={"slot_attention": "softmax", "decoder": True, "decoder_init_size": 4, "recon_downsample": 2},
+               loss={"w_recon": 10.0, "w_similarity": 100.0, "share_slot_init": False})
+    trained = run_config(cfg, run_dir=tmp_path / "t")
+    _, _, config = prepare(cfg)  # the same encoder, untrained, on the same held-out pairs
+    torch.manual_seed(config.seed)
+    lat = read_latents(CRLModule(config), to_tensors(make_pairs(config.sprites, config.sprites.val_pairs, config.seed + 1)))
+    untrained = mcc(lat["true"], lat["learned"])
+    assert set(trained["metrics"]) == ISSUE_KEYS and trained["steps"] == 640
+    assert untrained < 0.3
+    assert trained["metrics"]["mcc"] > 0.45 and trained["metrics"]["mcc"] > untrained + 0.35
+
+
 def test_a_slot_run_writes_an_encoder_that_builds_by_name(intarsia_host, tmp_path):
     from intarsia.build import build
 
@@ -80,7 +105,8 @@ def test_bad_config_values_are_one_line_errors(intarsia_host, tmp_path):
 @pytest.mark.slow
 def test_the_cpu_recipes_reproduce_the_slots_vs_flat_gap(intarsia_host, tmp_path):
     """The issue's claim with the recipes as shipped (about 15 + 3 minutes on a 2-core CPU): on identical
-    balls the slot encoder reaches MCC >= 0.8, at least 0.2 above the flat encoder (measured: 0.876 vs 0.637)."""
+    balls the slot encoder reaches MCC >= 0.8, at least 0.2 above the flat encoder (measured, seed 0 as here:
+    0.876 vs 0.637; seed 1: 0.889 vs 0.641; seed 2 does not: 0.618 vs 0.635, see the README)."""
     intarsia_host(plugin)
     slots = run_config("crl/balls-slots", ["plots=false", "train.eval_every=0"], run_dir=tmp_path / "slots")
     flat = run_config("crl/balls-flat", ["plots=false"], run_dir=tmp_path / "flat")
