@@ -6,12 +6,16 @@ one, ``exit``, ends the trajectory and makes the current state the terminal obje
 are indexed like the forward action they undo: backward action ``a`` from ``s'`` leads to the parent ``s``
 with ``step(s, a) == s'``, so ``P_B`` has ``n_actions - 1`` logits.
 
-To use your own DAG, subclass :class:`DAGEnv` (the DAG and reward methods are abstract: a subclass that
-misses one fails when built, naming it; the token and enumeration methods are needed only by fine-tuning
-and exact evaluation) and pass an instance to a sampler
+To use your own DAG, subclass :class:`DAGEnv` (its DAG and reward methods are abstract: a subclass that
+misses one fails when built, naming it) and pass an instance to a sampler
 (``GFlowNet(config, fabric=fabric, env=MyDAG())``); to reach it from YAML, register a sampler factory
-in your plugin that does the same (see the plugin README). Exact evaluation needs the ``enumerable``
-part: ``all_states`` in an order where every parent comes before its children, and ``index``.
+in your plugin that does the same (see the plugin README). Two capabilities are optional, each its own
+abstract mixin, and a component that needs one says so when it meets an env without it:
+
+* :class:`Enumerable` (exact evaluation: P_T, L1, JSD, OC-GFN's exact success rate and conversion):
+  ``all_states`` in an order where every parent comes before its children, and ``index``;
+* :class:`OutcomeTokens` (OC-GFN fine-tuning, whose outcome sampler draws terminals token by token):
+  ``to_tokens`` / ``from_tokens``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import abc
 
 import torch
+from intarsia.errors import ConfigError
 
 
 class DAGEnv(abc.ABC):
@@ -79,28 +84,54 @@ class DAGEnv(abc.ABC):
         """bool (n,): which terminals count as modes (for ``modes_found``)"""
         raise NotImplementedError
 
-    # -- outcomes as token sequences (the fine-tuning outcome sampler draws them token by token) ------------
-    outcome_tokens: int
-    """tokens per terminal object"""
-    outcome_vocab: int
-    """values per token"""
-
-    def to_tokens(self, terminals: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__}.to_tokens is needed by OC-GFN fine-tuning (the outcome sampler draws terminals token by token)")
-
-    def from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__}.from_tokens is needed by OC-GFN fine-tuning (the outcome sampler draws terminals token by token)")
-
-    # -- enumerable spaces (exact evaluation) ---------------------------------------------------------------
     enumerable: bool = False
-
-    def all_states(self) -> torch.Tensor:
-        """every state, each parent before its children"""
-        raise NotImplementedError(f"{type(self).__name__}.all_states is needed for exact evaluation (set enumerable = True and implement all_states and index)")
-
-    def index(self, states: torch.Tensor) -> torch.Tensor:
-        """long (n,): position of each state in ``all_states()``"""
-        raise NotImplementedError(f"{type(self).__name__}.index is needed for exact evaluation (set enumerable = True and implement all_states and index)")
+    """True when exact evaluation can enumerate the space (an :class:`Enumerable` env small enough)"""
 
     def can_exit(self, states: torch.Tensor) -> torch.Tensor:
         return self.forward_mask(states)[:, -1]
+
+
+class Enumerable(abc.ABC):
+    """Mixin of a DAG whose states can be listed: exact evaluation. An env may clear ``enumerable`` for
+    sizes too large to list."""
+
+    enumerable: bool = True
+
+    @abc.abstractmethod
+    def all_states(self) -> torch.Tensor:
+        """every state, each parent before its children"""
+
+    @abc.abstractmethod
+    def index(self, states: torch.Tensor) -> torch.Tensor:
+        """long (n,): position of each state in ``all_states()``"""
+
+
+class OutcomeTokens(abc.ABC):
+    """Mixin of a DAG whose terminal objects are written as ``outcome_tokens`` tokens of ``outcome_vocab``
+    values each: OC-GFN fine-tuning's outcome sampler draws them token by token."""
+
+    outcome_tokens: int
+    outcome_vocab: int
+
+    @abc.abstractmethod
+    def to_tokens(self, terminals: torch.Tensor) -> torch.Tensor:
+        """long (n, outcome_tokens)"""
+
+    @abc.abstractmethod
+    def from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """terminal objects (n, *state_shape)"""
+
+
+def all_states(env: DAGEnv) -> torch.Tensor:
+    """``env.all_states()``, or a one-line error when the env cannot be enumerated."""
+    if not (isinstance(env, Enumerable) and env.enumerable):
+        why = "is too large to enumerate" if isinstance(env, Enumerable) else "does not implement Enumerable"
+        raise ConfigError(f"exact evaluation needs an enumerable DAG, and {env!r} {why} "
+                          "(intarsia_gfn.dag.Enumerable: all_states, index)")
+    return env.all_states()
+
+
+def require_outcome_tokens(env: DAGEnv, what: str) -> None:
+    if not isinstance(env, OutcomeTokens):
+        raise ConfigError(f"{what} draws outcomes token by token, and {env!r} does not implement OutcomeTokens "
+                          "(intarsia_gfn.dag.OutcomeTokens: outcome_tokens, outcome_vocab, to_tokens, from_tokens)")

@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 import torch
 
-from .dag import DAGEnv
+from .dag import DAGEnv, all_states
 
 
 @torch.no_grad()
 def transition_table(env: DAGEnv) -> tuple[torch.Tensor, torch.Tensor]:
     """(S, A-1) child index of each state under each move (-1 where not allowed) and the (S, A) mask."""
-    states = env.all_states()
+    states = all_states(env)
     mask = env.forward_mask(states)
     S, A = mask.shape
     children = torch.full((S, A - 1), -1, dtype=torch.long, device=states.device)
@@ -33,7 +33,7 @@ def transition_table(env: DAGEnv) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def terminal_distribution(env: DAGEnv, forward_log_probs: torch.Tensor, table=None) -> torch.Tensor:
-    """P_T over ``env.all_states()`` (0 where a state cannot exit).
+    """P_T over ``all_states(env)`` (0 where a state cannot exit).
 
     ``forward_log_probs``: (S, A) or (S, A, K) masked log P_F for every state (K policies at once, e.g. one
     per outcome of an OC-GFN); returns (S,) or (S, K)."""
@@ -58,7 +58,7 @@ def terminal_distribution(env: DAGEnv, forward_log_probs: torch.Tensor, table=No
 
 def target_distribution(env: DAGEnv) -> tuple[torch.Tensor, torch.Tensor]:
     """(target over all_states (0 where a state cannot exit), bool mask of terminal states)"""
-    states = env.all_states()
+    states = all_states(env)
     terminal = env.can_exit(states)
     logr = torch.full((len(states),), float("-inf"), device=states.device)
     logr[terminal] = env.log_reward(states[terminal]).float()
@@ -101,7 +101,7 @@ class ModeTracker:
 
 
 def total_modes(env: DAGEnv) -> int:
-    states = env.all_states()
+    states = all_states(env)
     terminal = env.can_exit(states)
     return int(env.is_mode(states[terminal]).sum())
 
@@ -110,7 +110,7 @@ def forward_log_probs_of(env: DAGEnv, logits_fn: Callable[[torch.Tensor], torch.
     """Masked log P_F for every state of an enumerable env, in chunks."""
     from .networks import masked_log_softmax
 
-    states = env.all_states()
+    states = all_states(env)
     out = []
     for i in range(0, len(states), chunk):
         s = states[i:i + chunk]

@@ -22,7 +22,7 @@ from intarsia.errors import ConfigError
 from torch import nn
 
 from .config import EnvConfig, FinetuneConfig, NetworkConfig
-from .dag import DAGEnv
+from .dag import DAGEnv, require_outcome_tokens
 from .envs import make_env
 from .evaluation import (
     ModeTracker,
@@ -152,6 +152,7 @@ class AmortizedFinetune:
         self.config, self.fabric = config, fabric
         state = load_pretrained(config.pretrained, fabric.device)
         self.env = env if env is not None else make_env(config.env, device=fabric.device)
+        require_outcome_tokens(self.env, "ocgfn-finetune")
         pre_env = make_env(EnvConfig(**state["env"]), device=fabric.device)
         if (pre_env.state_shape, pre_env.n_actions) != (self.env.state_shape, self.env.n_actions):
             raise ConfigError(f"env: fine-tuning env {self.env!r} is not the DAG the model was pre-trained on "

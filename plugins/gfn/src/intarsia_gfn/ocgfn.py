@@ -27,7 +27,7 @@ from intarsia.errors import ConfigError
 
 from . import losses
 from .config import OCGFNConfig
-from .dag import DAGEnv
+from .dag import DAGEnv, all_states
 from .envs import make_env
 from .evaluation import ModeTracker, terminal_distribution, transition_table
 from .exploration import Explorer
@@ -39,7 +39,7 @@ from .trajectories import Trajectories, sample_forward, score
 def conditioned_tables(env: DAGEnv, net, chunk: int = 1 << 16):
     """For every (state, outcome) pair of an enumerable env: masked log P_F (S, A, Y) and log F (S, Y) of an
     outcome-conditioned network; outcomes are the terminal states, in ``all_states()`` order."""
-    states = env.all_states()
+    states = all_states(env)
     outcomes = states[env.can_exit(states)]
     S, Y = len(states), len(outcomes)
     fs, ys = env.features(states), env.features(outcomes)

@@ -7,10 +7,10 @@ import torch
 from intarsia.errors import ConfigError
 
 from ..config import EnvConfig
-from ..dag import DAGEnv
+from ..dag import DAGEnv, Enumerable, OutcomeTokens
 
 
-class HyperGrid(DAGEnv):
+class HyperGrid(DAGEnv, Enumerable, OutcomeTokens):
     enumerable = True
 
     def __init__(self, config: EnvConfig, device="cpu"):
