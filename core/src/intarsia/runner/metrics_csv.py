@@ -69,6 +69,19 @@ class _KeepingWriter(_KeepRows, _ExperimentWriter):
         super().__init__(log_dir)
 
 
+def _experiment(logger, stock_experiment, make_writer):
+    """The ``experiment`` property of both resumable loggers: rank 0 builds ``make_writer(log_dir)``, which
+    keeps the rows; other ranks get the stock experiment (they write nothing)."""
+    if logger._experiment is None:
+        from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+        if rank_zero_only.rank > 0:
+            return stock_experiment()
+        logger._fs.makedirs(logger._root_dir, exist_ok=True)
+        logger._experiment = make_writer(logger.log_dir)
+    return logger._experiment
+
+
 def trainer_csv_logger(save_dir: str, name: str = "logs", *, resume_step: int | None = None):
     """A Lightning *Trainer* ``CSVLogger`` at ``<save_dir>/<name>/metrics.csv`` that, given the step a fit
     resumes from (the checkpoint's ``global_step``), keeps the rows up to it instead of deleting the file.
@@ -84,14 +97,7 @@ def trainer_csv_logger(save_dir: str, name: str = "logs", *, resume_step: int | 
     class ResumableTrainerCSVLogger(TrainerCSVLogger):
         @property
         def experiment(self):
-            if self._experiment is None:
-                from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-                if rank_zero_only.rank > 0:
-                    return super().experiment
-                self._fs.makedirs(self._root_dir, exist_ok=True)
-                self._experiment = KeepingTrainerWriter(self.log_dir)
-            return self._experiment
+            return _experiment(self, lambda: super(ResumableTrainerCSVLogger, self).experiment, KeepingTrainerWriter)
 
     return ResumableTrainerCSVLogger(save_dir, name=name, version="")
 
@@ -119,11 +125,5 @@ class ResumableCSVLogger(CSVLogger):
 
     @property
     def experiment(self):
-        if self._experiment is None:
-            from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-            if rank_zero_only.rank > 0:  # other ranks write nothing (as the stock logger)
-                return super().experiment
-            self._fs.makedirs(self._root_dir, exist_ok=True)
-            self._experiment = _KeepingWriter(self.log_dir, self._keep_until)
-        return self._experiment
+        return _experiment(self, lambda: super(ResumableCSVLogger, self).experiment,
+                           lambda log_dir: _KeepingWriter(log_dir, self._keep_until))
