@@ -76,7 +76,7 @@ def measure(name: str, judge: dict, work: Path, shared: Path | None, seed: int) 
     from intarsia.builtin.gridworld import EVENT_SCORES
     from intarsia.runner.api import run_config
     from intarsia_motif.annotators import AnnotationLog, agreement
-    from intarsia_motif.pipeline import caption_rewards
+    from intarsia_motif.job import caption_rewards
     from scipy.stats import spearmanr
 
     run_dir = work / slug(name)

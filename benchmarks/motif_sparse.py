@@ -60,7 +60,7 @@ def reward_model_run(annotator: str, work: Path) -> dict:
 
 def agent_run(name: str, seed: int, steps: int, work: Path, reward_model: str | None, coef: float) -> dict:
     from intarsia.runner.api import run_config
-    from intarsia_motif.pipeline import read_curves
+    from intarsia_motif.job import read_curves
 
     run_dir = work / f"{name}_s{seed}"
     if (run_dir / "report.json").exists():

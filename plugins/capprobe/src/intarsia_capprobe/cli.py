@@ -24,7 +24,7 @@ def add_commands(cli: click.Group) -> None:
         from intarsia.errors import IntarsiaError
         from intarsia.runner.api import prepare
 
-        from .pipeline import analyze_run
+        from .job import analyze_run
 
         cfg = Path(run_dir) / "config.yaml"
         if not cfg.is_file():

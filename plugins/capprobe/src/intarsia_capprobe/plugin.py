@@ -28,7 +28,7 @@ def register_analyses(register):
 
 @hookimpl
 def register_jobs(register):
-    register("capprobe", factory="intarsia_capprobe.pipeline:run_capprobe", config="intarsia_capprobe.config:CapprobeConfig",
+    register("capprobe", factory="intarsia_capprobe.job:run_capprobe", config="intarsia_capprobe.config:CapprobeConfig",
              summary="pre-train -> fine-tune -> probes/pruning -> reverse fine-tune -> from scratch (Jain et al., ICLR 2024)")
 
 

@@ -30,7 +30,7 @@ def register_envs(register):
 
 @hookimpl
 def register_jobs(register):
-    register("motif-pipeline", factory="intarsia_motif.pipeline:run_pipeline",
+    register("motif-pipeline", factory="intarsia_motif.job:run_pipeline",
              config="intarsia_motif.config:PipelineConfig",
              summary="Motif end to end: collect captions, annotate pairs, train the reward model, train an agent, report")
 

@@ -103,7 +103,7 @@ def test_a_bad_section_fails_before_any_stage_runs(tmp_path, override, message):
 
 def test_report_starts_with_the_judge_the_ranking_and_both_agents(pipeline_run):
     from intarsia_motif.config import PipelineConfig
-    from intarsia_motif.pipeline import with_headline
+    from intarsia_motif.job import with_headline
 
     _, report = pipeline_run
     keys = [k for k in report if k not in ("recipe", "name")]

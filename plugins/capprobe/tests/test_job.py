@@ -5,7 +5,7 @@ import json
 import pytest
 from intarsia.errors import ConfigError
 from intarsia.runner.api import resume_run, run_config
-from intarsia_capprobe.pipeline import METRIC_KEYS
+from intarsia_capprobe.job import METRIC_KEYS
 
 TINY = {
     "extends": "capprobe/counter", "accelerator": "cpu",
