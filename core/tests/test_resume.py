@@ -33,9 +33,9 @@ def test_resuming_a_finished_run_gives_the_same_report_and_metrics(core_host, tm
     """The probe saw metrics.csv cut to one row and the report's policy_* metrics gone."""
     first = run_config({**QLEARN, "eval": {"final": True, "episodes": 3}}, run_dir=tmp_path)
     csv_text = (tmp_path / "logs" / "metrics.csv").read_text()
-    assert any(k.startswith("policy_") for k in first["metrics"])
+    assert any(k.startswith("policy_") for k in first["training"])
     again = resume_run(tmp_path)
-    assert again["metrics"] == first["metrics"] and again["steps"] == first["steps"]
+    assert again["metrics"] == first["metrics"] and again["training"] == first["training"] and again["steps"] == first["steps"]
     assert (tmp_path / "logs" / "metrics.csv").read_text() == csv_text
 
 

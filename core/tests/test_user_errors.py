@@ -24,7 +24,7 @@ def _one_line_error(capsys, args) -> str:
     ("num_envs=0", "num_envs: must be >= 1, got 0"),
     ("num_envs=-1", "num_envs: must be >= 1, got -1"),
     ("env.size=1", "env.size: must be >= 5"),
-    ("fabric.devices=0", "fabric: `Fabric(devices=0)` value is not a valid input"),
+    ("fabric.devices=0", "fabric.devices: must be >= 1"),
     ("log=5", "log: expected a section with the keys every, dir"),
     ("checkpoint.every=-5", "checkpoint.every: must be >= 0"),
 ])

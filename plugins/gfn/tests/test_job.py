@@ -31,7 +31,7 @@ def test_resume_continues_as_the_uninterrupted_run(intarsia_host, tmp_path):
     straight = run_config(TINY, run_dir=tmp_path / "a")
     run_config({**TINY, "iterations": 20}, run_dir=tmp_path / "b")
     resumed = resume_run(tmp_path / "b", ["iterations=30"])
-    assert resumed["iterations"] == 30
+    assert resumed["steps"] == 30 and resumed["step_unit"] == "iterations"
     for key in ("l1_sum", "jsd", "trajectories", "modes_found"):
         assert resumed["metrics"][key] == pytest.approx(straight["metrics"][key], rel=1e-4, abs=1e-6), key
     # metrics.csv holds the rows of both sessions, each step once, as the uninterrupted run's does
@@ -55,7 +55,7 @@ def test_pretrain_stage_then_finetune(intarsia_host, tmp_path):
                        "env": {**env, "reward": "random", "modes": 2}}}
     report = run_config(cfg, run_dir=tmp_path)
     assert (tmp_path / "pretrain" / "model.pt").exists()
-    assert set(report["pretrain"]["metrics"]) == METRICS | {"success_rate"}
+    assert set(report["children"]["pretrain"]["metrics"]) == METRICS | {"success_rate"}
     assert set(report["metrics"]) == METRICS
     assert "conversion_l1_sum" in report["evaluation"] and report["evaluation"]["reward_queries"] > 0
 
@@ -77,4 +77,4 @@ def test_gpu_recipes_build_and_run_a_few_iterations_on_cpu(intarsia_host, tmp_pa
     # smaller batches keep this quick; the shapes, networks and evaluation are the recipe's
     overrides += ["sampler.batch_size=8"] + (["pretrain.batch_size=8"] if "finetune" in recipe else [])
     report = run_config(str(RECIPES / recipe), overrides, run_dir=tmp_path)
-    assert report["iterations"] == 2 and set(METRICS) <= set(report["metrics"])
+    assert report["steps"] == 2 and set(METRICS) <= set(report["metrics"])

@@ -18,4 +18,4 @@ def test_tiny_preset_runs_through_the_runner(intarsia_host, tmp_path, agent):
     report = run_config({"extends": "lmcdqn/tiny", "steps": 500}, [f"policy.name={agent}"], run_dir=tmp_path)
     assert report["steps"] == 500
     assert report["metrics"]["episodes"] >= 500 // 13  # N=5: an episode is N+8 steps
-    assert any(key.startswith("policy_") for key in report["metrics"]), report["metrics"]  # it trained
+    assert any(key.startswith("policy_") for key in report["training"]), report["training"]  # it trained

@@ -39,5 +39,5 @@ def test_nethack_recipe_runs_a_few_hundred_steps(tmp_path, recipe, extra):
                                            *extra],
                         run_dir=tmp_path / "run")
     assert report["steps"] >= 300
-    assert "policy_loss_policy" in report["metrics"]  # PPO updated on the composed reward
-    assert np.isfinite(report["metrics"]["policy_loss_value"])
+    assert "policy_loss_policy" in report["training"]  # PPO updated on the composed reward
+    assert np.isfinite(report["training"]["policy_loss_value"])

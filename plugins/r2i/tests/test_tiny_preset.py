@@ -18,4 +18,4 @@ def test_tiny_preset_runs_through_the_runner(intarsia_host, tmp_path, agent):
     report = run_config({"extends": "r2i/tiny", "steps": 200}, [f"policy.name={agent}"], run_dir=tmp_path)
     assert report["steps"] == 200
     assert report["metrics"]["episodes"] >= 200 // 5  # L=3: an episode is 4 steps
-    assert any(key.startswith("policy_loss") for key in report["metrics"]), report["metrics"]  # it trained
+    assert any(key.startswith("policy_loss") for key in report["training"]), report["training"]  # it trained

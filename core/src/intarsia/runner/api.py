@@ -14,7 +14,7 @@ from typing import Any
 
 from intarsia.config import apply_overrides, extend, load_raw, resolve, resolved_raw, to_yaml
 from intarsia.errors import ConfigError, IntarsiaError
-from intarsia.runner.context import RunContext
+from intarsia.runner.context import RunContext, finish_report
 from intarsia.runner.run_dir import RunDirLock, atomic_write, make_run_dir, remove_stale_temporaries
 
 RUN_DIR_ENV = "INTARSIA_RUN_DIR"  # set for DDP children so every rank writes to one run directory
@@ -103,9 +103,7 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
             else:
                 os.environ[RUN_DIR_ENV] = outer
         ctx.confirm_config()
-        report = dict(report or {})
-        report.setdefault("recipe", str(raw.get("recipe", "")))
-        report.setdefault("run_dir", str(run_dir))
+        report = finish_report(report, config=config, raw=raw, job=job_name, run_dir=run_dir)
         if _is_rank_zero():
             atomic_write(run_dir / "report.json", json.dumps(report, indent=2, default=_jsonable))
         return report

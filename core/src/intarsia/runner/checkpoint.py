@@ -20,6 +20,11 @@ def _rank_file(folder: Path, step: int, rank: int) -> Path:
     return folder / f"step-{step:012d}.rank{rank}.pt"
 
 
+def trainer_file(folder: Path, step: int) -> Path:
+    """A Lightning Trainer checkpoint in the same store (one file for all ranks: Lightning writes it on rank 0)."""
+    return folder / f"step-{step:012d}.trainer.ckpt"
+
+
 def save(folder: Path, step: int, rank: int, state: dict) -> None:
     import torch
 
@@ -37,8 +42,9 @@ def commit(folder: Path, step: int, world_size: int, keep: int) -> None:
     os.replace(tmp, folder / "latest.json")
     steps = [s for s in steps_on_disk(folder) if s <= step]  # newer files: uncommitted leftovers, overwritten later
     for old in steps[:-keep] if keep > 0 else []:
-        for p in folder.glob(f"step-{old:012d}.rank*.pt"):
-            p.unlink(missing_ok=True)
+        for p in folder.glob(f"step-{old:012d}.*"):
+            if p.suffix in (".pt", ".ckpt"):
+                p.unlink(missing_ok=True)
 
 
 def latest(folder: Path) -> dict | None:
@@ -52,9 +58,11 @@ def latest(folder: Path) -> dict | None:
 
 
 def steps_on_disk(folder: Path) -> list[int]:
-    """Steps with at least one rank file, oldest first."""
+    """Steps with at least one rank (or Trainer) file, oldest first."""
     steps = set()
-    for p in folder.glob("step-*.rank*.pt"):
+    for p in folder.glob("step-*"):
+        if p.suffix not in (".pt", ".ckpt") or ".tmp" in p.name:
+            continue
         try:
             steps.add(int(p.name.split(".")[0].split("-")[1]))
         except (IndexError, ValueError):

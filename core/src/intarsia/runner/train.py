@@ -1,12 +1,13 @@
 """The ``train`` job: a policy in vectorised gymnasium envs on Lightning Fabric, with composed rewards.
 
-Read top to bottom: build Fabric → seed per rank → envs, policy, reward terms → (resume) → loop
-{act, step, compute and weight each reward term, observe, update, log, checkpoint, evaluate} → report.
+Read top to bottom: Fabric from the ``fabric:`` section, seeded per rank → envs, policy, reward terms →
+(resume) → loop {act, step, compute and weight each reward term, observe, update, log, checkpoint,
+evaluate} → report. Checkpoints, resume, progress and the report come from the run context
+(:mod:`intarsia.runner.context`), as in every other job.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -14,43 +15,25 @@ import numpy as np
 
 from intarsia.build import build
 from intarsia.compose import ComposedReward, term_name
-from intarsia.errors import ConfigError, IntarsiaError
 from intarsia.interfaces import EnvSpec, Transitions
-from intarsia.rng_state import capture_global_rng, restore_global_rng
-from intarsia.runner import checkpoint as ckpt
 from intarsia.runner.context import RunContext
 from intarsia.runner.episodes import EpisodeTracker
-from intarsia.runner.loggers import resume_loggers
 from intarsia.runner.report import plot_history
 from intarsia.runner.train_config import TrainConfig
 from intarsia.runner.vector import make_vector_env, step_infos, true_next_obs
 
 
-def make_fabric(cfg: TrainConfig, run_dir: Path):
-    from lightning.fabric import Fabric
+def make_fabric(cfg, run_dir: Path):
+    """Fabric from ``cfg.fabric`` with the run's loggers (not launched); kept for callers of the old name."""
+    from intarsia.runner.fabric import make_fabric as _make
 
-    from intarsia.runner.loggers import make_loggers
-
-    loggers = make_loggers(cfg.log.tensorboard, run_dir)
-    f = cfg.fabric
-    try:
-        return Fabric(accelerator=f.accelerator, devices=f.devices, strategy=f.strategy, precision=f.precision,
-                      num_nodes=f.num_nodes, loggers=loggers)
-    except (ValueError, TypeError, RuntimeError) as exc:  # Lightning's MisconfigurationException is a ValueError
-        raise ConfigError(f"fabric: {_one_line(exc)} (fabric.accelerator={f.accelerator!r}, "
-                          f"fabric.devices={f.devices!r}, fabric.strategy={f.strategy!r})") from None
+    return _make(cfg, run_dir)
 
 
 def train(cfg: TrainConfig, *, run: RunContext) -> dict:
-    if cfg.cpu_threads > 0:
-        import torch
-
-        torch.set_num_threads(cfg.cpu_threads)
-    fabric = make_fabric(cfg, run.dir)
-    fabric.launch()
+    fabric = run.launch_fabric(cfg)  # threads, Fabric from cfg.fabric, DDP launch, seed + rank
     rank, world = fabric.global_rank, fabric.world_size
     registry = run.registry
-    fabric.seed_everything(cfg.seed + rank, verbose=False)
 
     envs = make_vector_env(registry, cfg.env, cfg.num_envs, cfg.vector)
     single_env = envs.envs[0] if hasattr(envs, "envs") else None
@@ -62,32 +45,21 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
     policy = build("policies", cfg.policy, registry=registry, env_spec=env_spec, fabric=fabric)
     tracker = EpisodeTracker(cfg.num_envs, rewards.names, cfg.log.window)
 
+    def load(state: dict) -> None:
+        policy.load_state_dict(state["policy"])
+        rewards.load_state_dict(state["rewards"])
+        tracker.load_state_dict(state["episodes"])
+
     per_step = cfg.num_envs * world  # env steps per vector step, all ranks together
     global_step, elapsed_before, history = 0, 0.0, []
     last_policy_metrics: dict[str, float] = {}
     finished_eval = None  # the final evaluation of a run that had already finished when it was resumed
-    resumed_at = None
-    if run.resume:
-        state = _load_resume_state(fabric, run.checkpoints, rank, world)
-        if state is not None:
-            try:
-                policy.load_state_dict(state["policy"])
-                rewards.load_state_dict(state["rewards"])
-                tracker.load_state_dict(state["episodes"])
-            except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-                raise IntarsiaError(
-                    f"the checkpoint at step {int(state['step'])} in {run.checkpoints} does not fit this config "
-                    f"({_one_line(exc)}); resume without the overrides that change the model, or start a new run"
-                ) from None
-            restore_global_rng(state["rng"])
-            global_step, elapsed_before, history = int(state["step"]), float(state["seconds"]), list(state["history"])
-            last_policy_metrics = dict(state.get("policy_metrics", {}))
-            if state.get("finished") and global_step >= cfg.steps:
-                finished_eval = dict(state.get("final_eval", {}))
-            resumed_at = global_step
-            fabric.print(f"resumed from step {global_step} ({run.checkpoints})")
-    run.confirm_config()  # the state loaded under this config: a resume's overrides may now reach config.yaml
-    resume_loggers(fabric, resumed_at)  # keep the metrics the checkpoint had seen, hide the rest
+    state = run.restore(fabric, load)
+    if state is not None:
+        global_step, elapsed_before, history = int(state["step"]), float(state["seconds"]), list(state["history"])
+        last_policy_metrics = dict(state.get("policy_metrics", {}))
+        if state.get("finished") and global_step >= cfg.steps:
+            finished_eval = dict(state.get("final_eval", {}))
 
     # Env seeds: rank r's env i gets seed + r*num_envs + i; a resumed run offsets them by the step so it
     # does not replay the episodes it already saw.
@@ -102,20 +74,21 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
     next_eval = (global_step // cfg.eval.every + 1) * cfg.eval.every if cfg.eval.every > 0 else None
 
     def save_checkpoint(final_eval: dict | None = None) -> None:
-        payload = {"step": global_step, "seconds": elapsed_before + time.perf_counter() - start,
+        payload = {"seconds": elapsed_before + time.perf_counter() - start,
                    "policy": policy.state_dict(), "rewards": rewards.state_dict(),
-                   "episodes": tracker.state_dict(), "rng": capture_global_rng(), "history": history,
+                   "episodes": tracker.state_dict(), "history": history,
                    "policy_metrics": dict(last_policy_metrics)}
         if final_eval is not None:  # the run is complete: a resume reports it without evaluating again
             payload.update(finished=True, final_eval=final_eval)
-        ckpt.save(run.checkpoints, global_step, rank, payload)
-        fabric.barrier()
-        if rank == 0:
-            ckpt.commit(run.checkpoints, global_step, world, cfg.checkpoint.keep)
-        fabric.barrier()
+        run.save(fabric, global_step, payload, keep=cfg.checkpoint.keep)
 
-    progress = _Progress(enabled=cfg.log.progress and rank == 0, total=cfg.steps, done=global_step, name=cfg.name)
-    with progress:
+    def status() -> str:
+        stats = tracker.window_stats()
+        text = f"return {stats['return_mean']:.3f}" if "return_mean" in stats else ""
+        return text + (f"  success {stats['success_rate']:.2f}" if "success_rate" in stats else "")
+
+    with run.progress(cfg.steps, done=global_step, description=cfg.name, unit="env steps",
+                      enabled=cfg.log.progress) as progress:
         while global_step < cfg.steps:
             actions, state = policy.act(obs, state, explore=True, reset=just_reset)
             next_obs, env_reward, terminated, truncated, info = envs.step(actions)
@@ -132,7 +105,7 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
             metrics = policy.update(global_step)
             if metrics:
                 last_policy_metrics = metrics
-            progress.advance(per_step, tracker)
+            progress.advance(per_step, status)
 
             if next_log is not None and global_step >= next_log:
                 next_log += cfg.log.every
@@ -157,47 +130,16 @@ def train(cfg: TrainConfig, *, run: RunContext) -> dict:
         save_checkpoint(final_eval)
     seconds = elapsed_before + time.perf_counter() - start
     stats = tracker.window_stats()
-    metrics = {**stats, **{k.replace("/", "_"): v for k, v in final_eval.items()},
-               **{f"policy_{k.replace('/', '_')}": v for k, v in last_policy_metrics.items()}}
+    metrics = {**stats, **{k.replace("/", "_"): v for k, v in final_eval.items()}}
+    training = {f"policy_{k.replace('/', '_')}": v for k, v in last_policy_metrics.items()}
     for logger in fabric.loggers:
         logger.finalize("success")
-    if rank == 0:
-        plot_history(history, run.dir / "learning_curve.png", f"{cfg.name} ({cfg.policy.name} on {cfg.env.name})")
-    return {"recipe": cfg.recipe, "name": cfg.name, "steps": global_step, "seconds": round(seconds, 2),
-            "world_size": world, "metrics": metrics, "plot": "learning_curve.png"}
-
-
-def _load_resume_state(fabric, folder: Path, rank: int, world: int) -> dict | None:
-    """The newest checkpoint every rank can load, falling back past damaged files (None: nothing saved)."""
-    import sys
-
-    import torch
-
-    steps, note = ckpt.candidates(folder)
-    if note and rank == 0:
-        print(f"warning: {note}", file=sys.stderr)
-    failures = []
-    for step in steps:
-        try:
-            state, ok = ckpt.load(folder, step, rank, world), 1.0
-        except IntarsiaError as exc:
-            state, ok = None, 0.0
-            failures.append(str(exc))
-        if world > 1:  # every rank must resume from the same step
-            ok = float(fabric.all_reduce(torch.tensor(ok), reduce_op="sum")) / world
-        if ok == 1.0:
-            if failures and rank == 0:
-                print(f"warning: {failures[0]}; resuming from the older checkpoint at step {step}", file=sys.stderr)
-            return state
-    if failures:
-        raise IntarsiaError(f"no checkpoint in {folder} can be loaded ({failures[0]}); "
-                            "start a new run (or restore the files from a copy)")
-    return None
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit] + " …"
+    artifacts = ["config.yaml", "logs/metrics.csv"]
+    if rank == 0 and plot_history(history, run.dir / "learning_curve.png",
+                                  f"{cfg.name} ({cfg.policy.name} on {cfg.env.name})") is not None:
+        artifacts.append("learning_curve.png")
+    return run.report(steps=global_step, unit="env steps", metrics=metrics, training=training,
+                      artifacts=artifacts, seconds=seconds)
 
 
 def _gather_log(fabric, tracker: EpisodeTracker, policy_metrics: dict, step: int, start: float, before: float) -> dict:
@@ -235,40 +177,3 @@ def _evaluate(cfg: TrainConfig, registry, policy, fabric) -> dict[str, float]:
     if successes:
         out["eval/success"] = float(np.mean(successes))
     return out
-
-
-class _Progress:
-    """A rich progress bar on rank 0 (no-op elsewhere or when disabled)."""
-
-    def __init__(self, *, enabled: bool, total: int, done: int, name: str):
-        self.enabled = enabled and not os.environ.get("INTARSIA_NO_PROGRESS")
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), transient=False)
-            self.task = self.bar.add_task(name, total=total, completed=done, stats="")
-        self._last = 0.0
-
-    def __enter__(self):
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
-
-    def advance(self, n: int, tracker: EpisodeTracker) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < 0.25:
-            self.bar.advance(self.task, n)
-            return
-        self._last = now
-        stats = tracker.window_stats()
-        text = f"return {stats['return_mean']:.3f}" if "return_mean" in stats else ""
-        if "success_rate" in stats:
-            text += f"  success {stats['success_rate']:.2f}"
-        self.bar.update(self.task, advance=n, stats=text)

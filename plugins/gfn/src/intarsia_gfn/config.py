@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intarsia.config import component
-from intarsia.runner.train_config import FabricConfig
+from intarsia.runner.run_config import CheckpointConfig, EvalConfig, LogConfig, RunConfig, at_least
 
 
 @dataclass
@@ -166,59 +166,58 @@ class FinetuneConfig:
 
 
 @dataclass
-class GFNLogConfig:
+class GFNLogConfig(LogConfig):
+    """Metric logging every ``every`` iterations and the run directory root."""
+
     every: int = 100
     """iterations between metric logs"""
-    dir: str = "runs"
-    """root of run directories: <dir>/<name>/<timestamp>/"""
-    progress: bool = True
-    """show a rich progress bar"""
-    tensorboard: bool = True
-    """also log to TensorBoard when it is installed"""
 
 
 @dataclass
-class GFNCheckpointConfig:
+class GFNCheckpointConfig(CheckpointConfig):
+    """Checkpoint period in iterations (a resume continues from the last one)."""
+
     every: int = 1000
     """iterations between checkpoints (0: only at the end)"""
-    keep: int = 2
-    """checkpoints kept on disk"""
 
 
 @dataclass
-class GFNEvalConfig:
+class GFNEvalConfig(EvalConfig):
+    """Evaluation period in iterations (exact where the space is enumerable)."""
+
     every: int = 250
     """iterations between evaluations (exact where the space is enumerable; 0: only at the end)"""
 
 
 @dataclass
-class GFNJobConfig:
+class GFNJobConfig(RunConfig):
     """The ``gfn`` job: train a sampler for ``iterations`` iterations, evaluate, checkpoint, report."""
 
     job: str = "gfn"
     """the job that runs this config"""
     name: str = "gfn"
     """run name: the folder under log.dir"""
-    recipe: str = ""
-    """recipe or file this config came from (filled in automatically)"""
     seed: int = 0
-    """seeds torch, numpy and python before the sampler is built"""
+    """seeds torch, numpy and python (plus the rank) before the sampler is built"""
+    cpu_threads: int = 1
+    """torch intra-op threads (0: torch's default); small networks run fastest with 1"""
     iterations: int = 1000
     """training iterations (one update() each)"""
     sampler: Any = component("samplers")
     """the sampler: {name: REGISTERED_SAMPLER, ...its config fields}"""
     pretrain: Any = component("samplers", required=False)
-    """optional sampler trained first (a nested gfn run in <run>/pretrain) whose model.pt becomes
+    """optional sampler trained first (a child gfn run in <run>/pretrain) whose model.pt becomes
     sampler.pretrained"""
     pretrain_iterations: int = 0
     """iterations of the pretrain stage"""
-    cpu_threads: int = 1
-    """torch intra-op threads (0: torch's default); small networks run fastest with 1"""
-    fabric: FabricConfig = field(default_factory=FabricConfig)
-    """accelerator, devices, precision (Lightning Fabric)"""
     log: GFNLogConfig = field(default_factory=GFNLogConfig)
     """metric logging and the run directory root"""
     checkpoint: GFNCheckpointConfig = field(default_factory=GFNCheckpointConfig)
     """checkpoint period (resume continues from the last one)"""
     eval: GFNEvalConfig = field(default_factory=GFNEvalConfig)
     """evaluation period"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least(self, "iterations", 0)
+        at_least(self, "pretrain_iterations", 0)

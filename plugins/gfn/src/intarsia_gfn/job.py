@@ -12,17 +12,11 @@ zero-shot exact conversion to the environment's reward); everything else ``evalu
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
 from intarsia.build import build
-from intarsia.rng_state import capture_global_rng, restore_global_rng
-from intarsia.runner import checkpoint as ckpt
 from intarsia.runner.context import RunContext
-from intarsia.runner.loggers import resume_loggers
-from intarsia.runner.train import make_fabric
 
 from .config import GFNJobConfig
 from .plots import grid_heatmap, learning_curve
@@ -33,37 +27,18 @@ REPORTED = ("l1_sum", "l1_mean", "jsd", "modes_found", "trajectories", "seconds_
 def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
     import torch
 
-    if config.iterations < 0:
-        from intarsia.errors import ConfigError
-
-        raise ConfigError(f"iterations must be >= 0, got {config.iterations}")
-    if config.cpu_threads > 0:
-        torch.set_num_threads(config.cpu_threads)
     pretrain_report = _pretrain(config, run) if config.pretrain is not None else None
-    fabric = make_fabric(config, run.dir)
-    fabric.launch()
-    fabric.seed_everything(config.seed + fabric.global_rank, verbose=False)
+    fabric = run.launch_fabric(config)  # threads, Fabric from config.fabric, seed + rank
     sampler = build("samplers", config.sampler, registry=run.registry, fabric=fabric)
 
     iteration, train_seconds, history = 0, 0.0, []
-    resumed_at = None
-    if run.resume and (marker := ckpt.latest(run.checkpoints)) is not None:
-        state = ckpt.load(run.checkpoints, marker["step"], fabric.global_rank, fabric.world_size)
-        sampler.load_state_dict(state["sampler"])
-        restore_global_rng(state["rng"])
+    state = run.restore(fabric, lambda s: sampler.load_state_dict(s["sampler"]))
+    if state is not None:
         iteration, train_seconds, history = int(state["step"]), float(state["seconds"]), list(state["history"])
-        resumed_at = iteration
-        fabric.print(f"resumed from iteration {iteration} ({run.checkpoints})")
-    resume_loggers(fabric, resumed_at)  # metrics.csv keeps the rows the checkpoint had seen
 
     def save_checkpoint() -> None:
-        payload = {"step": iteration, "seconds": train_seconds, "sampler": sampler.state_dict(),
-                   "rng": capture_global_rng(), "history": history}
-        ckpt.save(run.checkpoints, iteration, fabric.global_rank, payload)
-        fabric.barrier()
-        if fabric.global_rank == 0:
-            ckpt.commit(run.checkpoints, iteration, fabric.world_size, config.checkpoint.keep)
-        fabric.barrier()
+        run.save(fabric, iteration, {"seconds": train_seconds, "sampler": sampler.state_dict(), "history": history},
+                 keep=config.checkpoint.keep)
 
     def evaluate() -> dict:
         entry = {"iteration": iteration, **{k: float(v) for k, v in sampler.evaluate().items()}}
@@ -71,22 +46,25 @@ def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
         history.append(entry)
         return entry
 
+    def status(entry: dict) -> str:
+        return "  ".join(f"{k} {entry[k]:.4g}" for k in ("l1_sum", "success_rate", "modes_found") if k in entry)
+
     if iteration == 0 and config.eval.every > 0:
         evaluate()
-    progress = _Progress(config.log.progress and fabric.global_rank == 0, config.iterations, iteration, config.name)
     last: dict = {}
-    with progress:
+    with run.progress(config.iterations, done=iteration, description=config.name, unit="iterations",
+                      enabled=config.log.progress) as progress:
         while iteration < config.iterations:
             t0 = time.perf_counter()
             last = sampler.update(iteration + 1)
             train_seconds += time.perf_counter() - t0
             iteration += 1
-            progress.advance(last)
+            progress.advance(1)
             if config.log.every > 0 and iteration % config.log.every == 0:
                 fabric.log_dict(last, step=iteration)
                 history.append({"iteration": iteration, **last})
             if config.eval.every > 0 and iteration % config.eval.every == 0:
-                progress.note(evaluate())
+                progress.note(status(evaluate()))
             if config.checkpoint.every > 0 and iteration % config.checkpoint.every == 0 and iteration < config.iterations:
                 save_checkpoint()
 
@@ -95,24 +73,25 @@ def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
     save_checkpoint()
     for logger in fabric.loggers:
         logger.finalize("success")
-    metrics = _metrics(final, train_seconds, iteration)
-    report = {"recipe": config.recipe, "name": config.name, "sampler": config.sampler.name, "iterations": iteration,
-              "seconds": round(train_seconds, 2), "metrics": metrics,
-              "evaluation": {k: v for k, v in final.items() if k != "iteration"}, "plot": "learning_curve.png"}
+    artifacts = ["config.yaml", "logs/metrics.csv"]
+    sections = {"sampler": config.sampler.name, "evaluation": {k: v for k, v in final.items() if k != "iteration"}}
     if pretrain_report is not None:
-        report["pretrain"] = {"dir": str(run.dir / "pretrain"), "metrics": pretrain_report.get("metrics", {})}
+        sections["children"] = {"pretrain": {"dir": "pretrain", "metrics": pretrain_report.get("metrics", {})}}
     if fabric.global_rank == 0:
         if hasattr(sampler, "model_state"):
             tmp = run.dir / ".model.pt.tmp"
             torch.save(sampler.model_state(), tmp)
             os.replace(tmp, run.dir / "model.pt")
-            report["model"] = "model.pt"
+            artifacts.append("model.pt")
         learning_curve(history, run.dir / "learning_curve.png", f"{config.name} ({config.sampler.name})")
+        artifacts.append("learning_curve.png")
         if _is_2d_grid(sampler) and hasattr(sampler, "terminal_distribution"):
             p, target, _ = sampler.terminal_distribution()
             grid_heatmap(sampler.env.all_states(), p, target, run.dir / "heatmap.png", f"{config.name}: {sampler.env!r}")
-            report["heatmap"] = "heatmap.png"
-    return report
+            artifacts.append("heatmap.png")
+    return run.report(steps=iteration, unit="iterations", metrics=_metrics(final, train_seconds, iteration),
+                      training={"train_seconds": round(train_seconds, 2)}, artifacts=artifacts,
+                      seconds=train_seconds, **sections)
 
 
 def _metrics(final: dict, train_seconds: float, iterations: int) -> dict:
@@ -137,56 +116,19 @@ def _is_2d_grid(sampler) -> bool:
 
 
 def _pretrain(config: GFNJobConfig, run: RunContext) -> dict:
-    """The pretrain stage: a nested gfn run in <run>/pretrain (resumed or skipped when already there)."""
-    from intarsia.runner.api import resume_run, run_config
+    """The pretrain stage: a child gfn run in <run>/pretrain (skipped when finished, resumed when started)
+    whose ``model.pt`` becomes the fine-tuned sampler's ``pretrained`` unless the config names one."""
     from omegaconf import OmegaConf
 
-    root = Path(run.dir) / "pretrain"
-    if (root / "report.json").exists():
-        report = json.loads((root / "report.json").read_text())
-    elif (root / "config.yaml").exists() and (root / "checkpoints").exists():
-        report = resume_run(root, registry=run.registry)
-    else:
-        raw = OmegaConf.to_container(run.raw_config, resolve=True) if run.raw_config is not None else {}
-        nested = {"job": "gfn", "name": f"{config.name}-pretrain", "seed": config.seed,
-                  "iterations": config.pretrain_iterations, "sampler": raw.get("pretrain"),
-                  "cpu_threads": config.cpu_threads}
-        for key in ("fabric", "log", "checkpoint", "eval"):
-            if key in raw:
-                nested[key] = raw[key]
-        report = run_config(nested, run_dir=root, registry=run.registry)
+    raw = OmegaConf.to_container(run.raw_config, resolve=True) if run.raw_config is not None else {}
+    child = {"job": "gfn", "name": f"{config.name}-pretrain", "seed": config.seed,
+             "iterations": config.pretrain_iterations, "sampler": raw.get("pretrain"),
+             "cpu_threads": config.cpu_threads}
+    for key in ("fabric", "log", "checkpoint", "eval"):  # the child runs where and as its parent does
+        if key in raw:
+            child[key] = raw[key]
+    report = run.child("pretrain", child)
     target = config.sampler.config
     if hasattr(target, "pretrained") and not target.pretrained:
-        target.pretrained = str(root / "model.pt")
+        target.pretrained = str(run.dir / "pretrain" / "model.pt")
     return report
-
-
-class _Progress:
-    """A rich progress bar (no-op when disabled or INTARSIA_NO_PROGRESS is set)."""
-
-    def __init__(self, enabled: bool, total: int, done: int, name: str):
-        self.enabled = enabled and not os.environ.get("INTARSIA_NO_PROGRESS")
-        self.text = ""
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[stats]}"), TimeRemainingColumn())
-            self.task = self.bar.add_task(name, total=total, completed=done, stats="")
-
-    def __enter__(self):
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
-
-    def advance(self, metrics: dict) -> None:
-        if self.enabled:
-            self.bar.update(self.task, advance=1, stats=self.text)
-
-    def note(self, entry: dict) -> None:
-        shown = [f"{k} {entry[k]:.4g}" for k in ("l1_sum", "success_rate", "modes_found") if k in entry]
-        self.text = "  ".join(shown)

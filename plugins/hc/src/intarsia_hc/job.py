@@ -26,8 +26,9 @@ def train_and_explain(cfg, *, run) -> dict:
     interp = summary["metrics"]
     metrics = {"eval_return": float(report["metrics"].get("eval_return", interp["eval_return"]))}
     metrics.update({k: float(interp[k]) for k in METRIC_KEYS[1:] if k in interp})
-    report["training"] = report.pop("metrics")
+    report["training"] = {**report["metrics"], **report.get("training", {})}
     report["metrics"] = metrics
     report["interpretability"] = {"report": "interpretability/report.md",
                                   **{k: v for k, v in interp.items() if k not in metrics}}
+    report["artifacts"] = [*report.get("artifacts", []), "interpretability/report.md"]
     return report
