@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-
 from intarsia import hookimpl
 from intarsia.errors import IntarsiaError
 from intarsia.runner.api import resume_run, run_config
