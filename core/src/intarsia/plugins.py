@@ -179,17 +179,7 @@ class Host:
         """Call every ``register_kinds`` hook and add the hook spec of each kind declared (before
         :meth:`_check_pending`, so implementations of a declared kind's hook are not unknown hooks)."""
         for _plugin, info, caller in self._each_plugin("register_kinds"):
-            dist = info.distribution if info else "?"
-
-            def declare(kind: str, *, singular: str, hookspec: Any, _dist: str = dist) -> None:
-                self.registry.check_kind(kind, singular, _dist)
-                spec = import_object(hookspec)
-                _check_kind_spec(kind, spec, _dist)
-                self.registry.declare(kind, singular, _dist)
-                # a namespace holding only this spec: add_hookspecs adds every spec it finds
-                self.pm.add_hookspecs(type(f"{kind}_hookspec", (), {f"register_{kind}": staticmethod(spec)}))
-
-            self._guarded(info, caller, register=declare)
+            self._guarded(info, caller, register=_KindRegistrar(self, info.distribution if info else "?"))
 
     def _check_pending(self) -> None:
         """A hookimpl naming a hook nobody declared (a typo, or a kind whose declaring plugin is not loaded)
@@ -261,6 +251,25 @@ class Host:
     def add_commands(self, cli: Any) -> None:
         for _plugin, info, caller in self._each_plugin("register_commands"):
             self._guarded(info, caller, cli=cli)
+
+
+class _KindRegistrar:
+    """The ``register`` callable of one plugin's ``register_kinds`` hook (see :mod:`intarsia.hookspecs`)."""
+
+    def __init__(self, host: Host, distribution: str):
+        self.host, self.distribution = host, distribution
+
+    def __call__(self, kind: str, *, singular: str, hookspec: Any) -> None:
+        registry = self.host.registry
+        registry.check_kind(kind, singular, self.distribution)
+        spec = import_object(hookspec)
+        _check_kind_spec(kind, spec, self.distribution)
+        registry.declare(kind, singular, self.distribution)
+        # a namespace holding only this spec: add_hookspecs adds every spec it finds
+        self.host.pm.add_hookspecs(type(f"{kind}_hookspec", (), {f"register_{kind}": staticmethod(spec)}))
+
+    def __repr__(self) -> str:  # what INTARSIA_TRACE_PLUGINS prints for the argument
+        return f"<kinds registrar for {self.distribution}>"
 
 
 def _plugin_name(distribution: str) -> str:
