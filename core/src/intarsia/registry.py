@@ -129,7 +129,10 @@ class Registrar:
 
     def _check_recipe_name(self, name: str) -> None:
         prefix, sep, rest = name.partition("/")
-        if not (sep and prefix and rest) or (self.plugin is not None and prefix != self.plugin):
+        # "-" and "_" are one character here: a plugin passed as a module (tests) is named from its
+        # module (intarsia_my_thing -> my-thing) while its entry point may be spelt my_thing
+        if not (sep and prefix and rest) or (
+                self.plugin is not None and prefix.replace("_", "-") != self.plugin.replace("_", "-")):
             want = f"'{self.plugin}/<recipe>'" if self.plugin is not None else "'<plugin>/<recipe>'"
             raise IntarsiaError(f"{self.distribution}: recipe {name!r} must be named {want}"
                                 " (a recipe name starts with the name of the plugin that ships it)")
