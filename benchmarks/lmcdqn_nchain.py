@@ -1,6 +1,6 @@
 """Adam LMCDQN vs epsilon-greedy DQN on N-chain: greedy-evaluation return vs env steps (Ishfaq et al., 2024, Fig. 1).
 
-Hyperparameters come from the plugin's recipes ``lmcdqn/nchain`` and ``dqn/nchain`` (one source of truth).
+Hyperparameters come from the plugin's recipes ``lmcdqn/nchain`` and ``lmcdqn/dqn-nchain`` (one source of truth).
 Every ``--eval-every`` env steps the current network plays one greedy episode (the env is deterministic,
 so one episode is the authors' 20 test episodes); for LMCDQN that is the current posterior sample.
 

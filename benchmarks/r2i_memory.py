@@ -1,6 +1,6 @@
 """Success rate vs env steps: R2I (S3M) vs DreamerV3 (GRU-RSSM) on BSuite memory_length.
 
-Both agents use their CPU recipes (r2i/memory-length and dreamerv3/memory-length: same settings and budget,
+Both agents use their CPU recipes (r2i/memory-length and r2i/dreamerv3-memory-length: same settings and budget,
 about the same number of world-model parameters), for memory lengths 10 and 30 and 3 seeds by default
 (5k and 14k env steps). Each run records the success rate of the last 100 training episodes every
 ``--log-every`` env steps, and the first step where it reaches 0.9.
@@ -33,7 +33,7 @@ def run_one(method: str, length: int, seed: int, steps: int, log_every: int, ove
     from intarsia_r2i.loop import drive
     from lightning import Fabric
 
-    recipe = f"{method}/memory-length"
+    recipe = "r2i/memory-length" if method == "r2i" else f"r2i/{method}-memory-length"
     _, _, cfg = prepare(recipe, [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
                                  f"seed={seed}", *overrides])
     agent_cfg = cfg.policy.config

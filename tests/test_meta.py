@@ -14,13 +14,37 @@ from intarsia import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
-HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+
+def _spec_modules() -> dict[str, object]:
+    """Hook spec modules: the core's, and each first-party plugin's ``hookspecs.py`` (the kinds it declares)."""
+    import importlib
+
+    found = {"intarsia-core": hookspecs}
+    for name in PLUGINS:
+        if (ROOT / f"plugins/{name}/src/intarsia_{name}/hookspecs.py").exists():
+            found[f"intarsia-{name}"] = importlib.import_module(f"intarsia_{name}.hookspecs")
+    return found
+
+
+SPECS = {hook: (dist, getattr(module, hook)) for dist, module in _spec_modules().items()
+         for hook in dir(module) if hook.startswith("register_")}
+HOOKS = sorted(SPECS)
 
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_is_documented_for_plugin_authors(hook):
     assert hook in (ROOT / "docs" / "writing-plugins.md").read_text()
-    assert len((getattr(hookspecs, hook).__doc__ or "").strip()) > 60
+    assert len((SPECS[hook][1].__doc__ or "").strip()) > 60
+
+
+def test_every_hook_spec_a_plugin_ships_is_a_kind_it_declares():
+    from intarsia.plugins import Host
+
+    kinds = Host().registry.kinds
+    for hook, (dist, _) in SPECS.items():
+        if dist != "intarsia-core":
+            kind = hook.removeprefix("register_")
+            assert kind in kinds and kinds[kind].distribution == dist, f"{dist} ships {hook} but does not declare {kind!r}"
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
 from importlib import metadata
@@ -118,14 +120,14 @@ def test_a_registration_that_raises_is_isolated():
 def test_every_hook_is_called_with_its_registrar():
     """Each register_<kind> hook reaches the registry of that kind; register_commands gets the CLI."""
     from intarsia import hookspecs
-    from intarsia.registry import KINDS
+    from intarsia.registry import CORE_KINDS
 
     calls = {}
 
     class All:
         __distribution__ = "intarsia-all"
 
-    for kind in KINDS:
+    for kind in CORE_KINDS:
         def impl(self, register, kind=kind):
             calls[kind] = register.kind
         setattr(All, f"register_{kind}", hookimpl(impl))
@@ -136,8 +138,46 @@ def test_every_hook_is_called_with_its_registrar():
     host = Host([All()], autoload=False)
     host.add_commands("the-cli")
     specs = {n for n in dir(hookspecs) if n.startswith("register_")}
-    assert specs == {f"register_{k}" for k in KINDS} | {"register_commands"}
-    assert calls == {**{k: k for k in KINDS}, "commands": "the-cli"}
+    assert specs == {f"register_{k}" for k in CORE_KINDS} | {"register_commands", "register_kinds"}
+    assert calls == {**{k: k for k in CORE_KINDS}, "commands": "the-cli"}
+
+
+def test_the_trace_switch_prints_every_hook_call_with_the_distribution_registering(monkeypatch, capsys):
+    class Traced:
+        __distribution__ = "intarsia-traced"
+
+        @hookimpl
+        def register_rewards(self, register):
+            register("traced-reward", factory="intarsia.builtin.rewards:ZeroReward")
+
+        @hookimpl
+        def register_commands(self, cli):
+            pass
+
+    monkeypatch.setenv("INTARSIA_TRACE_PLUGINS", "1")
+    Host([Traced()], autoload=False).add_commands("the-cli")
+    err = capsys.readouterr().err
+    # one call per plugin: the builtin's and this plugin's register_rewards, each with its own registrar
+    assert "register_rewards [hook]" in err and "finish register_rewards" in err
+    assert "<rewards registrar for intarsia-core>" in err and "<rewards registrar for intarsia-traced>" in err
+    assert "register_commands [hook]\n      cli: the-cli" in err
+    assert "register_kinds [hook]" not in err  # no plugin here declares a kind
+    monkeypatch.delenv("INTARSIA_TRACE_PLUGINS")
+    Host([Traced()], autoload=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_hookimpl_lives_beside_the_hookspecs_and_the_builtin_plugin_does_not_import_the_manager():
+    import intarsia
+    import intarsia.plugins
+    from intarsia import hookspecs
+
+    assert intarsia.hookimpl is hookspecs.hookimpl is intarsia.plugins.hookimpl
+    code = ("import sys, intarsia.builtin.plugin; "
+            "assert 'intarsia.plugins' not in sys.modules, 'the builtin plugin imports the plugin manager'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 0, out.stderr
 
 
 def test_every_hook_has_a_contract_docstring():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .plugins import hookimpl
+from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
-__all__ = ["hookimpl", "__version__"]
+__all__ = ["hookimpl", "hookspec", "__version__"]

@@ -50,6 +50,9 @@ def plugins(as_json: bool, show_tb: bool) -> None:
     rows = []
     for info in host.infos:
         registered = {}
+        declared = [k.name for k in host.registry.kinds.values() if k.distribution == info.distribution]
+        if declared and info.distribution != "intarsia-core":
+            registered["kinds"] = declared
         for comp in by_dist.get(info.distribution, []):
             registered.setdefault(comp.kind, []).append(comp.name)
         rows.append({"name": info.name, "distribution": info.distribution, "version": info.version,
@@ -78,21 +81,33 @@ def plugins(as_json: bool, show_tb: bool) -> None:
         console.print(f"{len(host.errors)} plugin(s) failed to load; `intarsia plugins --traceback` shows why.")
 
 
+def _complete_kind(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a KIND argument: the core's kinds and those the installed plugins declare."""
+    return [kind for kind in _host(check=False).registry.kinds if kind.startswith(incomplete)]
+
+
+def _complete_name(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    registry = _host(check=False).registry
+    kind = ctx.params.get("kind")
+    if kind not in registry.kinds:
+        return []
+    return [name for name in registry.names(kind) if name.startswith(incomplete)]
+
+
 @cli.command("list")
-@click.argument("kind", required=False)
+@click.argument("kind", required=False, shell_complete=_complete_kind)
 def list_(kind: str | None) -> None:
-    """List registered components (of one KIND: envs, rewards, policies, world_models, detectors, llms, jobs, recipes).
+    """List registered components (of one KIND: envs, rewards, policies, world_models, encoders, detectors,
+    llms, jobs, recipes, or a kind a plugin declares: `intarsia plugins` shows which).
 
     `intarsia show KIND NAME` shows one component's options."""
     from rich.console import Console
     from rich.table import Table
 
-    from .registry import KINDS
-
     host = _host()
-    kinds = KINDS if kind is None else [kind]
-    if kind is not None and kind not in KINDS:
-        host.registry.get(kind, "")  # raises with the list of kinds and a close match
+    kinds = list(host.registry.kinds) if kind is None else [kind]
+    if kind is not None:
+        host.registry.names(kind)  # an unknown kind raises with the list of kinds and a close match
     table = Table(title="registered components", caption="`intarsia show KIND NAME`: one component's options")
     for col in ("kind", "name", "distribution", "summary"):
         table.add_column(col, overflow="fold")
@@ -120,8 +135,8 @@ def recipes() -> None:
 
 
 @cli.command()
-@click.argument("kind")
-@click.argument("name", required=False)
+@click.argument("kind", shell_complete=_complete_kind)
+@click.argument("name", required=False, shell_complete=_complete_name)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(kind: str, name: str | None, as_json: bool) -> None:
     """Every option of a component: type, default and documentation (`intarsia show policies r2i`).

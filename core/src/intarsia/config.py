@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, IntarsiaError, did_you_mean
-from .registry import KIND_SINGULAR, Registry
+from .registry import Registry
 
 
 @dataclass
@@ -50,13 +50,13 @@ def load_raw(source: str, registry: Registry):
     ``extends:`` (see :func:`load_tree`)."""
     raw = load_tree(source, registry)
     if "recipe" not in raw:
-        raw.recipe = source
+        raw.recipe = registry.canonical("recipes", source)  # a renamed recipe is recorded by its current name
     return raw
 
 
 def _locate(source: str, registry: Registry, base_dir: Path | None) -> Path:
     """A recipe name, a YAML path relative to ``base_dir`` (the extending file's folder), or a path."""
-    if source in registry.components["recipes"]:
+    if registry.has("recipes", source):  # an old name of a renamed recipe too (with a notice)
         return Path(registry.get("recipes", source).file)
     path = Path(source)
     if base_dir is not None and not path.is_absolute() and (base_dir / path).exists():
@@ -202,7 +202,7 @@ def resolve_section(registry: Registry, kind: str, section: Any, path: str, rese
     if isinstance(section, DictConfig):
         section = OmegaConf.to_container(section, resolve=True)
     if not isinstance(section, dict) or "name" not in section:
-        raise ConfigError(f"{path}: expected a mapping with 'name' (a registered {KIND_SINGULAR[kind]})")
+        raise ConfigError(f"{path}: expected a mapping with 'name' (a registered {registry.singular(kind)})")
     section = dict(section)
     name = section.pop("name")
     extra = {key: section.pop(key, default) for key, default in reserved.items()}
@@ -210,9 +210,9 @@ def resolve_section(registry: Registry, kind: str, section: Any, path: str, rese
     cls = comp.load_config_class()
     if cls is None:
         if section:
-            raise ConfigError(f"{path}: {KIND_SINGULAR[kind]} {name!r} takes no options, got {', '.join(section)}")
-        return Spec(str(name), None, extra)
-    return Spec(str(name), merge_into(cls, section, path), extra)
+            raise ConfigError(f"{path}: {registry.singular(kind)} {name!r} takes no options, got {', '.join(section)}")
+        return Spec(comp.name, None, extra)
+    return Spec(comp.name, merge_into(cls, section, path), extra)
 
 
 def resolve(raw, registry: Registry):
@@ -243,7 +243,7 @@ def resolve(raw, registry: Registry):
             continue
         if f.name not in sections:
             if meta.get("required"):
-                raise ConfigError(f"{f.name}: missing; name a registered {KIND_SINGULAR[meta['component']]}"
+                raise ConfigError(f"{f.name}: missing; name a registered {registry.singular(meta['component'])}"
                                   f" ({', '.join(registry.names(meta['component'])) or 'none installed'})")
             setattr(config, f.name, [] if meta.get("many") else None)
             continue
@@ -252,7 +252,7 @@ def resolve(raw, registry: Registry):
             if value is None:
                 value = []
             if not isinstance(value, list):
-                raise ConfigError(f"{f.name}: expected a list of {KIND_SINGULAR[meta['component']]} sections")
+                raise ConfigError(f"{f.name}: expected a list of {registry.singular(meta['component'])} sections")
             specs = [resolve_section(registry, meta["component"], item, f"{f.name}.{i}", meta["reserved"])
                      for i, item in enumerate(value)]
             setattr(config, f.name, specs)

@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from .registry import KIND_SINGULAR, Registry
+from .registry import CORE_KINDS, Registry
 
 
 @dataclass
@@ -111,8 +111,10 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation).replace("typing.", "")
 
 
-def options(cls: type, prefix: str = "") -> list[Option]:
-    """Every option of dataclass ``cls`` (nested dataclasses as a section header followed by their fields)."""
+def options(cls: type, prefix: str = "", registry: Registry | None = None) -> list[Option]:
+    """Every option of dataclass ``cls`` (nested dataclasses as a section header followed by their fields).
+    ``registry`` names the kinds of component sections (a kind a plugin declared is named by its kind
+    without it)."""
     from .config import _plain
 
     docs = field_docs(cls)
@@ -123,14 +125,15 @@ def options(cls: type, prefix: str = "") -> list[Option]:
         if "component" in f.metadata:
             kind = f.metadata["component"]
             many = f.metadata.get("many")
-            shape = f"list of {KIND_SINGULAR[kind]} sections" if many else f"{KIND_SINGULAR[kind]} section"
+            noun = registry.singular(kind) if registry is not None else CORE_KINDS.get(kind, kind)
+            shape = f"list of {noun} sections" if many else f"{noun} section"
             required = bool(f.metadata.get("required"))
             out.append(Option(path, shape, [] if many else None, doc, component=kind, required=required))
             continue
         default = _default(f)
         if dataclasses.is_dataclass(default) and not isinstance(default, type):
             out.append(Option(path, _type_name(f.type), None, doc or class_doc(type(default)), section=True))
-            out.extend(options(type(default), prefix=f"{path}."))
+            out.extend(options(type(default), prefix=f"{path}.", registry=registry))
             continue
         missing = default is dataclasses.MISSING
         out.append(Option(path, _type_name(f.type), None if missing else _plain(default), doc, required=missing))
@@ -153,13 +156,17 @@ def undocumented(cls: type) -> list[str]:
 def describe(registry: Registry, kind: str, name: str) -> dict:
     """Everything ``intarsia show`` says about one component, as plain data (``--json``)."""
     comp = registry.get(kind, name)
-    info: dict[str, Any] = {"kind": kind, "name": name, "distribution": comp.distribution, "summary": comp.summary,
+    info: dict[str, Any] = {"kind": kind, "singular": registry.singular(kind), "name": comp.name,
+                            "distribution": comp.distribution, "summary": comp.summary,
                             "factory": _spec_text(comp.factory), "config": _spec_text(comp.config)}
     if kind == "recipes":
         info["file"] = str(comp.file)
         return info
     cls = comp.load_config_class()
-    info["options"] = [dataclasses.asdict(o) for o in options(cls)] if cls is not None else []
+    info["options"] = [dataclasses.asdict(o) for o in options(cls, registry=registry)] if cls is not None else []
+    for o in info["options"]:
+        if o["component"]:
+            o["component_singular"] = registry.singular(o["component"])
     return info
 
 
@@ -172,7 +179,7 @@ def _spec_text(spec: Any) -> str | None:
 def render(info: dict, width: int = 100) -> str:
     """The text ``intarsia show`` prints: a header, then one entry per option (type, default, docstring)."""
     kind, name = info["kind"], info["name"]
-    lines = [f"{KIND_SINGULAR[kind]} {name!r} (from {info['distribution']})"]
+    lines = [f"{info.get('singular', kind)} {name!r} (from {info['distribution']})"]
     if info.get("summary"):
         lines.append(f"  {info['summary']}")
     if info.get("factory"):
@@ -199,7 +206,7 @@ def render(info: dict, width: int = 100) -> str:
             lines.append(f"{pad}{o['path']}: {o['type']} = {default}")
         doc = o["doc"] or "(undocumented)"
         if o["component"]:
-            doc += f"  [any registered {KIND_SINGULAR[o['component']]}: `intarsia list {o['component']}`]"
+            doc += f"  [any registered {o.get('component_singular', o['component'])}: `intarsia list {o['component']}`]"
         lines.extend(textwrap.wrap(doc, width=width, initial_indent=pad + "    ", subsequent_indent=pad + "    "))
     return "\n".join(lines)
 

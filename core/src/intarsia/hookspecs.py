@@ -12,6 +12,12 @@ plugin a *registrar*: a callable that records a named component without importin
 ``factory`` and ``config`` are ``"module:attr"`` strings (or the objects themselves, when importing them
 is cheap); they are imported only when the component is built, so listing plugins stays fast.
 Registering a name another distribution already registered for the same kind is an error naming both.
+A renamed component keeps resolving under its old names with ``renamed_from=["old"]`` (a one-line
+deprecation notice on stderr when a config uses one).
+
+The kinds below are the core's; a plugin adds its own with :func:`register_kinds`. The core calls every
+hook through pluggy's caller, once per plugin (so each registration is attributed to its distribution),
+and ``INTARSIA_TRACE_PLUGINS=1`` prints each call.
 """
 
 from __future__ import annotations
@@ -19,6 +25,22 @@ from __future__ import annotations
 import pluggy
 
 hookspec = pluggy.HookspecMarker("intarsia")
+hookimpl = pluggy.HookimplMarker("intarsia")
+
+
+@hookspec
+def register_kinds(register):
+    """Declare new kinds of component, so that other plugins can register them without a change to the core.
+
+    Call ``register(kind, singular=..., hookspec=...)``: ``kind`` is the plural name used by ``intarsia list
+    KIND``, :func:`intarsia.build.build` and :func:`intarsia.config.component` (lower case, ``[a-z0-9_]``);
+    ``singular`` is how messages name one component (``"sampler"``); ``hookspec`` is the hook other plugins
+    implement to register components of the kind: a function ``register_<kind>(register)`` marked with
+    ``@intarsia.hookspecs.hookspec`` (or its ``"module:attr"``) whose docstring is the contract of the kind
+    (what its factory takes and returns), as the specs in this file are. Declare a kind in the plugin whose
+    job or component builds it; a kind name another plugin (or the core) already declared is an error
+    naming both. The core calls this hook before any ``register_<kind>`` hook.
+    """
 
 
 @hookspec
@@ -108,35 +130,6 @@ def register_commands(cli):
 
     ``cli`` is the root ``click.Group``; decorate functions with ``@cli.command()`` or ``@cli.group()``.
     Import heavy modules inside the command bodies, not at module level, so ``intarsia --help`` stays fast.
-    """
-
-
-@hookspec
-def register_analyses(register):
-    """Register analyses (see :class:`intarsia.interfaces.Analysis`): measurements of a trained model.
-
-    ``factory(config)`` returns an object whose ``run(model, data)`` takes a trained ``torch.nn.Module``
-    (any model with named modules; the analysis reads activations through forward hooks on modules it
-    selects by name) plus the data the analysis documents, and returns ``{"metrics": {name: float},
-    "figures": {name: matplotlib Figure}}``. ``run`` leaves the model as it found it (weights, mode and
-    hooks restored), so analyses compose on one model in any order; results are deterministic for a fixed
-    config seed.
-    """
-
-
-@hookspec
-def register_samplers(register):
-    """Register samplers (see :class:`intarsia.interfaces.Sampler`): trainable generators of discrete
-    objects, such as GFlowNets, that learn to sample terminal states of a DAG in proportion to a reward.
-
-    ``factory(config, *, fabric)`` returns an object that owns its environment (the DAG and its reward,
-    described in ``config``), networks, optimisers and replay, set up with ``fabric`` so the same code runs
-    on CPU and GPU. A job drives it: ``update(step) -> {"group/name": float}`` runs one training iteration
-    and adds the trajectories it drew to ``trajectories``; ``sample(n)`` draws ``n`` terminal objects (a
-    tensor with a leading ``n`` axis) from the current sampler; ``evaluate() -> {name: float}`` measures it
-    (exactly, by dynamic programming, where the space is enumerable); ``state_dict()/load_state_dict()``
-    hold tensors, numbers, strings and containers only (loaded with ``weights_only=True``), so a resumed
-    sampler continues as the uninterrupted one would.
     """
 
 

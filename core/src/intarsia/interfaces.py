@@ -165,7 +165,8 @@ class LLM(Protocol):
 
 @runtime_checkable
 class Analysis(Protocol):
-    """A measurement of a trained model (registered with ``register_analyses``).
+    """A measurement of a trained model (registered with ``register_analyses``, the hook of the kind
+    ``analyses`` that intarsia-capprobe declares).
 
     ``run(model, data)`` takes a ``torch.nn.Module`` (read through forward hooks on modules selected by
     name, so any model with named modules works) and the data the analysis documents; it returns
@@ -178,7 +179,8 @@ class Analysis(Protocol):
 
 @runtime_checkable
 class Sampler(Protocol):
-    """A trainable sampler of discrete objects (a GFlowNet; registered with ``register_samplers``).
+    """A trainable sampler of discrete objects (a GFlowNet; registered with ``register_samplers``, the hook of
+    the kind ``samplers`` that intarsia-gfn declares).
 
     It owns its environment, networks, optimisers and replay. ``update(step)`` runs one training
     iteration and returns ``{"group/name": float}``; ``trajectories`` counts the trajectories drawn so far

@@ -6,6 +6,10 @@ Environment switches (as pytest, llm and datasette have them):
 ``INTARSIA_LOAD_PLUGINS=a,b``   load only these entry points (``""`` loads none besides the core's own)
 ``INTARSIA_DISABLE_PLUGINS=a,b`` skip these entry points
 ``INTARSIA_TRACE_PLUGINS=1``    print every hook call and its result to stderr
+
+Every hook is called through pluggy's caller, one plugin at a time (a subset caller holding only that
+plugin's implementation), so tracing and pluggy's monitoring see each call while the registrar handed to
+the plugin knows which distribution is registering.
 """
 
 from __future__ import annotations
@@ -21,13 +25,11 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicateComponentError, PluginLoadError
-from .registry import KINDS, Registry
+from .errors import DuplicateComponentError, IntarsiaError, PluginLoadError, did_you_mean
+from .hookspecs import hookimpl
+from .registry import Registry, import_object
 
 ENTRY_POINT_GROUP = "intarsia"
-hookimpl = pluggy.HookimplMarker("intarsia")
-
-_REGISTER_HOOKS = {f"register_{kind}": kind for kind in KINDS}
 
 
 def _env_list(var: str) -> list[str] | None:
@@ -51,6 +53,8 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
+    prefix: str = ""
+    """the plugin's name as its recipe names start (``r2i`` in ``r2i/tiny``)"""
 
 
 class Host:
@@ -77,6 +81,7 @@ class Host:
         self.infos: list[PluginInfo] = []
         self.conflicts: list[DuplicateComponentError] = []
         self._dist_of: dict[int, str] = {}
+        self._info_of: dict[int, PluginInfo] = {}
         self.registry = Registry()
         if builtin:
             from .builtin import plugin as builtin_plugin
@@ -91,15 +96,19 @@ class Host:
                     f"{plugin!r} is not an intarsia plugin: pass a module (or object) with @hookimpl functions,"
                     f" or the name of an installed one ({', '.join(installed_plugin_names()) or 'none installed'})")
             name = getattr(plugin, "__name__", type(plugin).__name__)
-            self._add(plugin, name, getattr(plugin, "__distribution__", name), "")
+            self._add(plugin, name, getattr(plugin, "__distribution__", name), "", installed=False)
         if autoload:
             self._load_entry_points()
+        self._declare_kinds()
         self._check_pending()
         self._collect()
 
     # -- loading -------------------------------------------------------------------------------------
-    def _add(self, plugin: Any, name: str, distribution: str, version: str) -> PluginInfo:
-        info = PluginInfo(name=name, distribution=distribution, version=version)
+    def _add(self, plugin: Any, name: str, distribution: str, version: str, *, installed: bool = True) -> PluginInfo:
+        """``installed``: ``name`` is an entry-point name (the recipe prefix); otherwise the prefix is read off
+        the distribution or module name (``intarsia_r2i.plugin`` -> ``r2i``)."""
+        prefix = name if installed else _plugin_name(distribution)
+        info = PluginInfo(name=name, distribution=distribution, version=version, prefix=prefix)
         self.infos.append(info)
         try:
             self.pm.register(plugin, name=f"{distribution}:{name}")
@@ -107,6 +116,7 @@ class Host:
             self._fail(info, exc)
             return info
         self._dist_of[id(plugin)] = distribution
+        self._info_of[id(plugin)] = info
         info.hooks = sorted(
             hook.name for hook in self.pm.get_hookcallers(plugin) or [] if not hook.name.startswith("_")
         )
@@ -142,33 +152,67 @@ class Host:
                 continue
             self._add(module, ep.name, dist, version)
 
-    def _check_pending(self) -> None:
+    def _each_plugin(self, hook_name: str):
+        """``(plugin, info, caller)`` for every plugin implementing ``hook_name``, in registration order;
+        ``caller`` is pluggy's caller restricted to that plugin (so the call is traced and attributable)."""
+        hook = getattr(self.pm.hook, hook_name, None)
+        if hook is None:
+            return
+        impls = hook.get_hookimpls()
+        for impl in reversed(impls):  # pluggy's own call order (the last registered first)
+            others = [other.plugin for other in impls if other.plugin is not impl.plugin]
+            info = self._info_of.get(id(impl.plugin))
+            yield impl.plugin, info, self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+    def _guarded(self, info: PluginInfo | None, caller: Any, **kwargs: Any) -> None:
+        """Call one plugin's hook; its failure is that plugin's (recorded, or fatal in strict mode)."""
         try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            # A hookimpl naming a hook that does not exist: a typo a plugin author must hear about.
-            plugin = exc.plugin
-            info = next((i for i in self.infos if self._dist_of.get(id(plugin)) == i.distribution), None)
-            if info is None or self.strict:
-                raise PluginLoadError(str(exc)) from exc
+            caller(**kwargs)
+        except DuplicateComponentError as exc:
+            self._conflict(exc, info.distribution if info else "?")
+        except Exception as exc:
+            if info is None:
+                raise
             self._fail(info, exc)
-            self.pm.unregister(plugin)
+
+    def _declare_kinds(self) -> None:
+        """Call every ``register_kinds`` hook and add the hook spec of each kind declared (before
+        :meth:`_check_pending`, so implementations of a declared kind's hook are not unknown hooks)."""
+        for _plugin, info, caller in self._each_plugin("register_kinds"):
+            self._guarded(info, caller, register=_KindRegistrar(self, info.distribution if info else "?"))
+
+    def _check_pending(self) -> None:
+        """A hookimpl naming a hook nobody declared (a typo, or a kind whose declaring plugin is not loaded)
+        fails its plugin with one line naming the hook and the kinds there are."""
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                plugin = exc.plugin
+                info = self._info_of.get(id(plugin))
+                hooks = [h.name for h in self.pm.get_hookcallers(plugin) or [] if h.spec is None]
+                hook = hooks[0] if hooks else "?"
+                known = [n for n in dir(self.pm.hook) if n.startswith("register_") and
+                         getattr(self.pm.hook, n).spec is not None]
+                kind = hook.removeprefix("register_")
+                why = (f"no loaded plugin declares the kind {kind!r} (kinds: {', '.join(self.registry.kinds)})"
+                       if hook.startswith("register_") else "no such hook")
+                who = info.distribution if info else repr(plugin)
+                error = PluginLoadError(f"{who} implements {hook!r}, but {why}.{did_you_mean(hook, known)}")
+                if info is None or self.strict:
+                    raise error from exc
+                self._fail(info, error)
+                self.pm.unregister(plugin)
 
     def _collect(self) -> None:
-        """Call every ``register_<kind>`` hook, attributing each registration to its distribution."""
-        for hook_name, kind in _REGISTER_HOOKS.items():
-            caller = getattr(self.pm.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
-                dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
-                try:
-                    impl.function(register=self.registry.registrar(kind, dist))
-                except DuplicateComponentError as exc:
-                    self._conflict(exc, dist)
-                except Exception as exc:
-                    info = next((i for i in self.infos if i.distribution == dist), None)
-                    if info is None:
-                        raise
-                    self._fail(info, exc)
+        """Call every ``register_<kind>`` hook, one plugin at a time, attributing each registration to its
+        distribution."""
+        for kind in self.registry.kinds.values():
+            for _plugin, info, caller in self._each_plugin(kind.hook):
+                dist = info.distribution if info else "?"
+                register = self.registry.registrar(kind.name, dist, info.prefix if info else None)
+                self._guarded(info, caller, register=register)
 
     def _conflict(self, exc: DuplicateComponentError, dist: str) -> None:
         """Two distributions claim one name. There is no silent winner: :meth:`check` (which every command
@@ -205,15 +249,47 @@ class Host:
         return self._dist_of[id(plugin)]
 
     def add_commands(self, cli: Any) -> None:
-        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
-            try:
-                impl.function(cli=cli)
-            except Exception as exc:
-                dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
-                info = next((i for i in self.infos if i.distribution == dist), None)
-                if info is None:
-                    raise
-                self._fail(info, exc)
+        for _plugin, info, caller in self._each_plugin("register_commands"):
+            self._guarded(info, caller, cli=cli)
+
+
+class _KindRegistrar:
+    """The ``register`` callable of one plugin's ``register_kinds`` hook (see :mod:`intarsia.hookspecs`)."""
+
+    def __init__(self, host: Host, distribution: str):
+        self.host, self.distribution = host, distribution
+
+    def __call__(self, kind: str, *, singular: str, hookspec: Any) -> None:
+        registry = self.host.registry
+        registry.check_kind(kind, singular, self.distribution)
+        spec = import_object(hookspec)
+        _check_kind_spec(kind, spec, self.distribution)
+        registry.declare(kind, singular, self.distribution)
+        # a namespace holding only this spec: add_hookspecs adds every spec it finds
+        self.host.pm.add_hookspecs(type(f"{kind}_hookspec", (), {f"register_{kind}": staticmethod(spec)}))
+
+    def __repr__(self) -> str:  # what INTARSIA_TRACE_PLUGINS prints for the argument
+        return f"<kinds registrar for {self.distribution}>"
+
+
+def _plugin_name(distribution: str) -> str:
+    """The plugin name of a plugin passed as a module or object: ``intarsia_r2i.plugin`` or
+    ``intarsia-r2i`` -> ``r2i``."""
+    top = distribution.split(".")[0]
+    for lead in ("intarsia-", "intarsia_"):
+        top = top.removeprefix(lead)
+    return top.replace("_", "-")
+
+
+def _check_kind_spec(kind: str, spec: Any, distribution: str) -> None:
+    name = getattr(spec, "__name__", None)
+    if not callable(spec) or name != f"register_{kind}":
+        raise IntarsiaError(f"{distribution}: the hookspec of kind {kind!r} must be a function named "
+                            f"'register_{kind}', got {spec!r}")
+    if not hasattr(spec, f"{ENTRY_POINT_GROUP}_spec"):
+        raise IntarsiaError(f"{distribution}: mark {spec.__module__}.{name} with @intarsia.hookspecs.hookspec")
+    if len((spec.__doc__ or "").strip()) < 60:
+        raise IntarsiaError(f"{distribution}: {spec.__module__}.{name} needs a docstring stating the kind's contract")
 
 
 def _implements_hooks(plugin: Any) -> bool:

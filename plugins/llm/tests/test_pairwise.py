@@ -48,3 +48,18 @@ def test_option_probs_and_edge_cases():
     assert pairwise_option_probs(BiasedJudge(0.0), render, []).shape == (0, 2)
     with pytest.raises(ValueError):
         pairwise_option_probs(BiasedJudge(0.0), render, [("a", "b")], options=("1",))
+
+
+def test_the_public_api_keeps_each_order_apart_for_order_consistency():
+    import intarsia_llm
+
+    assert {"option_probs", "pairwise_option_probs", "pairwise_order_probs"} <= set(intarsia_llm.__all__)
+    judge = BiasedJudge(bias=3.0)
+    forward, swapped = intarsia_llm.pairwise_order_probs(judge, render, [("ab", "cd")])
+    assert judge.prompts == [("ab", "cd"), ("cd", "ab")]  # one call for both orders
+    # a pure position bias: each order favours whichever item is shown first, so the orders disagree
+    assert forward[0, 0] > 0.9 and swapped[0, 1] > 0.9
+    averaged = intarsia_llm.pairwise_option_probs(BiasedJudge(bias=3.0), render, [("ab", "cd")])
+    assert np.allclose(averaged, (forward + swapped) / 2)
+    with pytest.raises(AttributeError, match="no attribute 'pairwise_probs'"):
+        intarsia_llm.pairwise_probs  # noqa: B018

@@ -5,7 +5,7 @@ import json
 import pytest
 from intarsia_lmcdqn import plugin
 
-ALL_RECIPES = ["lmcdqn/nchain", "dqn/nchain", "lmcdqn/deep-sea"] + [f"lmcdqn/atari-{g.lower()}" for g in plugin.ATARI_GAMES]
+ALL_RECIPES = ["lmcdqn/nchain", "lmcdqn/dqn-nchain", "lmcdqn/deep-sea"] + [f"lmcdqn/atari-{g.lower()}" for g in plugin.ATARI_GAMES]
 
 
 @pytest.fixture
@@ -18,6 +18,7 @@ def test_components_and_recipes_are_registered(host):
     assert {"lmcdqn", "dqn"} <= set(reg.names("policies"))
     assert {"NChain-v0", "DeepSea-v0", "Atari-v0"} <= set(reg.names("envs"))
     assert set(ALL_RECIPES) <= set(reg.names("recipes"))
+    assert reg.get("recipes", "dqn/nchain").name == "lmcdqn/dqn-nchain"  # the old name, with a notice
 
 
 @pytest.mark.parametrize("recipe", ALL_RECIPES)

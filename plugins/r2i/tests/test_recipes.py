@@ -22,7 +22,16 @@ def test_recipe_resolves(intarsia_host, name):
     assert config.policy.config.model.stoch > 0
 
 
-@pytest.mark.parametrize("name", ["r2i/memory-length", "dreamerv3/memory-length"])
+def test_the_old_dreamerv3_recipe_name_still_resolves_with_a_notice(intarsia_host, capsys):
+    from intarsia.runner.api import prepare
+
+    intarsia_host(plugin)
+    raw, _, config = prepare("dreamerv3/memory-length", [])
+    assert config.policy.name == "dreamerv3" and raw.recipe == "r2i/dreamerv3-memory-length"
+    assert "recipe 'dreamerv3/memory-length' is now 'r2i/dreamerv3-memory-length'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["r2i/memory-length", "r2i/dreamerv3-memory-length"])
 def test_memory_recipe_runs_through_the_runner(intarsia_host, tmp_path, name):
     from intarsia.runner.api import run_recipe
 
@@ -36,7 +45,7 @@ def test_memory_recipe_runs_through_the_runner(intarsia_host, tmp_path, name):
     assert on_disk["metrics"]["success_rate"] == rate
 
 
-@pytest.mark.parametrize("name", ["r2i/memory-length", "dreamerv3/memory-length"])
+@pytest.mark.parametrize("name", ["r2i/memory-length", "r2i/dreamerv3-memory-length"])
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tmp_path, name):
     """Two gloo ranks sample different replay batches; averaged gradients must keep every network equal."""
     import torch

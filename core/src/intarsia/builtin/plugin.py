@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from intarsia.plugins import hookimpl
+from intarsia.hookspecs import hookimpl
 
 RECIPES = Path(__file__).parent / "recipes"
 

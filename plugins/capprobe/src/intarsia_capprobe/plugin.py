@@ -10,6 +10,11 @@ RECIPES = Path(__file__).parent / "recipes"
 
 
 @hookimpl
+def register_kinds(register):
+    register("analyses", singular="analysis", hookspec="intarsia_capprobe.hookspecs:register_analyses")
+
+
+@hookimpl
 def register_analyses(register):
     register("linear-probe", factory="intarsia_capprobe.probing:LinearProbe", config="intarsia_capprobe.config:ProbeConfig",
              summary="a linear probe per named module on the residual stream at the answer position")

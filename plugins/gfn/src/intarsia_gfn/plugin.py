@@ -10,6 +10,11 @@ RECIPES = Path(__file__).parent / "recipes"
 
 
 @hookimpl
+def register_kinds(register):
+    register("samplers", singular="sampler", hookspec="intarsia_gfn.hookspecs:register_samplers")
+
+
+@hookimpl
 def register_samplers(register):
     register("gflownet", factory="intarsia_gfn.gflownet:GFlowNet", config="intarsia_gfn.config:GFlowNetConfig",
              summary="GFlowNet on a discrete DAG trained with TB, DB or SubTB(lambda), with exact DP evaluation")

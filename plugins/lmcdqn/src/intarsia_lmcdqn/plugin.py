@@ -32,7 +32,8 @@ def register_envs(register):
 def register_recipes(register):
     register("lmcdqn/nchain", file=RECIPES / "lmcdqn_nchain.yaml",
              summary="Adam LMCDQN on N-chain (N=25; env.n=... to change), 1e5 steps, CPU")
-    register("dqn/nchain", file=RECIPES / "dqn_nchain.yaml", summary="epsilon-greedy DQN on N-chain (the baseline)")
+    register("lmcdqn/dqn-nchain", file=RECIPES / "dqn_nchain.yaml", renamed_from=["dqn/nchain"],
+             summary="epsilon-greedy DQN on N-chain (the baseline)")
     register("lmcdqn/deep-sea", file=RECIPES / "lmcdqn_deep_sea.yaml", summary="Adam LMCDQN on Deep Sea (size 10)")
     register("lmcdqn/tiny", file=RECIPES / "lmcdqn_tiny.yaml",
              summary="Tiny preset for tests and smoke runs (seconds; `extends: lmcdqn/tiny`), not for learning")

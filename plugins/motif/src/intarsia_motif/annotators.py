@@ -240,33 +240,24 @@ def pairwise_first_probs(llm: Any, render: Callable[[str, str], str], pairs: Seq
                          both_orders: bool = True) -> tuple[np.ndarray, list]:
     """P(first caption preferred) per pair from the options "1"/"2", averaged over both caption orders.
 
-    Each order is scored with ``intarsia_llm.pairwise.pairwise_option_probs`` (one order per call, so this
-    function also sees whether the two orders agree) or, without that plugin, with the backend's
-    ``option_logprobs`` renormalised over the two options. ``consistent`` is ``None`` with a single order;
-    a judge with a pure position bias is never order-consistent.
+    The probabilities come from intarsia-llm's pairwise scoring (:func:`intarsia_llm.pairwise_order_probs`:
+    ``option_logprobs`` renormalised over the two options, each order kept apart, so this function also sees
+    whether the two orders agree). ``consistent`` is ``None`` with a single order; a judge with a pure
+    position bias is never order-consistent.
     """
+    from intarsia_llm import pairwise_option_probs, pairwise_order_probs
+
     pairs = list(pairs)
-    fwd = _first_probs(llm, render, pairs)
-    if not both_orders:
-        return fwd, [None] * len(pairs)
-    swapped = _first_probs(llm, render, [(b, a) for a, b in pairs])  # P(b preferred) in the swapped prompt
-    p = 0.5 * (fwd + (1.0 - swapped))
-    consistent = [bool((f > 0.5) == (s < 0.5)) for f, s in zip(fwd, swapped)]
-    return p, consistent
-
-
-def _first_probs(llm: Any, render: Callable[[str, str], str], pairs: list[Pair]) -> np.ndarray:
-    """P("1") / (P("1") + P("2")) for each pair rendered in the given order."""
     if not pairs:
-        return np.zeros(0)
-    try:
-        from intarsia_llm.pairwise import pairwise_option_probs
-    except ImportError:
-        lp = np.asarray(llm.option_logprobs([render(a, b) for a, b in pairs], ["1", "2"]), dtype=np.float64)
-        lp = lp.reshape(len(pairs), 2) - lp.reshape(len(pairs), 2).max(axis=1, keepdims=True)
-        pr = np.exp(lp)
-        return pr[:, 0] / pr.sum(axis=1)
-    return np.asarray(pairwise_option_probs(llm, render, pairs, options=("1", "2"), both_orders=False))[:, 0]
+        return np.zeros(0), []
+    if not both_orders:
+        return pairwise_option_probs(llm, render, pairs, options=("1", "2"), both_orders=False)[:, 0], [None] * len(pairs)
+    forward, swapped = pairwise_order_probs(llm, render, pairs, options=("1", "2"))
+    # P(a preferred) shown as (a, b), and P(b preferred) shown as (b, a): the swapped prompt's "1"
+    fwd, b_first = forward[:, 0], swapped[:, 1]
+    consistent = [bool((f > 0.5) == (s < 0.5)) for f, s in zip(fwd, b_first)]
+    # 1 - P(b) rather than the swapped prompt's P("2"): a pure position bias then averages to exactly 0.5
+    return 0.5 * (fwd + (1.0 - b_first)), consistent
 
 
 def build_llm(section: Mapping | str):

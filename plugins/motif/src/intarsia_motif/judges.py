@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from intarsia_llm import option_probs
 
 Pair = tuple[str, str]
 
@@ -93,15 +94,8 @@ def split_few_shot(pairs: Sequence[Pair], examples: Sequence[tuple[str, str, int
 # ----------------------------------------------------------------------------------------------------------
 # calibration
 # ----------------------------------------------------------------------------------------------------------
-def normalise(logprobs: np.ndarray) -> np.ndarray:
-    """Softmax over the options of each row (probabilities renormalised among the fixed options)."""
-    lp = np.asarray(logprobs, dtype=np.float64)
-    p = np.exp(lp - lp.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
-
-
 def calibrate_probs(probs: np.ndarray, content_free: np.ndarray) -> np.ndarray:
-    """Contextual calibration (Zhao et al. 2021): ``q = normalise(diag(p_cf)^-1 p)``.
+    """Contextual calibration (Zhao et al. 2021): ``q = renormalise(diag(p_cf)^-1 p)``.
 
     ``probs`` (n, k) option probabilities; ``content_free`` (m, k) the probabilities the same prompt gives
     to m content-free inputs, averaged into p_cf. A model whose only preference is the bias p_cf is mapped
@@ -134,14 +128,14 @@ class PairwiseJudge:
         if self._p_cf is None:
             prompts = [self.render(c, c, self.examples) for c in self.content_free]
             self.calls += len(prompts)
-            self._p_cf = normalise(self.llm.option_logprobs(prompts, self.options))
+            self._p_cf = option_probs(self.llm.option_logprobs(prompts, self.options))
         return self._p_cf
 
     def _order_probs(self, pairs: Sequence[Pair]) -> np.ndarray:
         """(n, 2) probabilities of the options "first", "second" for pairs shown in the given order."""
         prompts = [self.render(a, b, self.examples) for a, b in pairs]
         self.calls += len(prompts)
-        p = normalise(self.llm.option_logprobs(prompts, self.options))
+        p = option_probs(self.llm.option_logprobs(prompts, self.options))
         return calibrate_probs(p, self.content_free_probs()) if self.calibrate else p
 
     def probs(self, pairs: Sequence[Pair]) -> tuple[np.ndarray, list]:
@@ -172,7 +166,7 @@ class PointwiseJudge:
         new = [c for c in dict.fromkeys(captions) if c not in self._logit]
         if new:
             self.calls += len(new)
-            p = normalise(self.llm.option_logprobs([self.render(c) for c in new], self.options))
+            p = option_probs(self.llm.option_logprobs([self.render(c) for c in new], self.options))
             self._logit.update(zip(new, (np.log(p[:, 0]) - np.log(p[:, 1])).tolist()))
 
     def scores(self, captions: Sequence[str]) -> dict[str, float]:
@@ -250,5 +244,5 @@ def make_judge(llm: Any, config: Any, paper_prompt=None):
 
 __all__ = [
     "JUDGES", "PairwiseJudge", "PointwiseJudge", "TASK_TEXTS", "calibrate_probs", "compact_pairwise_prompt",
-    "make_judge", "normalise", "parse_examples", "pointwise_prompt", "split_few_shot", "task_text",
+    "make_judge", "parse_examples", "pointwise_prompt", "split_few_shot", "task_text",
 ]

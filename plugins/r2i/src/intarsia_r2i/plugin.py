@@ -45,12 +45,14 @@ def register_policies(register):
 @hookimpl
 def register_recipes(register):
     for name, summary in RECIPE_SUMMARIES.items():
-        register(name, file=RECIPES / f"{name.replace('/', '_')}.yaml", summary=summary)
+        register(name, file=RECIPES / f"{name.replace('/', '_')}.yaml", summary=summary,
+                 renamed_from=RENAMED.get(name, ()))
 
 
+RENAMED = {"r2i/dreamerv3-memory-length": ["dreamerv3/memory-length"]}  # old names still resolve, with a notice
 RECIPE_SUMMARIES = {
     "r2i/memory-length": "R2I on BSuite memory_length (L=25), CPU-sized (see the README for measured results)",
-    "dreamerv3/memory-length": "DreamerV3 (GRU-RSSM) on BSuite memory_length (L=25), the CPU baseline",
+    "r2i/dreamerv3-memory-length": "DreamerV3 (GRU-RSSM) on BSuite memory_length (L=25), the CPU baseline",
     "r2i/popgym-repeat-previous": "R2I on POPGym RepeatPreviousEasy (paper's POPGym sizes shrunk for a CPU)",
     "r2i/memory-maze-9x9": "R2I on Memory Maze 9x9 at the paper's sizes (GPU machine)",
     "r2i/popgym-paper": "R2I on POPGym at the paper's sizes (GPU)",
