@@ -1,0 +1,95 @@
+"""Every registered recipe, run tiny, writes a report in the one schema (``intarsia.runner.context``).
+
+Each job has one set of overrides that makes any of its recipes tiny (a few steps, CPU, one process, no
+periodic checkpoints): the recipe's own sizes stay, so a paper-size recipe builds its real networks and
+takes a few real steps. What is checked is the lifecycle, not learning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from fnmatch import fnmatch
+
+import pytest
+
+from intarsia.plugins import get_registry
+from intarsia.runner.api import run_recipe
+from intarsia.runner.context import report_problems
+
+CPU = ["fabric.accelerator=cpu", "fabric.devices=1", "fabric.strategy=auto", "fabric.precision=32-true",
+       "cpu_threads=1", "log.progress=false"]
+TINY = {
+    "train": ["steps=16", "num_envs=1", "vector=sync", "checkpoint.every=0", "log.every=8", "eval.every=0",
+              "eval.episodes=1"],
+    "hc-train": ["steps=16", "num_envs=1", "vector=sync", "checkpoint.every=0", "log.every=8", "eval.every=0",
+                 "eval.episodes=1", "eval.final=true"],
+    "gfn": ["iterations=2", "eval.every=0", "checkpoint.every=0", "log.every=1", "pretrain_iterations=2"],
+}
+# recipe-specific additions (fnmatch patterns): what a recipe needs from outside, made tiny
+EXTRA = {
+    "lmcdqn/atari-*": ["policy.buffer_size=64"],  # the paper's 1M-frame replay would be allocated up front
+    "motif/grid-*": ["rewards.0.reward_model={reward_model}"],  # trained by motif-pipeline; here random
+    "motif/nethack-*": ["rewards.0.reward_model={reward_model}"],
+}
+# recipes whose envs need what a CPU test machine may lack get their own reason to skip
+NEEDS = {"r2i/memory-maze-9x9": "memory_maze", "r2i/dmc-vision": "dm_control", "hc/cheetah-run": "dm_control",
+         "hc/walker-walk": "dm_control", "hc/cartpole-swingup": "dm_control", "hc/reacher-easy": "dm_control"}
+
+
+@pytest.fixture(scope="module")
+def reward_model_file(tmp_path_factory):
+    """A randomly initialised Motif caption reward model in the plugin's file format (what the grid and
+    NetHack recipes read; the motif-pipeline job trains the real one)."""
+    pytest.importorskip("intarsia_motif")
+    import torch
+    from intarsia_motif.config import RewardModelConfig
+    from intarsia_motif.reward_model import QUANTILE_LEVELS, CaptionRewardNet, save_artefact
+
+    torch.manual_seed(0)
+    cfg = RewardModelConfig(hidden_dim=8, head_dims=[8, 8], char_embed_dim=4)
+    path = tmp_path_factory.mktemp("motif") / "reward_model.pt"
+    save_artefact({"format": "intarsia-motif/reward-model/1", "config": dataclasses.asdict(cfg),
+                   "state_dict": CaptionRewardNet(cfg).state_dict(), "reward_mean": torch.tensor(0.0),
+                   "reward_std": torch.tensor(1.0), "quantile_levels": torch.tensor(QUANTILE_LEVELS),
+                   "quantiles": torch.linspace(-1.0, 1.0, len(QUANTILE_LEVELS)), "metrics": {}, "extra": {}}, path)
+    return path
+
+
+def _recipes() -> list[str]:
+    return get_registry().names("recipes")
+
+
+# the tiny run of these costs 15-30 s (a MuJoCo or Memory Maze env and paper-size networks): `make test-all`
+SLOW = {"r2i/memory-maze-9x9", "r2i/dmc-vision", "hc/cheetah-run", "hc/walker-walk", "hc/cartpole-swingup",
+        "hc/reacher-easy"}
+
+
+@pytest.mark.parametrize("recipe", [pytest.param(r, marks=pytest.mark.slow) if r in SLOW else r for r in _recipes()])
+def test_every_recipe_reports_the_one_schema(recipe, tmp_path, reward_model_file):
+    from intarsia.config import load_raw
+
+    job = str(load_raw(recipe, get_registry()).get("job", "train"))
+    if job not in TINY:
+        pytest.fail(f"job {job!r} of recipe {recipe!r} has no tiny overrides here: add them to TINY")
+    if recipe in NEEDS:
+        pytest.importorskip(NEEDS[recipe])
+    if job == "gfn" and not _has_pretrain(recipe):
+        overrides = [o for o in TINY[job] if not o.startswith("pretrain_")]
+    else:
+        overrides = TINY[job]
+    extra = [o.format(reward_model=reward_model_file) for pattern, items in EXTRA.items() if fnmatch(recipe, pattern)
+             for o in items]
+    report = run_recipe(recipe, overrides=[*overrides, *extra, *CPU], run_dir=tmp_path / "run")
+    assert report_problems(report) == [], report
+    assert report["job"] == job and report["recipe"] == recipe and report["steps"] > 0
+    on_disk = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report_problems(on_disk) == []
+    for artifact in on_disk["artifacts"]:
+        assert (tmp_path / "run" / artifact).exists()
+
+
+def _has_pretrain(recipe: str) -> bool:
+    from intarsia.config import load_raw
+
+    return load_raw(recipe, get_registry()).get("pretrain") is not None
