@@ -12,7 +12,6 @@ import json
 from fnmatch import fnmatch
 
 import pytest
-
 from intarsia.plugins import get_registry
 from intarsia.runner.api import run_recipe
 from intarsia.runner.context import report_problems

@@ -112,3 +112,13 @@ def test_auto_probes_the_repacked_kernels_and_generates(gemma_path, tmp_path):
                              cache_dir=str(tmp_path)))
     assert (tmp_path / "native-probe.json").is_file()
     assert llm.generate(["The capital of France is"], max_tokens=4)[0].strip()
+
+
+def test_offload_on_a_cpu_only_build_is_a_one_line_warning(capsys, tmp_path):
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build can offload to a GPU")
+    GGUFLLM(GGUFConfig(cache=False, progress=False, n_threads=1, n_gpu_layers=99))
+    err = [line for line in capsys.readouterr().err.splitlines() if "n_gpu_layers" in line]
+    assert len(err) == 1 and "cannot offload" in err[0] and "runs on the CPU" in err[0]

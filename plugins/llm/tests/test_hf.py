@@ -68,6 +68,25 @@ def test_batched_greedy_generation_equals_one_by_one(tiny_model_dir):
     assert batched == single and all(len(t) > 0 for t in batched)
 
 
+def test_option_scoring_computes_logits_for_the_continuation_positions_only(tiny_model_dir):
+    """A full-width fp32 log-softmax over the vocabulary would cost ~42 GB for a 262k vocabulary at 16 x 1k
+    tokens: the model is asked for the last few positions, and the scores do not change."""
+    llm = make(tiny_model_dir, batch_size=4)
+    prompts = ["a prompt of a dozen or more tokens, padded on the left", "short"]
+    full = llm.option_logprobs(prompts, ["1", "None"])
+    widths, forward = [], llm.model.forward
+
+    def spy(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        widths.append((kwargs["input_ids"].shape[1], out.logits.shape[1]))
+        return out
+
+    again = make(tiny_model_dir, batch_size=4)
+    again.model.forward = spy
+    assert np.allclose(again.option_logprobs(prompts, ["1", "None"]), full)
+    assert widths and all(kept < width for width, kept in widths), widths
+
+
 def test_option_logprobs_match_a_manual_forward_pass(tiny_model_dir):
     llm = make(tiny_model_dir, batch_size=3)
     prompts = ["short", "a somewhat longer prompt"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -68,6 +69,11 @@ class GGUFLLM(LLMBackend):
             self.extra_buffer_types = config.extra_buffer_types != "off"  # unprobed, "auto" means "on"
         else:
             raise LLMError(f"gguf extra_buffer_types must be 'auto', 'on' or 'off', not {config.extra_buffer_types!r}")
+        if config.n_gpu_layers and not _can_offload(llama_cpp):
+            # llama.cpp silently keeps every layer on the CPU when the build has no GPU backend
+            print(f"warning: gguf n_gpu_layers={config.n_gpu_layers}, but this llama-cpp-python build cannot offload to "
+                  "a GPU: the model runs on the CPU (rebuild it with GPU support, e.g. "
+                  "`make llama-wheel LLAMA_CMAKE_ARGS=-DGGML_CUDA=on`)", file=sys.stderr)
         guard = (contextlib.nullcontext() if self.extra_buffer_types
                  else model_params_without_extra_buffer_types(llama_cpp))
         try:
@@ -182,3 +188,11 @@ class GGUFLLM(LLMBackend):
                     total += float(self._last_logprobs()[cont[k]])
                 scores.append(total)
             yield i, scores
+
+
+def _can_offload(llama_cpp) -> bool:
+    check = getattr(llama_cpp, "llama_supports_gpu_offload", None)
+    try:
+        return bool(check()) if check is not None else True  # an older binding: nothing to check with
+    except Exception:  # a binding whose symbol is missing from the library
+        return True

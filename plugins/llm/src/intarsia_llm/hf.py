@@ -39,6 +39,10 @@ class TransformersLLM(LLMBackend):
         self.model = transformers.AutoModelForCausalLM.from_pretrained(
             path, local_files_only=True, dtype=dtype, trust_remote_code=config.trust_remote_code,
         ).to(self.device).eval()
+        import inspect
+
+        # transformers' causal LMs take logits_to_keep (the last N positions only); remote code may not
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
         tok = self.tokenizer
         self._bos_text = tok.bos_token or ""
         self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -118,17 +122,23 @@ class TransformersLLM(LLMBackend):
             ids, mask = self._left_pad(rows)
             # Positions count real tokens only, so a left-padded row scores as it would alone.
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+            # Rows are left-padded, so every continuation ends at the last position and is predicted by the
+            # last n_cont + 1 positions: only those logits are needed (a full-width fp32 log-softmax over a
+            # 262k vocabulary is tens of GB at 16 rows x 1k tokens).
+            keep = max(n for _, _, n in spans) + 1
+            extra = {"logits_to_keep": keep} if self._keeps_logits else {}
             with torch.inference_mode():
-                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits.float()
-            logp = torch.log_softmax(logits, dim=-1)
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids, **extra).logits
             width = ids.shape[1]
+            first = width - logits.shape[1]  # absolute position of logits[:, 0]
             scores = []
             for row, n_prompt, n_cont in spans:
                 pad = width - len(rows[row])
                 # Token at position p is predicted by the logits at p-1.
-                positions = torch.arange(pad + n_prompt, pad + n_prompt + n_cont, device=logp.device)
+                positions = torch.arange(pad + n_prompt, pad + n_prompt + n_cont, device=logits.device)
                 targets = ids[row, positions]
-                scores.append(float(logp[row, positions - 1, targets].sum()))
+                logp = torch.log_softmax(logits[row, positions - 1 - first].float(), dim=-1)
+                scores.append(float(logp.gather(-1, targets[:, None]).sum()))
             for k, (i, _) in enumerate(chunk):
                 yield i, scores[k * len(options):(k + 1) * len(options)]
 
