@@ -298,3 +298,18 @@ def test_official_reset_operator_is_the_zero_reset_loop_with_shifted_flags(L):
     torch.testing.assert_close(official(zero), loop(shifted[1:], zero))
     assert not torch.allclose(official(x_init), loop(shifted[1:], x_init))
     assert not torch.allclose(official(zero), loop(dones, zero))
+
+
+def test_one_step_scans_skip_the_mode_choice_and_the_kernel_import_is_tried_once(monkeypatch):
+    from intarsia_r2i import scan
+
+    def no_choice(*args, **kwargs):
+        raise AssertionError("T == 1 must not resolve a mode")
+
+    monkeypatch.setattr(scan, "resolve_mode", no_choice)
+    a, b, x0 = torch.full((2, 1, 3), 0.5), torch.ones(2, 1, 3), torch.ones(2, 3)
+    assert torch.allclose(scan.linear_scan(a, b, x0), torch.full((2, 1, 3), 1.5))
+    scan._accelerated_importable.cache_clear()
+    for _ in range(3):
+        scan.accelerated_available("cuda")
+    assert scan._accelerated_importable.cache_info().misses == 1

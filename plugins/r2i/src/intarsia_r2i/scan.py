@@ -28,6 +28,7 @@ result is not finite they are re-run with the guarded loop, so the guard costs o
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -228,8 +229,13 @@ class _LinearScan(torch.autograd.Function):
 
 def accelerated_available(device: torch.device | str) -> bool:
     """accelerated-scan's Triton kernels need CUDA and the package (the ``cuda`` extra)."""
-    if torch.device(device).type != "cuda":
-        return False
+    return torch.device(device).type == "cuda" and _accelerated_importable()
+
+
+@functools.cache
+def _accelerated_importable() -> bool:
+    # checked once per process: a failed import is not cached by Python, and retrying it on every scan
+    # call cost about 15 ms per update without the extra
     try:
         import accelerated_scan.complex  # noqa: F401  (imports triton)
     except ImportError:
@@ -301,12 +307,15 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, x0: torch.Tensor, mode: str = 
     a and b broadcast against each other (a may be an expanded (P,) diagonal); real or complex.
     """
     dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), x0.dtype)
+    if b.shape[1] == 1:  # one step (acting, imagination): no mode to choose, no kernel, no host sync
+        if mode not in SCAN_MODES:
+            raise ConfigError(f"unknown scan mode {mode!r}; expected one of {SCAN_MODES}")
+        a, b = torch.broadcast_tensors(a.to(dtype), b.to(dtype))
+        x0 = x0.to(dtype).expand(b.shape[0], *b.shape[2:]).unsqueeze(1)
+        return torch.addcmul(b, a, torch.where((a == 0) & ~torch.isfinite(x0), 0, x0))  # a = 0 replaces x0
     mode = resolve_mode(mode, b.device, b.shape[1], b[:, 0].numel(), dtype)
     a, b = torch.broadcast_tensors(a.to(dtype), b.to(dtype))
     x0 = x0.to(dtype).expand(b.shape[0], *b.shape[2:])
-    if b.shape[1] == 1:  # one step (acting, imagination): no kernel, no host sync; a = 0 replaces x0
-        x0 = x0.unsqueeze(1)
-        return torch.addcmul(b, a, torch.where((a == 0) & ~torch.isfinite(x0), 0, x0))
     if mode in ("parallel", "accelerated"):  # differentiated by autograd / by accelerated-scan's kernels
         if mode == "accelerated" and not accelerated_available(b.device):
             raise ConfigError("scan mode 'accelerated' needs a CUDA device and accelerated-scan "
