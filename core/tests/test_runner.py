@@ -196,3 +196,14 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     rank1 = torch.load(run_dir / "checkpoints" / "step-000000002000.rank1.pt", weights_only=True)
     for key, value in rank0["policy"]["q"].items():  # gradients were all-reduced: identical weights
         torch.testing.assert_close(value, rank1["policy"]["q"][key])
+
+
+def test_async_env_workers_are_spawned_once_cuda_is_initialised(monkeypatch):
+    import torch
+
+    from intarsia.runner.vector import worker_start_method
+
+    assert worker_start_method() is None  # no CUDA here: the platform's fast default
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert worker_start_method() == "spawn"

@@ -32,8 +32,20 @@ def make_vector_env(registry, spec: Spec, num_envs: int, vector: str = "sync"):
     if vector == "sync":
         return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
     if vector == "async":
-        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context=worker_start_method())
     raise IntarsiaError(f"vector: expected 'sync' or 'async', got {vector!r}")
+
+
+def worker_start_method() -> str | None:
+    """How async env workers start: ``"spawn"`` once CUDA is initialised in this process (a forked child
+    inherits a CUDA context it cannot use, and pixel envs' renderers crash or hang in it), else the
+    platform's default (fork on Linux: the workers start in milliseconds)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        return "spawn"
+    return None
 
 
 def split_infos(info: dict, num_envs: int) -> list[dict]:
