@@ -133,6 +133,8 @@ def test_atari_lmcdqn_runs_steps_and_updates_on_cpu(cpu_fabric):
                                   truncated=np.array([trunc]), reward=np.array([r], np.float32)))
         metrics = agent.update(t) or metrics
         obs = nxt
-    assert agent.replay.data["obs"].dtype == np.uint8 and len(agent.replay) == 18  # 3-step windows
+    assert agent.replay.frames.frames.dtype == np.uint8 and len(agent.replay) == 18  # 3-step windows
+    # frames stored once: 20 steps of a 4-frame stack need about 23 frames, not 2 x 18 x 4
+    assert agent.replay.frames.next_id <= 20 + 4 + 1
     assert agent.gradient_steps == 4 and np.isfinite(metrics["loss/td"])
     env.close()
