@@ -7,7 +7,7 @@ window. A truncated episode (time limit) keeps gamma^m: its last state is bootst
 Frame-stacked image observations (uint8, ``(stack, H, W)``: Atari) are stored one frame at a time: an
 observation shares all but its newest frame with the one before it, so each transition keeps the ids of its
 frames (:class:`FrameStore`) instead of two full stacks. At 1e6 transitions of 4 x 84 x 84 that is about
-7 GB of frames instead of 56 GB of obs + next_obs; what a sample returns is bit-identical.
+8 GB of frames instead of 56 GB of obs + next_obs; what a sample returns is bit-identical.
 """
 
 from __future__ import annotations
