@@ -50,7 +50,7 @@ demo: install
 	$(VENV)/bin/intarsia run $(DEMO)
 
 test: install
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
 test-all: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
