@@ -200,7 +200,6 @@ def test_ddp_on_two_cpu_processes(tmp_path):
 
 def test_async_env_workers_are_spawned_once_cuda_is_initialised(monkeypatch):
     import torch
-
     from intarsia.runner.vector import worker_start_method
 
     assert worker_start_method() is None  # no CUDA here: the platform's fast default

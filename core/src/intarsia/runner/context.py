@@ -59,11 +59,7 @@ class RunContext:
     def launch_fabric(self, config: Any, *, loggers: bool = True):
         """Fabric from ``config.fabric`` with the run's loggers, launched (DDP processes start here), torch's
         thread count from ``config.cpu_threads``, and every rank seeded with ``config.seed + rank``."""
-        threads = int(getattr(config, "cpu_threads", 0) or 0)
-        if threads > 0:
-            import torch
-
-            torch.set_num_threads(threads)
+        _set_threads(config)
         from intarsia.runner.fabric import make_fabric
 
         fabric = make_fabric(config, self.dir, loggers=loggers)
@@ -125,6 +121,7 @@ class RunContext:
         Trainer (``max_epochs``, ``max_steps``, ``max_time``, ``log_every_n_steps``, …)."""
         import lightning as L
 
+        _set_threads(config)
         from intarsia.runner.fabric import trainer_settings
         from intarsia.runner.metrics_csv import trainer_csv_logger
         from intarsia.runner.trainer_store import StoreCheckpoint, newest_trainer_checkpoint
@@ -143,6 +140,7 @@ class RunContext:
         settings["callbacks"] = [store, *callbacks]
         trainer = L.Trainer(**settings)
         trainer.intarsia_resume_from = resume_from[1] if resume_from else None
+        self.extra["trainer"] = trainer  # the report's world_size and the progress bar's rank
         return trainer
 
     def fit(self, trainer, module, train_dataloaders=None, val_dataloaders=None, **kwargs):
@@ -199,13 +197,17 @@ class RunContext:
             return resume_run(root, registry=self.registry)
         return run_config(dict(config), run_dir=root, registry=self.registry)
 
+    def _runner(self):
+        """What runs the job's processes: its Fabric, else its last Trainer (None before either)."""
+        return self.fabric if self.fabric is not None else self.extra.get("trainer")
+
     # -- progress and report ---------------------------------------------------------------------------
     def progress(self, total: int, *, done: int = 0, description: str = "", unit: str = "steps",
                  enabled: bool = True):
         """The rich progress bar (rank 0 only; off when ``enabled`` is false or INTARSIA_NO_PROGRESS is set)."""
         from intarsia.runner.progress import Progress
 
-        rank = self.fabric.global_rank if self.fabric is not None else _env_rank()
+        rank = self._runner().global_rank if self._runner() is not None else _env_rank()
         return Progress(total=total, done=done, description=description, unit=unit, enabled=enabled and rank == 0)
 
     def report(self, *, steps: int, unit: str, metrics: Mapping[str, Any], training: Mapping[str, Any] | None = None,
@@ -217,7 +219,7 @@ class RunContext:
         ``seconds`` (default: this session's wall time), ``world_size``, ``metrics`` (the headline numbers,
         flat name -> number), ``training`` (other statistics), ``artifacts`` (files in the run directory),
         and any job-specific ``sections``."""
-        world = self.fabric.world_size if self.fabric is not None else 1
+        world = self._runner().world_size if self._runner() is not None else 1
         out = {"schema": REPORT_SCHEMA, "steps": int(steps), "step_unit": str(unit),
                "seconds": round(float(seconds if seconds is not None else time.perf_counter() - self.started), 2),
                "world_size": int(world), "metrics": dict(metrics), "training": dict(training or {}),
@@ -279,6 +281,14 @@ def _plain(value: Any) -> Any:
     except ImportError:  # pragma: no cover
         pass
     return dict(value) if isinstance(value, Mapping) else value
+
+
+def _set_threads(config: Any) -> None:
+    threads = int(getattr(config, "cpu_threads", 0) or 0)
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _env_rank() -> int:

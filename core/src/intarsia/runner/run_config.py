@@ -60,7 +60,8 @@ class CheckpointConfig:
     """How often checkpoints are written and how many are kept."""
 
     every: int = 10_000
-    """steps (in the job's step unit) between checkpoints (0: only at the end)"""
+    """steps (in the job's step unit) between checkpoints (0: only at the end; for a Trainer fit, every
+    epoch and at the end)"""
     keep: int = 2
     """checkpoints kept on disk (oldest removed first)"""
 

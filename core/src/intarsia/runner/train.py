@@ -9,7 +9,6 @@ evaluate} → report. Checkpoints, resume, progress and the report come from the
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -21,13 +20,6 @@ from intarsia.runner.episodes import EpisodeTracker
 from intarsia.runner.report import plot_history
 from intarsia.runner.train_config import TrainConfig
 from intarsia.runner.vector import make_vector_env, step_infos, true_next_obs
-
-
-def make_fabric(cfg, run_dir: Path):
-    """Fabric from ``cfg.fabric`` with the run's loggers (not launched); kept for callers of the old name."""
-    from intarsia.runner.fabric import make_fabric as _make
-
-    return _make(cfg, run_dir)
 
 
 def train(cfg: TrainConfig, *, run: RunContext) -> dict:
