@@ -68,15 +68,15 @@ SLOW = {"r2i/memory-maze-9x9", "r2i/dmc-vision", "hc/cheetah-run", "hc/walker-wa
 def test_every_recipe_reports_the_one_schema(recipe, tmp_path, reward_model_file):
     from intarsia.config import load_raw
 
-    job = str(load_raw(recipe, get_registry()).get("job", "train"))
+    raw = load_raw(recipe, get_registry())
+    job = str(raw.get("job", "train"))
     if job not in TINY:
         pytest.skip(f"job {job!r} is not on the run context yet (its port is open): no tiny overrides")
     if recipe in NEEDS:
         pytest.importorskip(NEEDS[recipe])
-    if job == "gfn" and not _has_pretrain(recipe):
-        overrides = [o for o in TINY[job] if not o.startswith("pretrain_")]
-    else:
-        overrides = TINY[job]
+    overrides = TINY[job]
+    if job == "gfn" and raw.get("pretrain") is None:
+        overrides = [o for o in overrides if not o.startswith("pretrain_")]
     extra = [o.format(reward_model=reward_model_file) for pattern, items in EXTRA.items() if fnmatch(recipe, pattern)
              for o in items]
     report = run_recipe(recipe, overrides=[*overrides, *extra, *CPU], run_dir=tmp_path / "run")
@@ -87,8 +87,3 @@ def test_every_recipe_reports_the_one_schema(recipe, tmp_path, reward_model_file
     for artifact in on_disk["artifacts"]:
         assert (tmp_path / "run" / artifact).exists()
 
-
-def _has_pretrain(recipe: str) -> bool:
-    from intarsia.config import load_raw
-
-    return load_raw(recipe, get_registry()).get("pretrain") is not None
