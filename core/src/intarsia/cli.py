@@ -195,6 +195,47 @@ def resume(run_dir: str, overrides: tuple[str, ...]) -> None:
     _print_report(api.resume_run(run_dir, overrides))
 
 
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("source", required=False)
+@click.argument("overrides", nargs=-1)
+@click.option("--seeds", default="0", show_default=True, help="Seeds to run at every grid point: 0-9, 0,3,7 or 0-4,10.")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2", help="A grid axis (repeat for a product of axes).")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), help="Where runs execute (default: the config's "
+              "launcher: section, else local).")
+@click.option("--workers", type=int, help="local: runs at the same time (default 1).")
+@click.option("--partition", help="slurm: partition.")
+@click.option("--time", "time_min", type=int, help="slurm: time limit per run in minutes (default 60).")
+@click.option("--cpus", type=int, help="slurm: CPUs per run (default 1).")
+@click.option("--gpus", type=int, help="slurm: GPUs per run (default 0).")
+@click.option("--mem", help="slurm: memory per run, like 8G.")
+@click.option("--account", help="slurm: account to charge.")
+@click.option("--setup", multiple=True, help="slurm: a shell line run on the node before each run (repeatable).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Finish the sweep in this folder: "
+              "finished runs are kept, checkpointed ones resumed, failed or killed ones started again.")
+def sweep(source: str | None, overrides: tuple[str, ...], seeds: str, grid: tuple[str, ...], launcher: str | None,
+          workers: int | None, partition: str | None, time_min: int | None, cpus: int | None, gpus: int | None,
+          mem: str | None, account: str | None, setup: tuple[str, ...], resume_dir: str | None) -> None:
+    """One run of SOURCE (with OVERRIDES) per grid point and seed, under <log.dir>/<name>/sweep-<stamp>/ with a
+    manifest, sweep.yaml; `intarsia compare` aggregates them."""
+    from .sweeps import sweep as run_sweep
+
+    if (source is None) == (resume_dir is None):
+        raise click.UsageError("give a recipe to sweep, or --resume DIR (not both)")
+    _warn_failed_plugins()
+    settings = {"workers": workers, "partition": partition, "time": time_min, "cpus": cpus, "gpus": gpus,
+                "mem": mem, "account": account, "setup": list(setup) or None}
+    result = run_sweep(source, overrides, seeds=seeds, grid=list(grid), launcher=launcher, resume=resume_dir,
+                       **{k: v for k, v in settings.items() if v is not None})
+    counts = result["counts"]
+    click.echo(f"sweep {result['dir']}: {counts['done']} done, {counts['failed']} failed of {len(result['runs'])}")
+    failed = [r for r in result["runs"] if r["state"] == "failed"]
+    for r in failed[:5]:
+        click.echo(f"  failed {r['dir']}: {r['error']}", err=True)
+    if failed:
+        click.echo(f"`intarsia sweep --resume {result['dir']}` runs the failed ones again", err=True)
+        raise click.exceptions.Exit(1)
+
+
 @cli.command("new-plugin")
 @click.argument("name")
 @click.option("--dir", "parent", default=".", type=click.Path(file_okay=False), help="Where to create intarsia-NAME/.")

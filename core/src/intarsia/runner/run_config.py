@@ -104,6 +104,9 @@ class RunConfig:
     """how often checkpoints are written and how many are kept"""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """evaluation on rank 0 (during the run and/or at its end)"""
+    launcher: dict[str, Any] | None = None
+    """where ``intarsia sweep`` runs this config's runs: ``name`` (local, slurm) and that launcher's settings
+    (``workers``; ``partition``, ``time``, ``cpus``, ``gpus``, ``mem``, ``account``, ``setup``); a run ignores it"""
 
     def __post_init__(self) -> None:
         # A ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into).
