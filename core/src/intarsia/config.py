@@ -168,6 +168,10 @@ def merge_into(cls: type, section: Any, path: str):
     except OmegaConfBaseException as exc:
         full = ".".join(p for p in (path, getattr(exc, "full_key", "") or "") if p)
         msg = getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        if "is not a ListConfig" in msg or "is not a DictConfig" in msg:  # omegaconf's node names mean nothing to a user
+            want = "a list, e.g. [64, 64]" if "ListConfig" in msg else "a mapping of keys"
+            got = getattr(exc, "value", None)
+            msg = f"expected {want}, got {got!r}" if got is not None else f"expected {want}"
         raise ConfigError(f"{full}: {msg.splitlines()[0]}" if full else msg.splitlines()[0]) from None
     except ValueError as exc:  # a dataclass's own check (__post_init__): "field: what is wrong"; after
         # omegaconf's errors, some of which are ValueErrors too

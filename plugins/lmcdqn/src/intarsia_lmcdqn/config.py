@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from intarsia.runner.run_config import at_least, at_most, check_values
+
 
 @dataclass
 class DQNConfig:
@@ -67,6 +69,15 @@ class DQNConfig:
     seed: int | None = None
     """seeds replay sampling / exploration / Langevin noise (None: from torch's RNG)"""
 
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, positive=("hidden_sizes", "lr", "adam_eps", "batch_size", "n_step", "buffer_size", "train_every",
+                                     "updates_per_round"),
+                     non_negative=("max_grad_norm", "target_update_every", "learning_starts", "eps_decay_steps"),
+                     probabilities=("gamma", "eps_start", "eps_end", "eps_eval"))
+        at_most(self, "buffer_size", 10**9)
+        at_most(self, "batch_size", 10**7)
+
 
 @dataclass
 class LMCDQNConfig(DQNConfig):
@@ -93,6 +104,11 @@ class LMCDQNConfig(DQNConfig):
     eps_decay_steps: int = 1
     """no decay (epsilon is 0 throughout)"""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_values(self, positive=("langevin_steps",), non_negative=("bias_factor", "noise_scale"),
+                     probabilities=("beta1", "beta2"))
+
 
 @dataclass
 class NChainConfig:
@@ -102,6 +118,9 @@ class NChainConfig:
     """chain length N"""
     terminate_at_horizon: bool = True
     """the horizon ends the task (authors); False: a truncation"""
+
+    def __post_init__(self) -> None:
+        at_least(self, "n", 3)  # start s2 and goal sN distinct
 
 
 @dataclass
@@ -118,6 +137,9 @@ class DeepSeaConfig:
     """per-cell random action meaning (the real benchmark)"""
     mapping_seed: int | None = 0
     """seed of that action mapping"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("size",), non_negative=("unscaled_move_cost",))
 
 
 @dataclass
@@ -144,3 +166,7 @@ class AtariConfig:
     """18 actions instead of the game's minimal set"""
     repeat_action_probability: float = 0.0
     """sticky actions (0: the NoFrameskip-v4 protocol)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("frame_stack", "screen_size", "frame_skip", "max_episode_frames"),
+                     non_negative=("noop_max",), probabilities=("repeat_action_probability",))

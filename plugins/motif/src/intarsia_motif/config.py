@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from intarsia.runner.run_config import check_values
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Stage 1: caption datasets
@@ -28,6 +30,9 @@ class CollectConfig:
     seed: int = 0
     """env / policy seed"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("steps", "num_envs"))
+
 
 @dataclass
 class PairsConfig:
@@ -42,6 +47,9 @@ class PairsConfig:
     """keep steps with an empty caption (the paper keeps empty messages)"""
     seed: int = 0
     """sampling seed"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("num_pairs",))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -107,6 +115,10 @@ class AnnotatorConfig:
     seed: int = 0
     """random annotator / LLM sampling seed"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("max_tokens", "batch_size"), non_negative=("tie_margin", "temperature"),
+                     probabilities=("top_p",))
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Stage 3: reward model
@@ -147,6 +159,10 @@ class RewardModelConfig:
     accelerator: str = "auto"
     """Lightning Trainer accelerator ("cpu", "gpu", "auto")"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("max_len", "char_embed_dim", "hidden_dim", "head_dims", "token_vocab", "epochs",
+                                     "batch_size", "lr"), probabilities=("val_fraction",))
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Stage 4: the intrinsic reward (registered as reward "motif")
@@ -175,6 +191,9 @@ class MotifRewardConfig:
     does not hand reward terms the reset info; the core gridworld's is "" anyway)"""
     device: str = "cpu"
     """where the reward model runs"""
+
+    def __post_init__(self) -> None:
+        check_values(self, non_negative=("beta",), probabilities=("threshold_quantile",))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -221,6 +240,11 @@ class PPOConfig:
     seed: int = 0
     """network init seed"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("rollout", "epochs", "minibatches", "lr", "hidden"),
+                     non_negative=("clip", "value_clip", "value_coef", "entropy_coef", "max_grad_norm", "reward_scale",
+                                   "reward_clip"), probabilities=("gamma", "gae_lambda"))
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Environments (NetHack through nle)
@@ -235,6 +259,9 @@ class NetHackConfig:
     """episode cap"""
     crop: int = 9
     """side of the character crop around the hero in the compact observation"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("max_episode_steps", "crop"))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from intarsia.runner.run_config import at_most, check_values
+
 
 @dataclass
 class WorldModelConfig:
@@ -71,6 +73,11 @@ class WorldModelConfig:
     """S3M training chunks: at an episode start *inside* a chunk, also replace the previous posterior fed to the
     sequence model by the initial latent. Official (false): only the action is masked there and the SSM state is
     reset; the initial latent replaces the carried one only at a chunk's first step"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("stoch", "classes", "deter", "units", "ssm_state", "ssm_layers", "ssm_blocks", "dt_min",
+                                     "dt_max", "mlp_units", "head_units", "cnn_depth", "cnn_minres", "bins"),
+                     non_negative=("mlp_layers", "head_layers", "reward_out_std", "free_nats"), probabilities=("unimix",))
 
 
 @dataclass
@@ -170,6 +177,16 @@ class AgentConfig:
     seed: int | None = None
     """network init and replay sampling; None: drawn from the run seed (per rank)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("actor_units", "critic_units", "actor_minstd", "actor_maxstd", "model_lr", "model_eps",
+                                     "model_clip", "actor_lr", "critic_lr", "ac_eps", "ac_clip", "critic_clip", "imag_horizon",
+                                     "horizon", "retnorm_max", "slow_critic_update", "batch_size", "batch_length", "train_ratio",
+                                     "replay_capacity"),
+                     non_negative=("actor_layers", "critic_layers", "model_wd", "actent", "slowreg", "loss_image", "loss_vector",
+                                   "loss_reward", "loss_cont", "loss_dyn", "loss_rep", "learning_starts", "imag_starts"),
+                     probabilities=("actor_unimix", "return_lambda", "retnorm_decay", "slow_critic_fraction"))
+        at_most(self, "replay_capacity", 10**9)
+
 
 @dataclass
 class MemoryLengthConfig:
@@ -181,6 +198,9 @@ class MemoryLengthConfig:
     """context bits; the query asks for one of them"""
     seed: int | None = None
     """env RNG seed (the runner also seeds through reset)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("memory_length", "num_bits"))
 
 
 @dataclass
@@ -218,6 +238,9 @@ class AtariConfig:
     noops: int = 30
     """random no-op frames in [0, noops) after each reset (official atari100k: 30)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("size", "repeat", "max_episode_steps"), non_negative=("noops",))
+
 
 @dataclass
 class DMCConfig:
@@ -235,6 +258,9 @@ class DMCConfig:
     """camera id"""
     pixels: bool = True
     """image observations (else the flattened proprioceptive state)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("size", "repeat"), non_negative=("camera",))
 
 
 @dataclass
