@@ -42,6 +42,8 @@ def build(kind: str, name_or_spec: str | Spec | Mapping, options: Mapping | None
     ...) is a bug in the component, not in the config, and keeps its traceback."""
     registry = registry or _registry()
     spec = make_spec(kind, name_or_spec, options, registry)
+    if kind == "envs" and spec.config is None and not registry.has(kind, spec.name):
+        return _make_gymnasium(spec, **kwargs)
     factory = registry.get(kind, spec.name).load_factory()
     try:
         if kind == "envs":
@@ -58,6 +60,20 @@ def build(kind: str, name_or_spec: str | Spec | Mapping, options: Mapping | None
         # "key: what is wrong" from a component names a key of its section: "policy.key: what is wrong"
         raise ConfigError(msg if msg.startswith(f"{where}") else f"{where}.{msg}" if re.match(r"[\w.]+: ", msg)
                           else f"{where}: {msg}") from exc
+
+
+def _make_gymnasium(spec: Spec, **kwargs: Any) -> Any:
+    """A plain gymnasium id that intarsia does not register: ``gymnasium.make(id, **options)``."""
+    import gymnasium
+
+    from .env_ids import check_env_id
+
+    try:
+        return gymnasium.make(check_env_id(spec.name, what="env.name"), **spec.extra, **kwargs)
+    except gymnasium.error.Error as exc:
+        raise ConfigError(f"env: {spec.name}: {str(exc).splitlines()[0]}") from exc
+    except TypeError as exc:  # an option the env's constructor does not take
+        raise ConfigError(f"env: {spec.name}: {str(exc).splitlines()[0]}") from exc
 
 
 def _registry() -> Registry:
