@@ -131,6 +131,35 @@ def check_sections(config: Any) -> None:
             raise ValueError(f"fabric.devices: must be >= 1 (or -1 / \"auto\"), got {fab.devices}")
 
 
+def at_most(obj: Any, name: str, high: float, prefix: str = "") -> None:
+    """``obj.name <= high`` or a ``ValueError`` naming the key (a sane upper bound: ``steps``, ``num_envs``)."""
+    value = getattr(obj, name, None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+        raise ValueError(f"{prefix}{name}: must be <= {high:g}, got {value:g}")
+
+
+def check_values(obj: Any, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 probabilities: tuple[str, ...] = (), prefix: str = "") -> None:
+    """The bounds a plugin config's ``__post_init__`` checks, each a ``ValueError`` naming the key (which the
+    loader turns into a one-line config error): every float field finite; ``positive`` fields > 0 (a list
+    field: every entry); ``non_negative`` fields >= 0; ``probabilities`` in [0, 1]."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{prefix}{f.name}: must be a finite number, got {value}")
+    for name in positive:
+        value = getattr(obj, name)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (int, float)) and not isinstance(item, bool) and not item > 0:
+                raise ValueError(f"{prefix}{name}: must be > 0, got {value}")
+    for name in non_negative:
+        at_least(obj, name, 0, prefix)
+    for name in probabilities:
+        value = getattr(obj, name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{prefix}{name}: must be a probability in [0, 1], got {value}")
+
+
 def at_least(obj: Any, name: str, low: float, prefix: str = "") -> None:
     """``obj.name >= low`` or a ``ValueError`` naming the key (ints and floats; non-finite floats refused)."""
     value = getattr(obj, name, None)
