@@ -32,14 +32,14 @@ class DQNConfig:
     clip_rewards: bool = False  # learn from sign(r) (Atari); the runner still reports raw returns
     # --- data ---
     buffer_size: int = 10_000  # uniform replay capacity, in transitions (per rank)
-    learning_starts: int = 32  # env steps (per rank) before the first update (authors: one batch)
-    train_every: int = 10  # env steps (per rank) between training rounds (Tianshou step_per_collect)
+    learning_starts: int = 32  # global env steps (all ranks) before the first update (authors: one batch)
+    train_every: int = 10  # global env steps between training rounds (Tianshou step_per_collect)
     updates_per_round: int = 10  # updates per round (= update_per_step * step_per_collect)
     checkpoint_replay: bool = False  # put the replay buffer in state_dict (large for Atari)
     # --- exploration (DQN only) ---
     eps_start: float = 1.0  # epsilon at step 0
     eps_end: float = 0.01  # final epsilon
-    eps_decay_steps: int = 10_000  # env steps (per rank) of linear decay
+    eps_decay_steps: int = 10_000  # global env steps of linear decay
     eps_eval: float = 0.0  # epsilon when act(explore=False)
     # --- reproducibility ---
     seed: int | None = None  # seeds replay sampling / exploration / Langevin noise (None: from torch's RNG)

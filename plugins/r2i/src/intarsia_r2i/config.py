@@ -92,8 +92,8 @@ class AgentConfig:
     loss_rep: float = 0.1  # KL balancing: representation (posterior) term
     batch_size: int = 16  # sequences per update
     batch_length: int = 64  # steps per sequence; must cover an episode on memory tasks
-    train_ratio: float = 32.0  # replayed steps per env step (batch_size * batch_length per update)
-    learning_starts: int = 1024  # env steps collected before training
+    train_ratio: float = 32.0  # replayed steps per global env step (batch_size * batch_length per update)
+    learning_starts: int = 1024  # global env steps (all ranks) collected before training
     replay_capacity: int = 1_000_000  # replay size in steps (all envs together)
     replay_episode_starts: bool = False  # chunks start at episode starts (short CPU runs on memory tasks)
     imag_starts: int = 0  # posterior states used as imagination starts per update (0 = all B*T)
