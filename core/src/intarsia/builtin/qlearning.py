@@ -57,10 +57,10 @@ class QLearningAgent:
                             nn.ReLU(), nn.Linear(config.hidden, self.n_actions))
         self.target = nn.Sequential(*[type(m)(m.in_features, m.out_features) if isinstance(m, nn.Linear) else nn.ReLU()
                                       for m in net]).to(fabric.device)
-        self.target.load_state_dict(net.state_dict())
         self.target.requires_grad_(False)
         optim = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.q, self.optim = fabric.setup(net, optim)
+        self.target.load_state_dict(net.state_dict())  # after setup: DDP has broadcast rank 0's weights by now
         self.rng = np.random.default_rng(1234 + fabric.global_rank)
         cap = config.buffer_size
         self.buf = {"obs": np.zeros((cap, obs_dim), np.float32), "next_obs": np.zeros((cap, obs_dim), np.float32),
