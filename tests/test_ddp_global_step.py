@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from intarsia.testing import run_cli
 
@@ -37,3 +38,33 @@ def test_qlearning_ranks_start_learning_at_the_same_global_step(tmp_path):
     assert ranks[0]["counters"][3] == ranks[1]["counters"][3] == (400 - 100) // 4 + 1  # updates, one a round
     _assert_equal(ranks[0]["q"], ranks[1]["q"], "q")
     _assert_equal(ranks[0]["target"], ranks[1]["target"], "target")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_hc_sac_ranks_agree_through_an_evaluation_inside_the_run(tmp_path):
+    """SAC-HC under DDP with an evaluation (rank 0 only) inside the run: it finishes (no buffer broadcast
+    waits for the other rank), learning starts at ``seed_steps`` global steps on both ranks, and actor,
+    critic and target critic are equal on both ranks."""
+    run_dir = tmp_path / "run"
+    out = run_cli("run", "hc/tiny", "--run-dir", str(run_dir), "steps=240", "eval.every=120", "eval.episodes=1",
+                  "checkpoint.every=240", "log.tensorboard=false", *DDP, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    ranks = _ranks(run_dir, 240)
+    assert [r["schedule"]["first_step"] for r in ranks] == [100, 100]
+    for net in ("actor", "critic", "critic_target"):
+        _assert_equal(ranks[0][net], ranks[1][net], net)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_lmcdqn_ranks_start_learning_together_with_equal_targets(tmp_path):
+    run_dir = tmp_path / "run"
+    out = run_cli("run", "lmcdqn/tiny", "--run-dir", str(run_dir), "steps=200", "policy.learning_starts=40",
+                  "policy.target_update_every=1000",  # no sync in the run: the target is the copy made at setup
+                  "checkpoint.every=200", "eval.final=false", "log.tensorboard=false", *DDP, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    ranks = _ranks(run_dir, 200)
+    assert [r["schedule"]["first_step"] for r in ranks] == [40, 40]  # 2 global env steps per vector step
+    for net in ("q", "target"):
+        _assert_equal(ranks[0][net], ranks[1][net], net)
