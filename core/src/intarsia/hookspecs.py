@@ -73,6 +73,7 @@ def register_policies(register):
     ``factory(config, *, env_spec, fabric)`` returns a policy the runner drives with ``act``,
     ``observe``, ``update`` and ``state_dict``/``load_state_dict``. The policy owns its networks,
     optimisers and replay; it sets them up with ``fabric`` so the same code runs on CPU, GPU and DDP.
+    ``update(step)`` gets the global env step (all ranks together), the clock of its schedule.
     """
 
 

@@ -6,7 +6,11 @@ The algorithm is pytorch_sac's (the code the paper's control experiments build o
   a' ~ pi(.|s'), loss sum_i MSE(Q_i(s, a), target); Polyak target updates every ``target_update_every``;
 * actor: minimise alpha log pi(a|s) - min_i Q_i(s, a) with a reparameterised a ~ pi(.|s);
 * temperature: minimise alpha (-log pi(a|s) - target_entropy), target entropy -dim(A);
-* ``seed_steps`` uniformly random actions first, then ``updates_per_step`` updates per env step.
+* ``seed_steps`` uniformly random actions first, then ``updates_per_step`` updates per env step; both count
+  global env steps (all ranks together: the runner's ``step``, :class:`intarsia.schedule.TrainSchedule`).
+
+Acting (and so evaluation, which runs on rank 0 only) reads the bare actor: a forward through the DDP
+wrapper would broadcast the HC actor's buffer, a collective the other ranks never join.
 
 The only difference between the two agents is the actor module (:mod:`intarsia_hc.actor`); the HC actor's
 log-density is the one its config names (``actor.log_prob``). Truncations (time limits) bootstrap.
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from intarsia.errors import ConfigError
+from intarsia.schedule import TrainSchedule
 
 from . import actor as pi
 from .config import SACConfig
@@ -59,18 +64,20 @@ class SACAgent:
 
         actor = pi.build_actor(config.actor, self.obs_dim, self.action_dim)
         critic = DoubleQCritic(self.obs_dim, self.action_dim, config.critic_hidden_sizes)
-        self.critic_target = copy.deepcopy(critic).to(fabric.device).requires_grad_(False)
         betas = (0.9, 0.999)
         self.actor, self.actor_optim = fabric.setup(actor, torch.optim.Adam(actor.parameters(), lr=config.actor_lr, betas=betas))
         self.critic, self.critic_optim = fabric.setup(critic, torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=betas))
         temperature = LogTemperature(config.init_temperature)
         self.alpha, self.alpha_optim = fabric.setup(temperature, torch.optim.Adam(temperature.parameters(), lr=config.alpha_lr, betas=betas))
+        # copied after setup: DDP has broadcast rank 0's weights into ``critic`` by now
+        self.critic_target = copy.deepcopy(critic).requires_grad_(False)
         self.replay = Replay(config.buffer_size, self.num_envs, {
             "obs": ((self.obs_dim,), np.float32), "action": ((self.action_dim,), np.float32),
             "reward": ((), np.float32), "next_obs": ((self.obs_dim,), np.float32), "terminated": ((), np.float32)})
         self.env_steps = 0  # per rank
+        self.step = 0  # the runner's global env step, as of the latest update(step)
         self.updates = 0
-        self.pending_updates = 0
+        self.schedule = TrainSchedule.from_ratio(config.seed_steps, config.updates_per_step)
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -97,10 +104,11 @@ class SACAgent:
     @torch.no_grad()
     def act(self, obs, state, *, explore: bool = True, reset: np.ndarray | None = None):
         n = len(obs)
-        if explore and self.env_steps < self.cfg.seed_steps:
+        if explore and self.step < self.cfg.seed_steps:
             unit = torch.rand(n, self.action_dim, generator=self.rng).numpy() * 2.0 - 1.0
             return self._to_env(unit), state
-        out = self.actor(self._obs(obs), explore=explore)
+        with self.fabric.autocast():
+            out = self.actor_module(self._obs(obs), explore=explore)
         action, _ = pi.sample(out, deterministic=not explore)
         return self._to_env(action.float().cpu().numpy()), state
 
@@ -111,16 +119,14 @@ class SACAgent:
                         next_obs=np.asarray(batch.next_obs, np.float32).reshape(batch.num_envs, -1),
                         terminated=np.asarray(batch.terminated, np.float32), done=batch.done)
         self.env_steps += batch.num_envs
-        if self.env_steps >= self.cfg.seed_steps and len(self.replay) >= self.cfg.batch_size:
-            self.pending_updates += batch.num_envs * self.cfg.updates_per_step
 
     def update(self, step: int) -> dict[str, float]:
-        if self.pending_updates <= 0 or len(self.replay) == 0:
+        self.step = int(step)
+        count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
+        if not count or len(self.replay) < self.cfg.batch_size:
             return {}
         sums: dict[str, float] = {}
-        count = self.pending_updates
-        while self.pending_updates > 0:
-            self.pending_updates -= 1
+        for _ in range(count):
             for key, value in self._update_once().items():
                 sums[key] = sums.get(key, 0.0) + value
         metrics = {k: v / count for k, v in sums.items()}
@@ -185,8 +191,8 @@ class SACAgent:
             "critic_target": self.critic_target.state_dict(), "alpha": self.alpha.state_dict(),
             "actor_optim": self.actor_optim.state_dict(), "critic_optim": self.critic_optim.state_dict(),
             "alpha_optim": self.alpha_optim.state_dict(),
-            "counters": torch.tensor([self.env_steps, self.updates, self.pending_updates]),
-            "rng": self.rng.get_state(),
+            "counters": torch.tensor([self.env_steps, self.updates, self.step]),
+            "schedule": self.schedule.state_dict(), "rng": self.rng.get_state(),
         }
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
@@ -200,10 +206,9 @@ class SACAgent:
         self.actor_optim.load_state_dict(state["actor_optim"])
         self.critic_optim.load_state_dict(state["critic_optim"])
         self.alpha_optim.load_state_dict(state["alpha_optim"])
-        self.env_steps, self.updates, self.pending_updates = (int(x) for x in state["counters"])
+        self.env_steps, self.updates, self.step = (int(x) for x in state["counters"])
+        self.schedule.load_state_dict(state["schedule"])
         self.rng.set_state(state["rng"])
-        if "replay" in state:
+        if "replay" in state:  # else learning waits until the replay holds a batch again
             self.replay.load_state_dict(state["replay"])
-        else:  # replay not checkpointed: learning waits until it holds a batch again
-            self.pending_updates = 0
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 import torch.nn as nn
+from intarsia.schedule import TrainSchedule
 
 from .config import AgentConfig
 from .nets import MLP, TwoHotSymlog, unimix_logits
@@ -37,6 +38,22 @@ def obs_to_array(space, obs) -> np.ndarray:
     if len(space.shape) == 3 and space.dtype == np.uint8:
         return obs.astype(np.uint8)
     return obs.reshape(len(obs), -1).astype(np.float32)
+
+
+def _all_reduce_mean(grads: list[torch.Tensor], world_size: int) -> None:
+    """Average gradients over the ranks in place: one flat all-reduce per dtype (not one call, and one
+    barrier, per tensor). Every rank passes the same tensors in the same order."""
+    import torch.distributed as dist
+
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+    for g in grads:
+        by_dtype.setdefault(g.dtype, []).append(g)
+    for same in by_dtype.values():
+        flat = torch.cat([g.reshape(-1) for g in same])
+        dist.all_reduce(flat)  # a sum: gloo has no average
+        flat.div_(world_size)
+        for g, part in zip(same, flat.split([g.numel() for g in same]), strict=True):
+            g.copy_(part.view_as(g))
 
 
 class ReturnNorm:
@@ -100,9 +117,10 @@ class R2IAgent:
         torch.manual_seed(init_seed + 1000 * fabric.global_rank + 2)  # per-rank action/imagination sampling
         self._slot = np.full(self.num_envs, -1, dtype=np.int64)  # replay slot of each env's latest obs
         self._need_first = np.ones(self.num_envs, dtype=bool)
-        self.env_steps = 0
+        self.env_steps = 0  # per rank
+        # train_ratio replayed steps per global env step, batch_size x batch_length of them per update
+        self.schedule = TrainSchedule.from_ratio(cfg.learning_starts, cfg.train_ratio / (cfg.batch_size * cfg.batch_length))
         self.updates = 0
-        self._owed = 0.0
 
     # -- parameters ----------------------------------------------------------------------------
     def _wm_param_groups(self):
@@ -128,14 +146,10 @@ class R2IAgent:
         self.fabric.backward(loss)
         params = list(params)
         groups = params if params and isinstance(params[0], list) else [params]
-        norms = []
-        for group in groups:
-            group = [p for p in group if p.grad is not None]
-            if self.fabric.world_size > 1:
-                for p in group:
-                    p.grad = self.fabric.all_reduce(p.grad, reduce_op="mean")
-            if group:
-                norms.append(torch.nn.utils.clip_grad_norm_(group, clip))
+        groups = [[p for p in group if p.grad is not None] for group in groups]
+        if self.fabric.world_size > 1:
+            _all_reduce_mean([p.grad for group in groups for p in group], self.fabric.world_size)
+        norms = [torch.nn.utils.clip_grad_norm_(group, clip) for group in groups if group]
         opt.step()
         return float(torch.stack(norms).square().sum().sqrt()) if norms else 0.0
 
@@ -230,14 +244,14 @@ class R2IAgent:
 
     # -- learning ------------------------------------------------------------------------------
     def update(self, step: int) -> dict[str, float]:
-        cfg = self.cfg
-        if self.env_steps < cfg.learning_starts or not self.replay.can_sample(cfg.batch_length):
+        """Train as ``schedule`` says at global env step ``step`` (all ranks together): the first update at
+        ``learning_starts``, then ``train_ratio / (batch_size * batch_length)`` per env step. Every rank
+        sees the same ``step``, so all run the same updates; rounds due before the replay can give a
+        batch are caught up."""
+        if not self.replay.can_sample(self.cfg.batch_length):
             return {}
-        target = (self.env_steps - cfg.learning_starts) * cfg.train_ratio / (cfg.batch_size * cfg.batch_length)
         metrics: dict[str, float] = {}
-        if self.updates == 0:
-            target = max(target, 1.0)
-        while self.updates < target:
+        for _ in range(self.schedule.due(step)):
             metrics = self.train_step()
         self._last = metrics or getattr(self, "_last", {})
         return metrics
@@ -366,7 +380,7 @@ class R2IAgent:
             "slow_critic": self.slow_critic.state_dict(), "wm_opt": self.wm_opt.state_dict(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "retnorm": {"lo": self.retnorm.lo.clone(), "hi": self.retnorm.hi.clone()},
-            "env_steps": int(self.env_steps), "updates": int(self.updates),
+            "env_steps": int(self.env_steps), "updates": int(self.updates), "schedule": self.schedule.state_dict(),
         }
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
@@ -385,6 +399,7 @@ class R2IAgent:
         self.retnorm.lo = state["retnorm"]["lo"].clone()
         self.retnorm.hi = state["retnorm"]["hi"].clone()
         self.env_steps, self.updates = int(state["env_steps"]), int(state["updates"])
+        self.schedule.load_state_dict(state["schedule"])
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
             self._slot[...] = state["replay_cursor"]["slot"].numpy()

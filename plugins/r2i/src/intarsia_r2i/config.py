@@ -163,9 +163,9 @@ class AgentConfig:
     batch_length: int = 64
     """steps per sequence; must cover an episode on memory tasks"""
     train_ratio: float = 32.0
-    """replayed steps per env step (batch_size * batch_length per update)"""
+    """replayed steps per global env step (batch_size * batch_length per update)"""
     learning_starts: int = 1024
-    """env steps collected before training"""
+    """global env steps (all ranks) collected before training"""
     replay_capacity: int = 1_000_000
     """replay size in steps (all envs together)"""
     replay_episode_starts: bool = False
