@@ -110,5 +110,5 @@ def _recorder(env, folder: Path):
 
     fps = int((env.metadata or {}).get("render_fps", 4) or 4)
     env.metadata = {**env.metadata, "render_fps": fps}
-    return RecordVideo(env, str(folder), episode_trigger=lambda _: True, name_prefix="episode",
+    return RecordVideo(env, str(folder), episode_trigger=lambda _: True, name_prefix="eval",
                        disable_logger=True)
