@@ -157,3 +157,20 @@ def test_a_run_shorter_than_log_every_lists_no_learning_curve(core_host, tmp_pat
     on_disk = json.loads((tmp_path / "report.json").read_text())
     assert on_disk["artifacts"] == report["artifacts"]
 
+
+
+def test_learning_curve_panels_merge_identical_series_and_put_eval_on_training_axes(tmp_path):
+    from intarsia.runner.report import curve_panels, plot_history
+
+    history = [{"step": s, "episode/return": s / 10, "reward/extrinsic": s / 10, "reward/motif": 1.0,
+                "episode/success": 0.5} for s in (100, 200, 300)]
+    history.append({"step": 300, "eval/return": 0.7, "eval/success": 1.0})
+    panels = curve_panels(history)
+    assert panels == [("episode/return = reward/extrinsic", ["episode/return", "eval/return"]),
+                      ("episode/success", ["episode/success", "eval/success"]), ("reward/motif", ["reward/motif"])]
+    assert curve_panels([{"step": 5, "eval/return": 1.0}]) == [("eval/return", ["eval/return"])]
+    assert plot_history(history, tmp_path / "c.png", "t") is not None
+    from PIL import Image
+
+    width, height = Image.open(tmp_path / "c.png").size
+    assert width < 1400 and height < 400  # three panels in one row of a grid, not a strip of five

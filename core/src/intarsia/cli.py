@@ -270,14 +270,25 @@ def _print_report(report: dict) -> None:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
                 if isinstance(v, (int, float, str, bool)) and k not in {"run_dir", "recipe", "name", "plot"}}
 
-    click.echo(f"run finished: {report.get('run_dir')}  ({report.get('recipe', '')})")
     shown = scalars(report)
     if isinstance(report.get("metrics"), dict):
         shown.update(scalars(report["metrics"]))
     for key, value in report.items():
         if isinstance(value, dict) and isinstance(value.get("metrics"), dict):
             shown.update({f"{key}.{k}": v for k, v in scalars(value["metrics"]).items()})
-    click.echo(json.dumps(shown, indent=2))
+    for key in ("schema", "seed", "world_size", "note", "step_unit"):
+        shown.pop(key, None)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run finished: {report.get('recipe', '')}", show_header=False, box=None,
+                  caption=f"every number: {report.get('run_dir')}/report.json")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold", max_width=90)
+    for key, value in list(shown.items())[:24]:
+        text = str(value)
+        table.add_row(key, text if len(text) <= 120 else text[:117] + "...")
+    Console().print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

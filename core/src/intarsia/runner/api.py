@@ -16,6 +16,7 @@ from intarsia.config import apply_overrides, extend, load_raw, resolve, resolved
 from intarsia.errors import ConfigError, IntarsiaError
 from intarsia.runner.context import RunContext, finish_report
 from intarsia.runner.run_dir import RunDirLock, atomic_write, make_run_dir, remove_stale_temporaries
+from intarsia.runner.quiet import quiet_third_party
 from intarsia.runner.status import write_status
 
 RUN_DIR_ENV = "INTARSIA_RUN_DIR"  # set for DDP children so every rank writes to one run directory
@@ -73,6 +74,7 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
     that fails (say, an override that does not fit the checkpoint) leaves the run as it was.
     """
     registry = _registry(registry)
+    quiet_third_party()
     run_dir = Path(run_dir)
     outer = os.environ.get(RUN_DIR_ENV)  # a DDP child, or a job that runs another job in-process (Motif's pipeline)
     lock = RunDirLock(run_dir)
