@@ -146,6 +146,10 @@ class Run:
         cfg = self._train_config()
         from lightning.fabric import Fabric
 
+        from intarsia.runner.quiet import quiet_third_party
+
+        quiet_third_party()
+
         fabric = Fabric(accelerator=accelerator, devices=1, strategy="auto", precision="32-true")
         policy = build("policies", cfg.policy, env_spec=self.env_spec(), fabric=fabric)
         state = self.checkpoint()

@@ -15,8 +15,8 @@ from typing import Any
 from intarsia.config import apply_overrides, extend, load_raw, resolve, resolved_raw, to_yaml
 from intarsia.errors import ConfigError, IntarsiaError
 from intarsia.runner.context import RunContext, finish_report
-from intarsia.runner.run_dir import RunDirLock, atomic_write, make_run_dir, remove_stale_temporaries
 from intarsia.runner.quiet import quiet_third_party
+from intarsia.runner.run_dir import RunDirLock, atomic_write, make_run_dir, remove_stale_temporaries
 from intarsia.runner.status import write_status
 
 RUN_DIR_ENV = "INTARSIA_RUN_DIR"  # set for DDP children so every rank writes to one run directory
