@@ -102,7 +102,9 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
             write_status(run_dir, "running", job=job_name)
         try:
             report = job(config, run=ctx)
+            ctx.finish_loggers("success")
         except BaseException as exc:
+            ctx.finish_loggers("failed")
             if _is_rank_zero():
                 state = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
                 write_status(run_dir, state, job=job_name, error=_first_line(exc))
