@@ -257,6 +257,57 @@ def compare(dirs: tuple[str, ...], metric: str, by: str | None, baseline: str | 
     click.echo(f"wrote {result['dir']}/compare.json, compare.md and {len(result['plots'])} plot(s)")
 
 
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--episodes", default=10, show_default=True, help="Episodes to play.")
+@click.option("--seed", type=int, default=None, help="Seed of the first episode (episode i: seed + i); default: "
+              "the run's seed + 10000019, as the train job's evaluation.")
+@click.option("--explore", is_flag=True, help="Act as in training (explore=True) instead of greedily.")
+@click.option("--video", is_flag=True, help="Also record every episode as an mp4 (needs intarsia-core[video]).")
+def eval_(run_dir: str, episodes: int, seed: int | None, explore: bool, video: bool) -> None:
+    """Play episodes with the trained agent of RUN_DIR (its newest checkpoint); writes RUN_DIR/eval/eval.json."""
+    from .evaluate import evaluate
+
+    _warn_failed_plugins()
+    result = evaluate(run_dir, episodes=episodes, seed=seed, explore=explore, video=video)
+    how = "exploring" if explore else "greedy"
+    line = (f"{result['episodes']} {how} episodes at step {result['checkpoint_step']}: return "
+            f"{result['return_mean']:.3f} ± {result['return_std']:.3f}, length {result['length_mean']:.1f}")
+    if "success_rate" in result:
+        line += f", success {result['success_rate']:.2f}"
+    line += f" ({result['distinct_episodes']} distinct)"
+    click.echo(line)
+    for path in result.get("videos", []):
+        click.echo(f"  video: {path}")
+    click.echo(f"  written: {result['file']}")
+
+
+@cli.command("runs")
+@click.argument("root", default="runs", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_(root: str, as_json: bool) -> None:
+    """List the runs under ROOT (default ./runs): recipe, status, steps and headline metric."""
+    from .runs import list_runs
+
+    rows = list_runs(root)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"runs under {root}", caption="`intarsia.load(RUN)` opens one; `intarsia eval RUN` plays it")
+    for col in ("run", "recipe", "status", "steps", "headline", "when"):
+        table.add_column(col, overflow="fold")
+    colour = {"finished": "green", "failed": "red", "running": "yellow", "interrupted": "magenta"}
+    for row in rows:
+        status = row["status"] + (f": {row['error']}" if row.get("error") else "")
+        headline = f"{row['metric']} {row['value']:.4g}" if row.get("metric") else ""
+        table.add_row(row["run"], row["recipe"], f"[{colour.get(row['status'], 'white')}]{status}[/]",
+                      "" if row["steps"] is None else str(row["steps"]), headline, row["when"])
+    Console().print(table)
+
+
 @cli.command("new-plugin")
 @click.argument("name")
 @click.option("--dir", "parent", default=".", type=click.Path(file_okay=False), help="Where to create intarsia-NAME/.")
@@ -281,14 +332,25 @@ def _print_report(report: dict) -> None:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
                 if isinstance(v, (int, float, str, bool)) and k not in {"run_dir", "recipe", "name", "plot"}}
 
-    click.echo(f"run finished: {report.get('run_dir')}  ({report.get('recipe', '')})")
     shown = scalars(report)
     if isinstance(report.get("metrics"), dict):
         shown.update(scalars(report["metrics"]))
     for key, value in report.items():
         if isinstance(value, dict) and isinstance(value.get("metrics"), dict):
             shown.update({f"{key}.{k}": v for k, v in scalars(value["metrics"]).items()})
-    click.echo(json.dumps(shown, indent=2))
+    for key in ("schema", "seed", "world_size", "note", "step_unit"):
+        shown.pop(key, None)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run finished: {report.get('recipe', '')}", show_header=False, box=None,
+                  caption=f"every number: {report.get('run_dir')}/report.json")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold", max_width=90)
+    for key, value in list(shown.items())[:24]:
+        text = str(value)
+        table.add_row(key, text if len(text) <= 120 else text[:117] + "...")
+    Console().print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,6 +116,24 @@ def register_jobs(register):
 
 
 @hookspec
+def register_loggers(register):
+    """Register metric loggers: what ``log.loggers: [csv, tensorboard, wandb, mlflow, ...]`` names.
+
+    ``factory(*, run_dir, name, fit, resume_step)`` returns a Lightning logger, or ``None`` when it cannot
+    log here (an optional package not installed, and the logger is one a default list names). ``run_dir``
+    is the run directory (write under it), ``name`` the run's name (``config.name``, what a tracker shows).
+    ``fit`` is ``None`` for a job on Lightning Fabric, which takes any ``lightning.fabric.loggers.Logger``;
+    for a Lightning Trainer fit it is the fit's name (``""`` for the run's own), and the logger must be a
+    ``lightning.pytorch.loggers.Logger`` (which also serves Fabric). ``resume_step`` is the step a resumed
+    Trainer fit continues from (``None``: a fresh one); a Fabric logger learns it through an optional
+    ``resume_from(step)`` method, called before anything is logged. The logger receives every metric
+    (``log_metrics``) and the run's config (``log_hyperparams``); ``finalize(status)`` ends it, and a
+    logger holding an open session (a tracker's run) also implements ``finish(status)``, idempotent, which
+    the runner calls when a job ends, fails included.
+    """
+
+
+@hookspec
 def register_recipes(register):
     """Register recipes: named, runnable YAML configs shipped inside the plugin.
 

@@ -15,7 +15,9 @@ from typing import Any
 from intarsia.config import apply_overrides, extend, load_raw, resolve, resolved_raw, to_yaml
 from intarsia.errors import ConfigError, IntarsiaError
 from intarsia.runner.context import RunContext, finish_report
+from intarsia.runner.quiet import quiet_third_party
 from intarsia.runner.run_dir import RunDirLock, atomic_write, make_run_dir, remove_stale_temporaries
+from intarsia.runner.status import write_status
 
 RUN_DIR_ENV = "INTARSIA_RUN_DIR"  # set for DDP children so every rank writes to one run directory
 
@@ -72,6 +74,7 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
     that fails (say, an override that does not fit the checkpoint) leaves the run as it was.
     """
     registry = _registry(registry)
+    quiet_third_party()
     run_dir = Path(run_dir)
     outer = os.environ.get(RUN_DIR_ENV)  # a DDP child, or a job that runs another job in-process (Motif's pipeline)
     lock = RunDirLock(run_dir)
@@ -95,8 +98,17 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
         job = registry.get("jobs", job_name).load_factory()
         ctx = RunContext(dir=run_dir, resume=resume, raw_config=raw, registry=registry, pending_config=pending)
         os.environ[RUN_DIR_ENV] = str(run_dir.resolve())  # DDP children re-executing the command find it
+        if _is_rank_zero():
+            write_status(run_dir, "running", job=job_name)
         try:
             report = job(config, run=ctx)
+            ctx.finish_loggers("success")
+        except BaseException as exc:
+            ctx.finish_loggers("failed")
+            if _is_rank_zero():
+                state = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
+                write_status(run_dir, state, job=job_name, error=_first_line(exc))
+            raise
         finally:
             if outer is None:
                 os.environ.pop(RUN_DIR_ENV, None)
@@ -106,6 +118,7 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
         report = finish_report(report, config=config, raw=raw, job=job_name, run_dir=run_dir)
         if _is_rank_zero():
             atomic_write(run_dir / "report.json", json.dumps(report, indent=2, default=_jsonable))
+            write_status(run_dir, "finished", job=job_name, steps=report.get("steps"))
         return report
     finally:
         lock.release()
@@ -134,6 +147,11 @@ def resume_run(run_dir: str | Path, overrides: Iterable[str] = (), *, registry=N
 
 def _is_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 def _jsonable(obj: Any):

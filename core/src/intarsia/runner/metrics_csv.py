@@ -123,6 +123,9 @@ class ResumableCSVLogger(CSVLogger):
             raise RuntimeError("resume_from() must be called before anything is logged")
         self._keep_until = step
 
+    def log_hyperparams(self, params) -> None:
+        """Nothing: the run's config.yaml holds them (Fabric's CSV logger refuses hyperparameters)."""
+
     @property
     def experiment(self):
         return _experiment(self, lambda: super(ResumableCSVLogger, self).experiment,
