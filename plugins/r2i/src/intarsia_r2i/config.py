@@ -98,6 +98,7 @@ class AgentConfig:
     replay_episode_starts: bool = False  # chunks start at episode starts (short CPU runs on memory tasks)
     imag_starts: int = 0  # posterior states used as imagination starts per update (0 = all B*T)
     checkpoint_replay: bool = False  # include the replay buffer in state_dict
+    metrics_every: int = 16  # updates between metric reads (each read waits for the device once)
     seed: int | None = None  # network init and replay sampling; None: drawn from the run seed (per rank)
 
 
