@@ -7,10 +7,10 @@ import torch
 from intarsia.interfaces import EnvSpec
 from intarsia.testing.precision import linear_output_dtypes
 from intarsia_r2i.agent import make_r2i
+from intarsia_r2i.envs.bsuite import MemoryLengthEnv
 from intarsia_r2i.loop import drive
 from intarsia_r2i.presets import tiny_config
 from intarsia_r2i.s5 import S5Stack
-from intarsia_r2i.envs.bsuite import MemoryLengthEnv
 from lightning.fabric import Fabric
 
 
