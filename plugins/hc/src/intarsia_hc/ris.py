@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from intarsia.errors import ConfigError
+from intarsia.metric_means import MetricMeans
 from torch import nn
 
 from . import actor as pi
@@ -86,6 +87,7 @@ class RISAgent:
         self.env_steps = 0
         self.updates = 0
         self.pending_updates = 0
+        self._metrics = MetricMeans(config.metrics_every)
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -132,13 +134,12 @@ class RISAgent:
     def update(self, step: int) -> dict[str, float]:
         if self.pending_updates <= 0:
             return {}
-        sums: dict[str, float] = {}
-        count = self.pending_updates
         while self.pending_updates > 0:
             self.pending_updates -= 1
-            for key, value in self._update_once().items():
-                sums[key] = sums.get(key, 0.0) + value
-        return {**{k: v / count for k, v in sums.items()}, "train/updates": float(self.updates)}
+            self._metrics.add(self._update_once())
+        if not self._metrics.due():
+            return {}
+        return {**self._metrics.pop(), "train/updates": float(self.updates)}
 
     # ----------------------------------------------------------------------------------------------
     def _relabelled_batch(self) -> dict[str, torch.Tensor]:
@@ -177,7 +178,7 @@ class RISAgent:
         x = torch.cat([b["obs"], b["goal"]], -1)
         nx = torch.cat([b["next_obs"], b["goal"]], -1)
 
-        with torch.no_grad():
+        with torch.no_grad(), self.fabric.autocast():  # the target critic is not a Fabric module
             next_action, _ = pi.sample(self.actor(nx, explore=True))
             tq1, tq2 = self.critic_target(nx, next_action)
             target = b["reward"] + (1.0 - b["done"]) * c.gamma * torch.min(tq1, tq2)
@@ -223,8 +224,8 @@ class RISAgent:
         polyak(self.critic_target, _unwrap(self.critic), c.tau)
         polyak(self.actor_target, self.actor_module, c.tau)
         self.updates += 1
-        return {"loss/critic": critic_loss.item(), "loss/subgoal": subgoal_loss.item(), "loss/actor": actor_loss.item(),
-                "ris/kl": kl.mean().item(), "ris/advantage": adv.mean().item(), "q/mean": q1.mean().item()}
+        return {"loss/critic": critic_loss.detach(), "loss/subgoal": subgoal_loss.detach(), "loss/actor": actor_loss.detach(),
+                "ris/kl": kl.detach().mean(), "ris/advantage": adv.detach().mean(), "q/mean": q1.detach().mean()}
 
     # ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
