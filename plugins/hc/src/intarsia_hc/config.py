@@ -79,6 +79,8 @@ class SACConfig:
     """updates between Polyak target updates (pytorch_sac: 2)"""
     checkpoint_replay: bool = False
     """put the replay buffer in state_dict (large for long runs)"""
+    metrics_every: int = 50
+    """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """seeds replay sampling and Gumbel noise (None: from torch's RNG)"""
 
@@ -137,6 +139,8 @@ class RISConfig:
     """|V| is clipped to [0, value_clip] in the subgoal cost (RIS: 100)"""
     checkpoint_replay: bool = False
     """put the replay buffer in state_dict"""
+    metrics_every: int = 50
+    """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """seeds replay sampling, relabelling and Gumbel noise (None: from torch's RNG)"""
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from intarsia.errors import ConfigError
+from intarsia.metric_means import MetricMeans
 from intarsia.schedule import TrainSchedule
 from torch import nn
 
@@ -92,6 +93,7 @@ class RISAgent:
         self.step = 0  # the runner's global env step, as of the latest update(step)
         self.updates = 0
         self.schedule = TrainSchedule.from_ratio(config.seed_steps, config.updates_per_step)
+        self._metrics = MetricMeans(config.metrics_every)
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -139,11 +141,11 @@ class RISAgent:
         count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
         if not count or len(self.replay) < self.cfg.batch_size:
             return {}
-        sums: dict[str, float] = {}
         for _ in range(count):
-            for key, value in self._update_once().items():
-                sums[key] = sums.get(key, 0.0) + value
-        return {**{k: v / count for k, v in sums.items()}, "train/updates": float(self.updates)}
+            self._metrics.add(self._update_once())
+        if not self._metrics.due():
+            return {}
+        return {**self._metrics.pop(), "train/updates": float(self.updates)}
 
     # ----------------------------------------------------------------------------------------------
     def _relabelled_batch(self) -> dict[str, torch.Tensor]:
@@ -182,7 +184,7 @@ class RISAgent:
         x = torch.cat([b["obs"], b["goal"]], -1)
         nx = torch.cat([b["next_obs"], b["goal"]], -1)
 
-        with torch.no_grad():
+        with torch.no_grad(), self.fabric.autocast():  # the target critic is not a Fabric module
             next_action, _ = pi.sample(self.actor(nx, explore=True))
             tq1, tq2 = self.critic_target(nx, next_action)
             target = b["reward"] + (1.0 - b["done"]) * c.gamma * torch.min(tq1, tq2)
@@ -228,8 +230,8 @@ class RISAgent:
         polyak(self.critic_target, _unwrap(self.critic), c.tau)
         polyak(self.actor_target, self.actor_module, c.tau)
         self.updates += 1
-        return {"loss/critic": critic_loss.item(), "loss/subgoal": subgoal_loss.item(), "loss/actor": actor_loss.item(),
-                "ris/kl": kl.mean().item(), "ris/advantage": adv.mean().item(), "q/mean": q1.mean().item()}
+        return {"loss/critic": critic_loss.detach(), "loss/subgoal": subgoal_loss.detach(), "loss/actor": actor_loss.detach(),
+                "ris/kl": kl.detach().mean(), "ris/advantage": adv.detach().mean(), "q/mean": q1.detach().mean()}
 
     # ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

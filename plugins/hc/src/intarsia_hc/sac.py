@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from intarsia.errors import ConfigError
+from intarsia.metric_means import MetricMeans
 from intarsia.schedule import TrainSchedule
 
 from . import actor as pi
@@ -78,6 +79,7 @@ class SACAgent:
         self.step = 0  # the runner's global env step, as of the latest update(step)
         self.updates = 0
         self.schedule = TrainSchedule.from_ratio(config.seed_steps, config.updates_per_step)
+        self._metrics = MetricMeans(config.metrics_every)
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -125,16 +127,15 @@ class SACAgent:
         count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
         if not count or len(self.replay) < self.cfg.batch_size:
             return {}
-        sums: dict[str, float] = {}
         for _ in range(count):
-            for key, value in self._update_once().items():
-                sums[key] = sums.get(key, 0.0) + value
-        metrics = {k: v / count for k, v in sums.items()}
-        metrics["train/updates"] = float(self.updates)
-        return metrics
+            self._metrics.add(self._update_once())
+        if not self._metrics.due():
+            return {}
+        return {**self._metrics.pop(), "train/updates": float(self.updates)}
 
     # ----------------------------------------------------------------------------------------------
-    def _update_once(self) -> dict[str, float]:
+    def _update_once(self) -> dict[str, torch.Tensor]:
+        """One SAC update; its metrics stay detached tensors (``update`` reads them every ``metrics_every``)."""
         c = self.cfg
         actor_cfg = c.actor
         if actor_cfg.kind == "hc":
@@ -143,7 +144,7 @@ class SACAgent:
         b = self.replay.gather(t, env, ("obs", "action", "reward", "next_obs", "terminated"), self.fabric.device)
         alpha = self.alpha().detach()
 
-        with torch.no_grad():
+        with torch.no_grad(), self.fabric.autocast():  # the target critic is not a Fabric module
             out = self.actor(b["next_obs"], explore=True)
             next_action, u = pi.sample(out)
             next_logp = pi.log_prob(out, u, actor_cfg.log_prob)
@@ -154,7 +155,7 @@ class SACAgent:
         self.critic_optim.zero_grad(set_to_none=True)
         self.fabric.backward(critic_loss)
         self.critic_optim.step()
-        metrics = {"loss/critic": critic_loss.item(), "q/mean": q1.mean().item()}
+        metrics = {"loss/critic": critic_loss.detach(), "q/mean": q1.detach().mean()}
 
         if self.updates % c.actor_update_every == 0:
             out = self.actor(b["obs"], explore=True)
@@ -165,20 +166,20 @@ class SACAgent:
             self.actor_optim.zero_grad(set_to_none=True)
             self.fabric.backward(actor_loss)
             self.actor_optim.step()
-            metrics.update({"loss/actor": actor_loss.item(), "policy/entropy": -logp.mean().item()})
+            metrics.update({"loss/actor": actor_loss.detach(), "policy/entropy": -logp.detach().mean()})
             if c.learnable_temperature:
                 alpha_loss = (self.alpha() * (-logp.detach() - self.target_entropy)).mean()
                 self.alpha_optim.zero_grad(set_to_none=True)
                 self.fabric.backward(alpha_loss)
                 self.alpha_optim.step()
-                metrics["loss/alpha"] = alpha_loss.item()
+                metrics["loss/alpha"] = alpha_loss.detach()
             if out.get("logits") is not None:
                 probs = F.softmax(out["logits"].detach().float(), -1)
                 usage = torch.bincount(out["choice"], minlength=probs.shape[-1]).float() / len(out["choice"])
-                metrics["hc/batch_usage_entropy"] = float(-(usage * usage.clamp_min(1e-12).log()).sum())
-                metrics["hc/combinator_entropy"] = float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
-                metrics["hc/gumbel_temperature"] = float(self.actor_module.temperature)
-        metrics["alpha"] = float(alpha)
+                metrics["hc/batch_usage_entropy"] = -(usage * usage.clamp_min(1e-12).log()).sum()
+                metrics["hc/combinator_entropy"] = -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+                metrics["hc/gumbel_temperature"] = self.actor_module.temperature.detach().clone()
+        metrics["alpha"] = alpha
         if self.updates % c.target_update_every == 0:
             polyak(self.critic_target, _unwrap(self.critic), c.tau)
         self.updates += 1

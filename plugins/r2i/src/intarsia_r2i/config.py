@@ -174,6 +174,8 @@ class AgentConfig:
     """posterior states used as imagination starts per update (0 = all B*T)"""
     checkpoint_replay: bool = False
     """include the replay buffer in state_dict"""
+    metrics_every: int = 16
+    """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """network init and replay sampling; None: drawn from the run seed (per rank)"""
 
@@ -181,7 +183,7 @@ class AgentConfig:
         check_values(self, positive=("actor_units", "critic_units", "actor_minstd", "actor_maxstd", "model_lr", "model_eps",
                                      "model_clip", "actor_lr", "critic_lr", "ac_eps", "ac_clip", "critic_clip", "imag_horizon",
                                      "horizon", "retnorm_max", "slow_critic_update", "batch_size", "batch_length", "train_ratio",
-                                     "replay_capacity"),
+                                     "replay_capacity", "metrics_every"),
                      non_negative=("actor_layers", "critic_layers", "model_wd", "actent", "slowreg", "loss_image", "loss_vector",
                                    "loss_reward", "loss_cont", "loss_dyn", "loss_rep", "learning_starts", "imag_starts"),
                      probabilities=("actor_unimix", "return_lambda", "retnorm_decay", "slow_critic_fraction"))
