@@ -160,3 +160,15 @@ def _plain(tmp_path):
     path = tmp_path / "plain.pt"
     torch.save({"w": torch.ones(3)}, path)
     return path
+
+
+def test_extends_quotes_at_most_a_short_excerpt_of_an_unreadable_file(core_host, tmp_path, capsys):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password: [hunter2\n" + "TOPSECRET-" * 200 + "\n")
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00binary")
+    for target in (secret, tmp_path / "bin.yaml"):
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"extends: {target}\nsteps: 10\n")
+        err = _one_line_error(capsys, ["run", str(cfg), "--run-dir", str(tmp_path / "r")])
+        assert str(target) in err and len(err) < len(str(target)) + 220, err
+        assert err.count("TOPSECRET") <= 1
