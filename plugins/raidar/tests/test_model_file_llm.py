@@ -79,9 +79,10 @@ def test_a_model_file_naming_an_llm_is_refused_and_nothing_is_sent(evil_model, r
     assert recorder[1] == []  # the server received neither the key nor the text
 
 
-def test_trust_model_llm_shows_the_endpoint_and_uses_it(evil_model, recorder, monkeypatch):
+def test_trust_model_llm_shows_the_endpoint_and_uses_it(evil_model, recorder, monkeypatch, intarsia_host):
+    intarsia_host("llm", "raidar")  # the openai backend by name, whatever host an earlier test left
     group, model, private = evil_model
     monkeypatch.setenv("RAIDAR_PROBE_KEY", SECRET)
     res = CliRunner().invoke(group, ["detect", "--model", str(model), "--trust-model-llm", str(private)])
     assert "using the LLM backend the model file names" in res.stderr and recorder[0] in res.stderr
-    assert recorder[1] and PRIVATE in recorder[1][0]["body"]  # trusted: it does go there, as the user chose
+    assert recorder[1] and PRIVATE in recorder[1][0]["body"], res.stderr  # trusted: it does go there, as the user chose
