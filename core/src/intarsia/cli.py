@@ -170,7 +170,8 @@ def show(kind: str, name: str | None, as_json: bool) -> None:
 @click.argument("overrides", nargs=-1)
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Run directory (default: <log.dir>/<name>/<timestamp>).")
 @click.option("--show-config", is_flag=True, help="Print the fully resolved config (every default filled in) and exit.")
-def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_config: bool) -> None:
+@click.option("--force", is_flag=True, help="Let --run-dir name a folder that already holds other files.")
+def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_config: bool, force: bool) -> None:
     """Run a recipe or YAML file, with key.path=value OVERRIDES."""
     from .runner import api
 
@@ -181,7 +182,7 @@ def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_confi
         raw, _, _ = api.prepare(source, overrides)
         click.echo(to_yaml(raw))
         return
-    report = api.run_config(source, overrides, run_dir=run_dir)
+    report = api.run_config(source, overrides, run_dir=run_dir, force=force)
     _print_report(report)
 
 

@@ -77,10 +77,13 @@ def _read_yaml(path: Path):
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML config (not UTF-8 text)") from None
     try:
         raw = OmegaConf.create(text)
-    except Exception as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except Exception as exc:  # the parser's message may quote the file: say where, show a short excerpt only
+        first = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML: {first[:120]}{'...' if len(first) > 120 else ''}") from None
     if raw is None or not hasattr(raw, "keys"):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return raw

@@ -104,10 +104,10 @@ def trainer_csv_logger(save_dir: str, name: str = "logs", *, resume_step: int | 
 
 def checkpoint_global_step(path) -> int | None:
     """The ``global_step`` a Lightning Trainer checkpoint was saved at (None if it cannot be read)."""
-    import torch
+    from intarsia.safe_load import load_torch_file
 
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        return int(load_torch_file(path, what="checkpoint")["global_step"])
     except Exception:  # an unreadable checkpoint fails loudly in the fit itself; here it only means "fresh"
         return None
 
