@@ -24,6 +24,8 @@ TINY = {
     "hc-train": ["steps=16", "num_envs=1", "vector=sync", "checkpoint.every=0", "log.every=8", "eval.every=0",
                  "eval.episodes=1", "eval.final=true"],
     "gfn": ["iterations=2", "eval.every=0", "checkpoint.every=0", "log.every=1", "pretrain_iterations=2"],
+    "crl": ["train.epochs=1", "sprites.num_pairs=64", "sprites.val_pairs=16", "train.batch_size=32",
+            "train.eval_every=0", "checkpoint.every=0"],
 }
 # recipe-specific additions (fnmatch patterns): what a recipe needs from outside, made tiny
 EXTRA = {
