@@ -8,7 +8,7 @@ from intarsia.runner.api import resume_run, run_config
 from intarsia_capprobe.job import METRIC_KEYS
 
 TINY = {
-    "extends": "capprobe/counter", "accelerator": "cpu",
+    "extends": "capprobe/counter", "fabric": {"accelerator": "cpu"},
     "model": {"n_layer": 2, "d_model": 32},
     "pretrain": {"steps": 12, "samples": 256, "batch_size": 32, "eval_every": 6},
     "finetune": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
@@ -70,3 +70,9 @@ def test_cli_analyze_on_a_non_run_is_one_line(tmp_path):
 def test_bad_prune_k_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="prune_k=5"):
         run_config({**TINY, "prune_k": 5}, run_dir=tmp_path / "bad")
+
+
+@pytest.mark.parametrize("key", ["accelerator", "precision"])
+def test_the_old_top_level_keys_name_the_fabric_section(key, tmp_path):
+    with pytest.raises(ConfigError, match=f"^{key}: moved to fabric.{key} "):
+        run_config({**TINY, key: "cpu"}, run_dir=tmp_path / "run")

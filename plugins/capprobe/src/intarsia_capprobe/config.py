@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
+
+from intarsia.runner.run_config import RunConfig
 
 PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 """Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""
@@ -147,13 +149,14 @@ class AccuracyConfig:
 
 
 @dataclass
-class CapprobeConfig:
-    """pre-train -> fine-tune (correlated) -> analyses -> reverse fine-tune -> from-scratch baseline -> report."""
+class CapprobeConfig(RunConfig):
+    """pre-train -> fine-tune (correlated) -> analyses -> reverse fine-tune -> from-scratch baseline -> report.
+    Where to run is the ``fabric:`` section (``fabric.accelerator``, ``fabric.precision``)."""
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"accelerator": "fabric.accelerator", "precision": "fabric.precision"}
 
     job: str = "capprobe"
     """the job's registered name"""
-    recipe: str = ""
-    """set by the loader: which recipe/file this came from"""
     name: str = "capprobe"
     """run name"""
     seed: int = 0
@@ -182,13 +185,5 @@ class CapprobeConfig:
     """size of each generated test set"""
     probe_samples: int = 3000
     """samples the probes are fitted and tested on"""
-    accelerator: str = "auto"
-    """Lightning accelerator (``cpu``, ``gpu``, ``auto``)"""
-    precision: str = "32-true"
-    """Lightning precision (``bf16-mixed`` on recent GPUs)"""
     threshold: float = 0.9
     """accuracy that ``reverse_ft_steps`` and ``scratch_steps`` count the steps to"""
-    meta: dict[str, Any] | None = None
-    """free-form notes copied into the report"""
-    log: dict[str, Any] = field(default_factory=dict)
-    """{dir: ROOT}: where ``intarsia run`` puts run directories"""
