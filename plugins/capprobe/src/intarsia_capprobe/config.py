@@ -181,6 +181,10 @@ class CapprobeConfig(RunConfig):
     """the saliency-pruning analysis"""
     prune_k: int = 64
     """K behind ``pruned_original_acc`` / ``random_pruned_original_acc`` (must be one of ``prune.ks``)"""
+    analyses: list[dict] = field(default_factory=list)
+    """further analyses built by name from the registry (``[{name: NAME, option: value, ...}]``), run on the
+    fine-tuned model with the original-task rows (``input_ids``, ``positions``, ``labels``, ``targets``);
+    their metrics are under the report's ``analyses.<name>``"""
     eval_samples: int = 2000
     """size of each generated test set"""
     probe_samples: int = 3000
