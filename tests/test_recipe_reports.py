@@ -38,7 +38,8 @@ EXTRA = {
 }
 # recipes whose envs need what a CPU test machine may lack get their own reason to skip
 NEEDS = {"r2i/memory-maze-9x9": "memory_maze", "r2i/dmc-vision": "dm_control", "hc/cheetah-run": "dm_control",
-         "hc/walker-walk": "dm_control", "hc/cartpole-swingup": "dm_control", "hc/reacher-easy": "dm_control"}
+         "hc/walker-walk": "dm_control", "hc/cartpole-swingup": "dm_control", "hc/reacher-easy": "dm_control",
+         "crl/balls-flat-gpu": "torchvision"}
 
 
 @pytest.fixture(scope="module")
