@@ -7,7 +7,9 @@ recipes set the paper's sizes for GPU runs.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -52,8 +54,15 @@ class WorldModelConfig:
 class AgentConfig:
     """DreamerV3-style actor-critic in imagination on top of a world model (R2I or DreamerV3)."""
 
-    world_model: str = "s3m"  # 's3m' (R2I) or 'rssm' (DreamerV3 GRU-RSSM)
-    model: WorldModelConfig = field(default_factory=WorldModelConfig)  # world-model options
+    world_model: Any = field(default_factory=dict)
+    """the world model, built by name from the registry: ``{name: <a registered world model>, <its options>}``
+    (``s3m`` and ``rssm`` take :class:`WorldModelConfig`); a plain string is the name alone. Without a name,
+    the policy's default: ``s3m`` for ``r2i``, ``rssm`` for ``dreamerv3``"""
+    model: Any = None
+    """deprecated: the world model's options, now ``world_model``'s; still read (merged under
+    ``world_model``) with a one-line notice"""
+    critic_bins: int = 255
+    """two-hot symlog bins of the critic"""
     policy_inputs: str = "full"  # actor/critic features: 'output' (h,z), 'hidden' (z, SSM states), 'full'
     actor_layers: int = 2  # actor hidden layers
     actor_units: int = 512  # actor width
@@ -99,6 +108,16 @@ class AgentConfig:
     imag_starts: int = 0  # posterior states used as imagination starts per update (0 = all B*T)
     checkpoint_replay: bool = False  # include the replay buffer in state_dict
     seed: int | None = None  # network init and replay sampling; None: drawn from the run seed (per rank)
+
+    def __post_init__(self):
+        if isinstance(self.world_model, str):
+            self.world_model = {"name": self.world_model}
+        if self.model is not None:
+            print("intarsia: policy.model is deprecated; its options now go under policy.world_model "
+                  "(e.g. policy.world_model.deter=512)", file=sys.stderr)
+            old = self.model if isinstance(self.model, dict) else dict(self.model)
+            self.world_model = {**old, **dict(self.world_model or {})}
+            self.model = None
 
 
 @dataclass

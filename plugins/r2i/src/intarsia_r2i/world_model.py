@@ -153,12 +153,20 @@ class DreamerWorldModel(nn.Module):
         return self.encoder(symlog(obs.float()))
 
     # -- heads ---------------------------------------------------------------------------------
-    def predict_rewards(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Mean prediction of each reward term (already coefficient-weighted, as the runner emits them)."""
+    def predict_rewards(self, state: dict) -> dict[str, torch.Tensor]:
+        """Mean prediction of each reward term (already coefficient-weighted, as the runner emits them) for
+        states with any leading axes; the heads read ``features(state, cfg.head_inputs)``."""
+        feat = self.features(state, self.cfg.head_inputs)
         return {t: self.twohot.mean(self.reward_heads[_key(t)](feat)) for t in self.reward_terms}
 
-    def predict_cont(self, feat: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.cont_head(feat).squeeze(-1))
+    def predict_cont(self, state: dict) -> torch.Tensor:
+        """Probability that the episode continues after each state."""
+        return torch.sigmoid(self.cont_head(self.features(state, self.cfg.head_inputs)).squeeze(-1))
+
+    def named_features(self, state: dict) -> dict[str, torch.Tensor]:
+        """The state's parts by name, for probes: ``deter`` (the output state h) and ``posterior`` (the
+        latent's logits, flattened); S3M adds ``ssm.<i>`` (layer i's complex state, real and imaginary)."""
+        return {"deter": state["deter"], "posterior": state["logit"].flatten(-2)}
 
     # -- training ------------------------------------------------------------------------------
     def loss(self, batch) -> tuple[dict, dict]:
@@ -239,6 +247,11 @@ class S3M(DreamerWorldModel):
     def hidden_flat(self, state):
         h = state["hidden"]
         return torch.cat([h.real, h.imag], -1).flatten(-2)
+
+    def named_features(self, state):
+        h = state["hidden"]
+        layers = {f"ssm.{i}": torch.cat([h[..., i, :].real, h[..., i, :].imag], -1) for i in range(h.shape[-2])}
+        return {**layers, **super().named_features(state)}
 
     def ssm_parameters(self):
         """Parameters of the S5 layers proper (no weight decay, as the official optimiser groups them)."""
@@ -360,6 +373,3 @@ def make_rssm(config: WorldModelConfig | None = None, *, obs_space, action_space
     """Registry factory of the ``rssm`` world model."""
     return GRURSSM(config or WorldModelConfig(), obs_space=obs_space, action_space=action_space,
                    reward_terms=reward_terms)
-
-
-WORLD_MODELS = {"s3m": make_s3m, "rssm": make_rssm}
