@@ -170,3 +170,30 @@ def test_a_world_model_of_another_distribution_trains_inside_the_agent(intarsia_
         assert np.isfinite(metrics[key]), key
     assert all(not torch.equal(a, p) for a, p in zip(before, agent.wm.parameters(), strict=True))
     assert any(not torch.equal(a, p) for a, p in zip(actor_before, agent.actor.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("policy", ["r2i", "dreamerv3"])
+def test_latent_features_are_the_acting_path_states(cpu_fabric, policy):
+    """Probeable: the per-step features of a recorded episode are the states greedy acting went through."""
+    from intarsia.interfaces import EnvSpec, Probeable
+    from intarsia_r2i.agent import make_dreamerv3, make_r2i
+    from intarsia_r2i.presets import tiny_config
+
+    env = MemoryLengthEnv(3)
+    spec = EnvSpec(env.observation_space, env.action_space, 2)
+    agent = (make_r2i if policy == "r2i" else make_dreamerv3)(tiny_config(), env_spec=spec, fabric=cpu_fabric)
+    assert isinstance(agent, Probeable)
+    envs = [MemoryLengthEnv(3) for _ in range(2)]
+    obs = np.stack([e.reset(seed=i)[0] for i, e in enumerate(envs)])
+    obs_seq, act_seq, deters = [], [], []
+    state, reset = None, np.ones(2, dtype=bool)
+    for _ in range(4):
+        actions, state = agent.act(obs, state, explore=False, reset=reset)
+        obs_seq.append(obs), act_seq.append(actions), deters.append(state[0]["deter"])
+        reset = np.zeros(2, dtype=bool)
+        obs = np.stack([e.step(a)[0] for e, a in zip(envs, actions)])
+    feats = agent.latent_features(np.stack(obs_seq), np.stack(act_seq))
+    assert {"features", "deter", "posterior"} <= set(feats) and all(v.shape[:2] == (4, 2) for v in feats.values())
+    assert ("ssm.0" in feats) == (policy == "r2i")
+    torch.testing.assert_close(feats["deter"], torch.stack(deters), rtol=1e-4, atol=1e-4)
+    assert agent.wm.training  # the mode is left as found
