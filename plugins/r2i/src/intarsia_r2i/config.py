@@ -48,6 +48,11 @@ class WorldModelConfig:
     # the sequence model by the initial latent. Official (false): only the action is masked there and the SSM
     # state is reset; the initial latent replaces the carried one only at a chunk's first step
     reset_stoch_mid_chunk: bool = False
+    encoder: dict = field(default_factory=dict)
+    """image observations: a registered encoder (``encoders`` kind) instead of the built-in CNN, as
+    ``{name: <encoder>, frozen: true|false, <its options>}`` (e.g. ``{name: crl-slots, checkpoint:
+    RUN/encoder.pt, frozen: true}``); its output is flattened into the embedding. ``frozen: true`` keeps its
+    weights (and eval mode) fixed; false (the default) fine-tunes it with the world model. ``{}``: the CNN"""
 
 
 @dataclass
