@@ -12,6 +12,7 @@ multiplied by their coefficients).
 from __future__ import annotations
 
 import copy
+
 import numpy as np
 import torch
 import torch.nn as nn
