@@ -12,7 +12,6 @@ multiplied by their coefficients).
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from intarsia.schedule import TrainSchedule
 from .config import AgentConfig
 from .nets import MLP, TwoHotSymlog, unimix_logits
 from .replay import SequenceReplay
-from .world_model import WORLD_MODELS, action_layout
+from .world_model import action_layout
 
 
 def obs_to_array(space, obs) -> np.ndarray:
@@ -74,11 +73,16 @@ class ReturnNorm:
 
 
 class R2IAgent:
-    """Policy protocol of the intarsia runner: ``act``/``observe``/``update``/``state_dict``."""
+    """Policy protocol of the intarsia runner (``act``/``observe``/``update``/``state_dict``) and
+    :class:`intarsia.interfaces.Probeable` (``latent_features``). The world model is any registered one
+    (:class:`intarsia.interfaces.WorldModel`): it owns encoder, dynamics, decoder, reward and continue heads
+    and their losses; the agent owns the actor, the critic, the loss weights and the optimisers."""
 
     wants_reward_terms = True
 
-    def __init__(self, config: AgentConfig | None = None, *, env_spec, fabric):
+    default_world_model = "s3m"  # the world model when ``world_model`` names none (``dreamerv3``: ``rssm``)
+
+    def __init__(self, config: AgentConfig | None = None, *, env_spec, fabric, default_world_model: str | None = None):
         cfg = config or AgentConfig()
         self.cfg, self.fabric, self.env_spec = cfg, fabric, env_spec
         self.device = fabric.device
@@ -90,16 +94,13 @@ class R2IAgent:
         self.num_envs = env_spec.num_envs
         self.terms = tuple(env_spec.reward_terms) or ("extrinsic",)
         self.discrete, self.action_dim = action_layout(self.action_space)
-        if cfg.world_model not in WORLD_MODELS:
-            raise ValueError(f"unknown world_model {cfg.world_model!r}; expected one of {sorted(WORLD_MODELS)}")
-        self.wm = WORLD_MODELS[cfg.world_model](cfg.model, obs_space=self.obs_space,
-                                                action_space=self.action_space, reward_terms=self.terms)
+        self.wm = self._build_world_model(default_world_model or self.default_world_model)
         feat = self.wm.feature_dim(cfg.policy_inputs)
         out = self.action_dim if self.discrete else 2 * self.action_dim
         self.actor = MLP(feat, cfg.actor_layers, cfg.actor_units, out)
-        self.critic = MLP(feat, cfg.critic_layers, cfg.critic_units, cfg.model.bins, zero_out=True)
+        self.critic = MLP(feat, cfg.critic_layers, cfg.critic_units, cfg.critic_bins, zero_out=True)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.twohot = TwoHotSymlog(cfg.model.bins).to(self.device)
+        self.twohot = TwoHotSymlog(cfg.critic_bins).to(self.device)
         wm_groups = self._wm_param_groups()
         wm_opt = torch.optim.AdamW(wm_groups, lr=cfg.model_lr, eps=cfg.model_eps)
         actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps)
@@ -111,8 +112,8 @@ class R2IAgent:
         _, self.critic_opt = fabric.setup(self.critic, critic_opt)
         self.slow_critic.to(self.device)
         self.retnorm = ReturnNorm(cfg.retnorm_decay, cfg.retnorm_low, cfg.retnorm_high, cfg.retnorm_max)
-        obs_shape = obs_to_array(self.obs_space, [self.obs_space.sample()]).shape[1:]
-        obs_dtype = np.uint8 if self.wm.obs_kind == "image" else np.float32
+        sample = obs_to_array(self.obs_space, [self.obs_space.sample()])
+        obs_shape, obs_dtype = sample.shape[1:], sample.dtype
         self.replay = SequenceReplay(self.num_envs, cfg.replay_capacity, obs_shape, obs_dtype,
                                      self.action_dim, len(self.terms), seed=init_seed + 1000 * fabric.global_rank + 1)
         torch.manual_seed(init_seed + 1000 * fabric.global_rank + 2)  # per-rank action/imagination sampling
@@ -125,6 +126,22 @@ class R2IAgent:
         self._metrics = MetricMeans(cfg.metrics_every)
 
     # -- parameters ----------------------------------------------------------------------------
+    def _build_world_model(self, default: str):
+        """``world_model: {name, <options>}`` built from the registry (any distribution's world model)."""
+        from intarsia.build import build
+        from intarsia.errors import ConfigError
+        from intarsia.interfaces import WorldModel
+
+        section = dict(self.cfg.world_model or {})
+        section.setdefault("name", default)
+        wm = build("world_models", section, obs_space=self.obs_space, action_space=self.action_space,
+                   reward_terms=self.terms)
+        if not isinstance(wm, nn.Module) or not isinstance(wm, WorldModel):
+            raise ConfigError(f"policy.world_model: {section['name']!r} is not a torch.nn.Module implementing "
+                              "intarsia.interfaces.WorldModel")
+        self.world_model_name = str(section["name"])
+        return wm
+
     def _wm_param_groups(self):
         """Official optimiser groups: the S5 parameters (no weight decay) and the rest, where weight decay
         only touches kernels (``wd_pattern='/(w|kernel)$'``: Linear / conv weights; not biases, norm
@@ -218,6 +235,33 @@ class R2IAgent:
         action = self._sample(self._actor_dist(self.wm.features(post, self.cfg.policy_inputs)), explore)
         return self._env_action(action), (post, action)
 
+    @torch.no_grad()
+    def latent_features(self, obs_seq, actions_seq) -> dict[str, torch.Tensor]:
+        """:class:`intarsia.interfaces.Probeable`: per-step latent features of env sequences. ``obs_seq``
+        (T, B, ...) and ``actions_seq`` (T, B, ...) as the envs give and take them, step 0 an episode start,
+        ``actions_seq[t]`` taken after ``obs_seq[t]``. Returns ``{name: (T, B, D)}``: ``features`` (what the
+        actor reads, ``policy_inputs``) and the world model's ``named_features`` (S3M: ``ssm.<i>`` per S5
+        layer, ``deter``, ``posterior``). Deterministic (latent modes); training mode is left as found."""
+        obs = np.stack([obs_to_array(self.obs_space, o) for o in obs_seq], 1)  # (B, T, ...)
+        acts = np.stack([self._action_vector(a) for a in actions_seq], 1)
+        prev = np.concatenate([np.zeros_like(acts[:, :1]), acts[:, :-1]], 1)
+        first = np.zeros(obs.shape[:2], dtype=np.float32)
+        first[:, 0] = 1.0
+        modes = [(m, m.training) for m in self.wm.modules()]
+        self.wm.eval()
+        self.wm.stochastic = False
+        try:
+            embed = self.wm.encode(self._tensor(obs, None if obs.dtype == np.uint8 else torch.float32))
+            post, _ = self.wm.observe(embed, self._tensor(prev, torch.float32), self._tensor(first))
+            named = dict(self.wm.named_features(post)) if hasattr(self.wm, "named_features") else {}
+            named["features"] = self.wm.features(post, self.cfg.policy_inputs)
+        finally:
+            self.wm.stochastic = True
+            for m, mode in modes:
+                m.train(mode)
+        out = {k: v.reshape(*v.shape[:2], -1).transpose(0, 1).float() for k, v in named.items()}
+        return out
+
     # -- data ----------------------------------------------------------------------------------
     def _action_vector(self, actions) -> np.ndarray:
         a = np.asarray(actions)
@@ -283,7 +327,8 @@ class R2IAgent:
         cfg = self.cfg
         scale = {"image": cfg.loss_image, "vector": cfg.loss_vector, "cont": cfg.loss_cont,
                  "dyn": cfg.loss_dyn, "rep": cfg.loss_rep}
-        return sum(v * (cfg.loss_reward if k.startswith("reward/") else scale[k]) for k, v in losses.items())
+        # terms of another world model that the agent has no weight for count once (WorldModel.loss)
+        return sum(v * (cfg.loss_reward if k.startswith("reward/") else scale.get(k, 1.0)) for k, v in losses.items())
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One world-model and actor-critic update. Returns its metrics as detached tensors: reading them
@@ -311,8 +356,8 @@ class R2IAgent:
         return metrics
 
     def _imagine(self, start):
-        """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), head features,
-        actions (H, N, A). Discrete actions: no gradients through the model (REINFORCE); continuous:
+        """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), the states stacked
+        ({key: (H+1, N, ...)}), actions (H, N, A). Discrete actions: no gradients through the model (REINFORCE); continuous:
         gradients flow through the dynamics into the actions (backprop). As officially, the actor always
         reads stop-gradient features (``actor(sg(s))``): gradients reach earlier actions only through the
         dynamics, not through later actions' inputs."""
@@ -327,8 +372,8 @@ class R2IAgent:
                 actions.append(a)
                 states.append(self.wm.imagine_step(states[-1], a))
             feats = torch.stack([self.wm.features(s, kind) for s in states])
-            head = torch.stack([self.wm.features(s, self.wm.cfg.head_inputs) for s in states])
-        return feats, head, torch.stack(actions)
+            traj = {k: torch.stack([s[k] for s in states]) for k in states[0]}
+        return feats, traj, torch.stack(actions)
 
     def _train_actor_critic(self, start, start_cont) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -352,14 +397,16 @@ class R2IAgent:
     def _actor_objective(self, start, start_cont):
         """Imagination from ``start`` and the actor loss on it (run under autocast by the caller)."""
         cfg = self.cfg
-        for p in self.wm.parameters():
+        trainable = [p for p in self.wm.parameters() if p.requires_grad]  # a frozen part stays frozen
+        for p in trainable:
             p.requires_grad_(False)  # the actor/critic losses must not train the world model
         try:
-            feats, head, actions = self._imagine(start)
-            rewards = sum(self.wm.predict_rewards(head[1:]).values())  # (H, N)
-            cont = torch.cat([start_cont[None], self._continue_flags(self.wm.predict_cont(head[1:]))], 0)
+            feats, traj, actions = self._imagine(start)
+            later = {k: v[1:] for k, v in traj.items()}
+            rewards = sum(self.wm.predict_rewards(later).values())  # (H, N)
+            cont = torch.cat([start_cont[None], self._continue_flags(self.wm.predict_cont(later))], 0)
         finally:
-            for p in self.wm.parameters():
+            for p in trainable:
                 p.requires_grad_(True)
         disc = 1.0 - 1.0 / cfg.horizon
         # continuous actions backprop through the value too (critic weights are not stepped by this loss)
@@ -430,10 +477,10 @@ class R2IAgent:
 
 
 def make_r2i(config: AgentConfig | None = None, *, env_spec, fabric) -> R2IAgent:
-    """Policy ``r2i``: the agent with the S3M world model."""
-    return R2IAgent(replace(config or AgentConfig(), world_model="s3m"), env_spec=env_spec, fabric=fabric)
+    """Policy ``r2i``: the agent, by default on the S3M world model."""
+    return R2IAgent(config, env_spec=env_spec, fabric=fabric, default_world_model="s3m")
 
 
 def make_dreamerv3(config: AgentConfig | None = None, *, env_spec, fabric) -> R2IAgent:
-    """Policy ``dreamerv3``: the same agent with the GRU-RSSM world model."""
-    return R2IAgent(replace(config or AgentConfig(), world_model="rssm"), env_spec=env_spec, fabric=fabric)
+    """Policy ``dreamerv3``: the same agent, by default on the GRU-RSSM world model."""
+    return R2IAgent(config, env_spec=env_spec, fabric=fabric, default_world_model="rssm")
