@@ -32,3 +32,13 @@ def test_bad_schedule_is_a_config_error():
         TrainSchedule.from_ratio(0, 0.0)
     with pytest.raises(ConfigError):
         TrainSchedule(0, every=0)
+
+
+def test_resume_counts_every_round_due_by_the_step_as_handed_out():
+    s = TrainSchedule(learning_starts=10, every=4, per_round=2)
+    s.resume(21)  # rounds at 10, 14, 18
+    assert s.rounds == 3 and s.first_step == 10
+    assert s.due(21) == 0 and s.due(22) == 2
+    early = TrainSchedule(learning_starts=10)
+    early.resume(5)
+    assert early.rounds == 0 and early.first_step == -1 and early.due(10) == 1

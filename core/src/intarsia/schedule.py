@@ -72,6 +72,13 @@ class TrainSchedule:
         refills it first)."""
         self.learning_starts, self.rounds = int(step) + int(wait), 0
 
+    def resume(self, step: int) -> None:
+        """Rebuild the clock at global step ``step`` from the config alone (a checkpoint saved before
+        schedules were stored): every round due by ``step`` counts as handed out, so learning goes on at
+        the next round without a burst of catch-up updates."""
+        self.rounds = self.rounds_due(int(step))
+        self.first_step = int(self.learning_starts) if self.rounds else -1
+
     def state_dict(self) -> dict:
         return {"learning_starts": int(self.learning_starts), "rounds": int(self.rounds),
                 "first_step": int(self.first_step)}

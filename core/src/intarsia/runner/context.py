@@ -199,7 +199,8 @@ class RunContext:
     def child(self, name: str, config: Mapping[str, Any]) -> dict:
         """A nested run in ``<run dir>/<name>``: returns its report when it already finished, resumes it when
         it has checkpoints, starts it otherwise. ``config`` is a plain config mapping (``job``, ``name``, …
-        as a recipe holds it); the child inherits nothing implicitly."""
+        as a recipe holds it); the child inherits nothing implicitly. A child still to run is refused (one
+        line) when it, or this run, would use several processes: DDP's launcher would re-run the outer job."""
         from intarsia.runner.api import resume_run, run_config
 
         if "/" in name or name in ("", ".", ".."):
@@ -207,6 +208,9 @@ class RunContext:
         root = self.dir / name
         if (root / "report.json").is_file():
             return json.loads((root / "report.json").read_text())
+        from intarsia.runner.fabric import refuse_nested_multiprocess
+
+        refuse_nested_multiprocess(name, config.get("fabric"), outer=self.fabric.world_size if self.fabric else 1)
         if (root / "config.yaml").is_file() and (root / "checkpoints").is_dir():
             return resume_run(root, registry=self.registry)
         return run_config(dict(config), run_dir=root, registry=self.registry)

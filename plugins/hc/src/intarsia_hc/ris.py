@@ -250,7 +250,11 @@ class RISAgent:
                     "subgoal_optim"):
             getattr(self, key).load_state_dict(state[key])
         self.env_steps, self.updates, self.step = (int(x) for x in state["counters"])
-        self.schedule.load_state_dict(state["schedule"])
+        if "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
+        else:  # saved before the schedule: the last counter was pending updates, env steps were per rank
+            self.step = self.env_steps * self.fabric.world_size
+            self.schedule.resume(self.step)
         self.rng.set_state(state["rng"])
         if "replay" in state:  # else learning waits until the replay holds a batch again
             self.replay.load_state_dict(state["replay"])

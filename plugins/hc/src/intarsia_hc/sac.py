@@ -208,7 +208,11 @@ class SACAgent:
         self.critic_optim.load_state_dict(state["critic_optim"])
         self.alpha_optim.load_state_dict(state["alpha_optim"])
         self.env_steps, self.updates, self.step = (int(x) for x in state["counters"])
-        self.schedule.load_state_dict(state["schedule"])
+        if "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
+        else:  # saved before the schedule: the last counter was pending updates, env steps were per rank
+            self.step = self.env_steps * self.fabric.world_size
+            self.schedule.resume(self.step)
         self.rng.set_state(state["rng"])
         if "replay" in state:  # else learning waits until the replay holds a batch again
             self.replay.load_state_dict(state["replay"])

@@ -170,7 +170,11 @@ class DQNAgent:
         self.target.load_state_dict(state["target"])
         self.optim.load_state_dict(state["optim"])
         self.env_steps, self.gradient_steps, self.step = (int(x) for x in state["counters"])
-        self.schedule.load_state_dict(state["schedule"])
+        if "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
+        else:  # saved before the schedule: the last counter was the next round's step, env steps were per rank
+            self.step = self.env_steps * self.fabric.world_size
+            self.schedule.resume(self.step)
         self.rng.set_state(state["rng"])
         self.noise_generator.set_state(state["noise_rng"])
         if "replay" in state:

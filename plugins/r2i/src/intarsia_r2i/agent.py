@@ -469,7 +469,10 @@ class R2IAgent:
         self.retnorm.lo = state["retnorm"]["lo"].clone()
         self.retnorm.hi = state["retnorm"]["hi"].clone()
         self.env_steps, self.updates = int(state["env_steps"]), int(state["updates"])
-        self.schedule.load_state_dict(state["schedule"])
+        if "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
+        else:  # saved before the schedule, when env steps were counted per rank
+            self.schedule.resume(self.env_steps * self.fabric.world_size)
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
             self._slot[...] = state["replay_cursor"]["slot"].numpy()
