@@ -119,7 +119,9 @@ def _argv(manifest: mf.Manifest, entry: mf.RunEntry, run_dir: Path, state: str) 
     if ckpts.is_dir() and not any(ckpts.iterdir()):
         ckpts.rmdir()  # an empty store from a killed first attempt would make `run` refuse the folder
     point = [f"{k}={v}" for k, v in entry.point.items()]
-    return ["run", manifest.recipe, *manifest.overrides, *point, f"seed={entry.seed}", "--run-dir", str(run_dir.resolve())]
+    # --force: the folder is the sweep's own (it holds the run's run.log, or a failed attempt of the same point)
+    return ["run", manifest.recipe, *manifest.overrides, *point, f"seed={entry.seed}", "--run-dir", str(run_dir.resolve()),
+            "--force"]
 
 
 def _loop(sweep_dir: Path, manifest: mf.Manifest, runner, queue: list[Task], bar) -> None:
