@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
+from gymnasium import spaces
 from intarsia.build import build
 
-RENDERABLE = ["NChain-v0", "DeepSea-v0"]
+# env -> the optional packages it needs to draw itself
+RENDERABLE = {
+    "NChain-v0": (),
+    "DeepSea-v0": (),
+    "MemoryLength-v0": (),
+    "DiscountingChain-v0": (),
+    "PointNav-v0": (),
+    "Pendulum-v1": ("pygame",),
+}
 
 
-@pytest.mark.parametrize("name", RENDERABLE)
+def _needs(name: str) -> None:
+    missing = [m for m in RENDERABLE[name] if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{name} draws itself with {', '.join(missing)}, which is not installed")
+
+
+def _action(space: spaces.Space):
+    """An action that moves the state on (the chains' "right"; a Box's upper corner)."""
+    if isinstance(space, spaces.Discrete):
+        return 1
+    return np.asarray(space.high, dtype=space.dtype)
+
+
+@pytest.mark.parametrize("name", list(RENDERABLE))
 def test_rgb_array_frames(name):
+    _needs(name)
     env = build("envs", name, render_mode="rgb_array")
     assert "rgb_array" in env.metadata["render_modes"]
     env.reset(seed=0)
     first = env.render()
     assert first.ndim == 3 and first.shape[2] == 3 and first.dtype == np.uint8
-    env.step(1)
-    env.step(1)
+    env.step(_action(env.action_space))
+    env.step(_action(env.action_space))
     second = env.render()
     assert second.shape == first.shape
     assert not np.array_equal(first, second), "two different states drew the same image"
     env.close()
 
 
-@pytest.mark.parametrize("name", RENDERABLE)
+@pytest.mark.parametrize("name", list(RENDERABLE))
 def test_without_a_render_mode_nothing_is_drawn(name):
+    _needs(name)
     env = build("envs", name)
     env.reset(seed=0)
     assert env.render() is None
+    env.close()
