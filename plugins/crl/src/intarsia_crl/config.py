@@ -46,14 +46,17 @@ class SpritesConfig:
 
     def __post_init__(self) -> None:
         # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
-        check_values(self, positive=("num_objects", "image_size", "num_pairs", "val_pairs"), non_negative=("min_distance",))
+        check_values(self, positive=("num_objects", "image_size"),
+                     non_negative=("num_pairs", "val_pairs", "min_distance"))  # 0 pairs: scenes only
         at_most(self, "image_size", 4096)
         at_most(self, "num_objects", 64)
         _check_range(self, "offset_range", 1.0)
         _check_range(self, "radius_range", 0.5)
         unknown = [p for p in self.properties if p not in PROPERTIES]
-        if unknown or not self.properties:
-            raise ValueError(f"properties: expected a non-empty list of {', '.join(PROPERTIES)}, got {list(self.properties)}")
+        if unknown:
+            raise ValueError(f"properties: unknown sprite properties {unknown} (choose from {', '.join(PROPERTIES)})")
+        if not self.properties:
+            raise ValueError(f"properties: expected at least one of {', '.join(PROPERTIES)}")
 
 
 @dataclass

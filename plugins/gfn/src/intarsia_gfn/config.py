@@ -52,8 +52,6 @@ class EnvConfig:
         check_values(self, positive=("ndim", "height", "R0", "modes", "length", "word"), non_negative=("R1", "R2", "beta"))
         at_most(self, "ndim", 64)
         at_most(self, "length", 1024)
-        if self.name == "bitseq" and self.length % self.word:
-            raise ValueError(f"length: must be a multiple of word ({self.word}), got {self.length}")
 
 
 @dataclass
