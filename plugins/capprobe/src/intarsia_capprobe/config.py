@@ -102,8 +102,9 @@ class StageConfig:
     """stop once the eval accuracy reaches this (steps-to-threshold stages); None trains all ``steps``"""
 
     def __post_init__(self) -> None:
-        check_values(self, positive=("steps", "lr", "lr_ratio", "batch_size", "samples", "eval_every"),
-                     non_negative=("weight_decay", "warmup"), probabilities=("correlation", "stop_at"))
+        check_values(self, positive=("steps", "lr", "lr_ratio", "batch_size", "samples"),
+                     non_negative=("weight_decay", "warmup", "eval_every"),  # eval_every 0: no learning curve
+                     probabilities=("correlation", "stop_at"))
         at_most(self, "steps", 10**9)
         at_most(self, "batch_size", 10**6)
 
