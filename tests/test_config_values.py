@@ -53,7 +53,7 @@ BAD = [
     ("capprobe", "intarsia_capprobe.r2i_probe:R2IProbeConfig", "episodes", 0),
     ("capprobe", "intarsia_capprobe.tinystories:StoryProbeConfig", "max_len", -1),
     ("r2i", "intarsia_r2i.config:PopGymConfig", "env", "not a class"),
-    ("r2i", "intarsia_r2i.config:DiscountingChainConfig", "reward_delays", [1, 3, 10]),
+    ("r2i", "intarsia_r2i.config:DiscountingChainConfig", "reward_delays", [10]),
     ("r2i", "intarsia_r2i.config:DiscountingChainConfig", "reward_delays", [1, 3, 0, 30, 100]),
     ("r2i", "intarsia_r2i.config:MemoryMazeConfig", "size", "10x10"),
     ("r2i", "intarsia_r2i.config:AgentConfig", "return_lambda", 1.5),

@@ -213,9 +213,10 @@ class DiscountingChainConfig:
     """delays of the 5 chains"""
 
     def __post_init__(self) -> None:
-        # the env itself refuses delays over its horizon (100); here: the shape and sign
-        if len(self.reward_delays) != 5:
-            raise ValueError(f"reward_delays: expected 5 delays (one per chain), got {list(self.reward_delays)}")
+        # the env itself refuses delays over its horizon (100); here: at least two chains to choose from, each
+        # paying after a positive delay
+        if len(self.reward_delays) < 2:
+            raise ValueError(f"reward_delays: expected a delay per chain (at least 2), got {list(self.reward_delays)}")
         check_values(self, positive=("reward_delays",))
 
 
