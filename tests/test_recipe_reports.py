@@ -24,6 +24,11 @@ TINY = {
     "hc-train": ["steps=16", "num_envs=1", "vector=sync", "checkpoint.every=0", "log.every=8", "eval.every=0",
                  "eval.episodes=1", "eval.final=true"],
     "gfn": ["iterations=2", "eval.every=0", "checkpoint.every=0", "log.every=1", "pretrain_iterations=2"],
+    "crl": ["train.epochs=1", "sprites.num_pairs=64", "sprites.val_pairs=16", "train.batch_size=32",
+            "train.eval_every=0", "checkpoint.every=0"],
+    "capprobe": [f"{s}.{k}" for s in ("pretrain", "finetune", "reverse", "scratch")
+                 for k in ("steps=4", "samples=64", "batch_size=32", "eval_every=2")]
+                + ["sweep.steps=2", "sweep.lr_ratios=[1.0]", "sweep.correlations=[1.0]", "eval_samples=32", "probe_samples=60", "prune.random_repeats=1"],
 }
 # recipe-specific additions (fnmatch patterns): what a recipe needs from outside, made tiny
 EXTRA = {
@@ -33,7 +38,8 @@ EXTRA = {
 }
 # recipes whose envs need what a CPU test machine may lack get their own reason to skip
 NEEDS = {"r2i/memory-maze-9x9": "memory_maze", "r2i/dmc-vision": "dm_control", "hc/cheetah-run": "dm_control",
-         "hc/walker-walk": "dm_control", "hc/cartpole-swingup": "dm_control", "hc/reacher-easy": "dm_control"}
+         "hc/walker-walk": "dm_control", "hc/cartpole-swingup": "dm_control", "hc/reacher-easy": "dm_control",
+         "crl/balls-flat-gpu": "torchvision"}
 
 
 @pytest.fixture(scope="module")

@@ -77,10 +77,13 @@ def _read_yaml(path: Path):
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML config (not UTF-8 text)") from None
     try:
         raw = OmegaConf.create(text)
-    except Exception as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except Exception as exc:  # the parser's message may quote the file: say where, show a short excerpt only
+        first = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML: {first[:120]}{'...' if len(first) > 120 else ''}") from None
     if raw is None or not hasattr(raw, "keys"):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return raw
@@ -152,6 +155,7 @@ def merge_into(cls: type, section: Any, path: str):
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
     base = OmegaConf.structured(cls)
+    _check_moved_keys(cls, section, path)
     _check_nested_sections(cls, section, path)
     try:
         merged = OmegaConf.merge(base, section if section is not None else {})
@@ -178,6 +182,23 @@ def merge_into(cls: type, section: Any, path: str):
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{path}.{msg}" if path and re.match(r"[\w.]+: ", msg) else
                           f"{path}: {msg}" if path else msg) from None
+
+
+def _check_moved_keys(cls: type, section: Any, path: str) -> None:
+    """A key a config class lists in ``MOVED_KEYS`` (``{"train.accelerator": "fabric.accelerator"}``, dotted
+    below ``cls``): one line naming where it went, instead of omegaconf's "unknown key"."""
+    moved = getattr(cls, "MOVED_KEYS", None)
+    if not moved or not hasattr(section, "get"):
+        return
+    for old, new in moved.items():
+        node = section
+        for part in old.split("."):
+            node = node.get(part) if hasattr(node, "get") and part in node else None
+            if node is None:
+                break
+        if node is not None:
+            full = ".".join(p for p in (path, old) if p)
+            raise ConfigError(f"{full}: moved to {new} (set {new}={node!r} instead)")
 
 
 def _check_nested_sections(cls: type, section: Any, path: str) -> None:

@@ -243,6 +243,8 @@ def render(info: dict, width: int = 100) -> str:
 
 
 def _usage(kind: str, name: str) -> str:
+    if kind == "loggers":
+        return f"Named in a run config's `log.loggers: [csv, {name}]` (or the override `log.loggers=[csv,{name}]`); no options."
     if kind == "jobs":
         return f"Top-level keys of a run config whose job is {name!r} (in YAML, or as overrides `KEY=VALUE`, `a.b=VALUE`):"
     key = {"envs": "env", "policies": "policy", "rewards": "rewards.N"}.get(kind)

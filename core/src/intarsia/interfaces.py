@@ -87,7 +87,12 @@ class Policy(Protocol):
       recurrent agents can clear their state.
     * ``observe(batch: Transitions)``: store a step (the agent owns its replay).
     * ``update(step) -> dict[str, float]``: train as the agent's train ratio says; may return ``{}``.
-      Metric names are ``"group/name"`` (``loss/critic``); the runner logs them through Fabric.
+      ``step`` is the global env step: env steps taken by all ranks together (``num_envs × world_size``
+      per vector step), the same number on every rank. It is the one clock of an agent's schedule:
+      ``learning_starts``, train ratios (updates per env step) and exploration decays count it, so every
+      rank runs the same updates at the same step (:class:`intarsia.schedule.TrainSchedule` does the
+      counting); an on-policy agent trains when its rollout is full, which is also the same step on
+      every rank. Metric names are ``"group/name"`` (``loss/critic``); the runner logs them through Fabric.
     * ``state_dict()/load_state_dict()``: everything needed to continue training (networks, optimisers,
       counters, and replay when the agent's config asks for it). Values are tensors, numbers, strings and
       containers of them, so checkpoints load with ``torch.load(weights_only=True)``.
@@ -107,24 +112,70 @@ class Policy(Protocol):
 
 @runtime_checkable
 class WorldModel(Protocol):
-    """A world model (a ``torch.nn.Module``) that an agent selects by name.
+    """A world model (a ``torch.nn.Module``) that an agent builds by name (``policy.world_model: {name: …}``).
 
-    Latent states are dicts of tensors (``{"deter": …, "stoch": …}`` or an SSM's hidden states) with a
-    leading batch axis. ``features(state)`` is what the actor/critic read.
+    The split: the world model owns the encoder, the latent dynamics, the decoder, the reward and continue
+    heads and the losses of all of them; the agent owns the actor, the critic, the loss weights and the
+    optimisers. Latent states are dicts of tensors (``{"deter": …, "stoch": …}`` or an SSM's hidden states)
+    with leading batch axes; every method that reads a state accepts any leading axes (``(B,)``, ``(B, T)``,
+    ``(H, N)``), and stacking states key by key gives a state.
 
     * ``initial(batch_size) -> state``
-    * ``observe(embeds, actions, is_first, state) -> (posteriors, priors)`` over a ``(B, T)`` sequence
+    * ``encode(obs) -> embeds``: float or uint8 observation tensors with leading axes (images HWC uint8)
+    * ``observe(embeds, actions, is_first, state=None) -> (posteriors, priors)`` over a ``(B, T)`` sequence;
+      ``actions`` are the *previous* actions (zeros where ``is_first``), ``state`` the one before step 0
     * ``imagine_step(state, action) -> state`` (prior transition, for imagination)
-    * ``loss(batch) -> (dict of named scalar terms, posteriors)``; the agent sums them with its weights
+    * ``rollout()``: a context manager around a run of ``imagine_step`` calls (may do nothing)
+    * ``features(state, kind="full") -> Tensor[..., feature_dim(kind)]``: what the actor and critic read;
+      ``"full"`` is required, other kinds (R2I: ``"output"``, ``"hidden"``) raise ``ValueError`` if unknown
+    * ``predict_rewards(state) -> {term: Tensor[...]}`` (one per reward term it was built for) and
+      ``predict_cont(state) -> Tensor[...]`` (probability of continuing, in [0, 1]): the heads
+    * ``loss(batch) -> (dict of named scalar terms, posteriors)``. ``batch``: ``obs`` (B, T, ...),
+      ``action`` (B, T, A) taken at each step, ``is_first``, ``is_terminal`` (B, T) and ``rewards``
+      ``{term: (B, T)}``. The decoder, head and KL losses are all terms; an agent weights the names it
+      knows (R2I: ``image``, ``vector``, ``reward/<term>``, ``cont``, ``dyn``, ``rep``) and counts any other
+      term once.
+    * ``stochastic`` (bool attribute): ``False`` makes ``observe``/``imagine_step`` use latent modes
+      (deterministic evaluation and probes).
+    * optional: ``ssm_parameters()`` (an optimiser group of its own, no weight decay) and
+      ``named_features(state) -> {name: Tensor}`` (the state's parts by name, for probes).
     """
 
+    stochastic: bool
+
     def initial(self, batch_size: int) -> dict: ...
+
+    def encode(self, obs: Any) -> Any: ...
 
     def observe(self, embeds: Any, actions: Any, is_first: Any, state: dict | None = None) -> tuple[dict, dict]: ...
 
     def imagine_step(self, state: dict, action: Any) -> dict: ...
 
+    def rollout(self) -> Any: ...
+
+    def features(self, state: dict, kind: str = "full") -> Any: ...
+
+    def feature_dim(self, kind: str = "full") -> int: ...
+
+    def predict_rewards(self, state: dict) -> Mapping[str, Any]: ...
+
+    def predict_cont(self, state: dict) -> Any: ...
+
     def loss(self, batch: Mapping[str, Any]) -> tuple[dict, dict]: ...
+
+
+@runtime_checkable
+class Probeable(Protocol):
+    """An agent that exposes its latent features per step, for probes (capprobe's ``r2i-memory-probe``).
+
+    ``latent_features(obs_seq, actions_seq) -> {name: Tensor[T, B, D]}``: ``obs_seq`` is ``T`` batches of
+    env observations (``(T, B, ...)``, as the envs give them; step 0 starts an episode), ``actions_seq`` the
+    actions taken after each (as the envs take them). Row ``t`` depends on observations ``0..t`` and
+    actions ``0..t-1`` only. Names are the agent's (one per layer or part of its state); ``features`` is what
+    its policy reads. Deterministic (no sampling), no gradients, training modes left as found.
+    """
+
+    def latent_features(self, obs_seq: Any, actions_seq: Any) -> Mapping[str, Any]: ...
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ from intarsia.runner.api import resume_run, run_config
 from intarsia_capprobe.job import METRIC_KEYS
 
 TINY = {
-    "extends": "capprobe/counter", "accelerator": "cpu",
+    "extends": "capprobe/counter", "fabric": {"accelerator": "cpu"},
     "model": {"n_layer": 2, "d_model": 32},
     "pretrain": {"steps": 12, "samples": 256, "batch_size": 32, "eval_every": 6},
     "finetune": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
@@ -70,3 +70,45 @@ def test_cli_analyze_on_a_non_run_is_one_line(tmp_path):
 def test_bad_prune_k_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="prune_k=5"):
         run_config({**TINY, "prune_k": 5}, run_dir=tmp_path / "bad")
+
+
+@pytest.mark.parametrize("key", ["accelerator", "precision"])
+def test_the_old_top_level_keys_name_the_fabric_section(key, tmp_path):
+    with pytest.raises(ConfigError, match=f"^{key}: moved to fabric.{key} "):
+        run_config({**TINY, key: "cpu"}, run_dir=tmp_path / "run")
+
+
+class _MeanLogit:
+    """An analysis another distribution registers: the fine-tuned model's mean answer logit."""
+
+    def __init__(self, config=None):
+        self.config = config
+
+    def run(self, model, data) -> dict:
+        import torch
+
+        with torch.no_grad():
+            logits = model(data["input_ids"].to(next(model.parameters()).device))
+        return {"metrics": {"mean_logit": float(logits.float().mean())}, "figures": {}}
+
+
+class _OtherDistribution:
+    """The hooks of a distribution that is not capprobe (defined here, registered through the host)."""
+
+    from intarsia import hookimpl
+
+    @staticmethod
+    @hookimpl
+    def register_analyses(register):
+        register("mean-logit", factory=_MeanLogit, summary="the mean logit of the model (a test analysis)")
+
+
+def test_an_analysis_from_another_distribution_runs_in_the_job_and_reports(intarsia_host, tmp_path):
+    from intarsia_capprobe import plugin
+
+    intarsia_host(plugin, _OtherDistribution)
+    report = run_config({**TINY, "sweep": {**TINY["sweep"], "enabled": False}, "analyses": [{"name": "mean-logit"}]},
+                        run_dir=tmp_path / "run")
+    value = report["analyses"]["mean-logit"]["mean_logit"]
+    assert isinstance(value, float) and value == value  # a number the model produced, not NaN
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["analyses"] == report["analyses"]

@@ -21,7 +21,8 @@ def tiny(encoder: str, **over) -> dict:
         "model": {"encoder": encoder, "hidden_dim": 16, "slot_dim": 16, "cnn_layers": 2, "cnn_stride": 2,
                   "kernel_size": 3, "flat_width": 64, "decoder": False, "slot_attention": "softmax"},
         "loss": {"w_recon": 0.0},
-        "train": {"epochs": 1, "batch_size": 32, "lr": 2e-3, "accelerator": "cpu", "threads": 1},
+        "train": {"epochs": 1, "batch_size": 32, "lr": 2e-3},
+        "fabric": {"accelerator": "cpu"}, "cpu_threads": 1,
         "plots": False,
     }
     for key, value in over.items():

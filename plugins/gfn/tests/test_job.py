@@ -60,6 +60,18 @@ def test_pretrain_stage_then_finetune(intarsia_host, tmp_path):
     assert "conversion_l1_sum" in report["evaluation"] and report["evaluation"]["reward_queries"] > 0
 
 
+def test_a_pretrain_stage_under_ddp_is_refused_before_anything_runs(intarsia_host, tmp_path):
+    """A nested run under several processes: DDP's extra rank would re-run the whole outer job."""
+    intarsia_host(plugin)
+    cfg = {**TINY, "pretrain_iterations": 5,
+           "pretrain": {"name": "ocgfn", "batch_size": 8, "env": {"ndim": 2, "height": 4}},
+           "sampler": {"name": "ocgfn-finetune", "env": {"ndim": 2, "height": 4, "reward": "random", "modes": 2}},
+           "fabric": {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}}
+    with pytest.raises(ConfigError, match=r"^pretrain: a nested run cannot run under 2 processes"):
+        run_config(cfg, run_dir=tmp_path)
+    assert not (tmp_path / "pretrain").exists()
+
+
 def test_unknown_sampler_key_names_its_path(intarsia_host, tmp_path):
     intarsia_host(plugin)
     with pytest.raises(ConfigError, match="sampler.bacth_size"):

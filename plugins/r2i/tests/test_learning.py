@@ -41,7 +41,7 @@ def test_s3m_world_model_learns_to_recall_a_cue(cpu_fabric):
         batch = agent._sample_batch()
         with torch.no_grad():
             _, post = agent.wm.loss(batch)
-            pred = agent.wm.predict_rewards(agent.wm.features(post, "output"))["extrinsic"]
+            pred = agent.wm.predict_rewards(post)["extrinsic"]
         term = batch["is_terminal"].bool()
         return float((torch.sign(pred[term]) == batch["rewards"]["extrinsic"][term]).float().mean())
 

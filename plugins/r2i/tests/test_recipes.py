@@ -9,7 +9,7 @@ import pytest
 RECIPES = sorted(plugin.RECIPE_SUMMARIES)
 # both memory recipes shrunk to a few seconds: L=3, 2 envs, tiny networks
 TINY = ["num_envs=2", "env.memory_length=3", "policy.batch_length=5", "policy.learning_starts=40",
-        "policy.batch_size=2", "policy.model.deter=16", "policy.model.units=16", "policy.model.ssm_state=8"]
+        "policy.batch_size=2", "policy.world_model.deter=16", "policy.world_model.units=16", "policy.world_model.ssm_state=8"]
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -19,7 +19,7 @@ def test_recipe_resolves(intarsia_host, name):
     intarsia_host(plugin)
     raw, job, config = prepare(name, [])
     assert job == "train" and config.policy.name in ("r2i", "dreamerv3")
-    assert config.policy.config.model.stoch > 0
+    assert config.policy.config.world_model["stoch"] > 0
 
 
 def test_the_old_dreamerv3_recipe_name_still_resolves_with_a_notice(intarsia_host, capsys):
@@ -53,7 +53,7 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tmp_path, name):
 
     run_dir = tmp_path / "run"
     out = run_cli("run", name, "--run-dir", str(run_dir), *TINY, "steps=200", "policy.train_ratio=4",
-                  "policy.model.head_units=16", "log.tensorboard=false", "checkpoint.every=200", "eval.final=false",
+                  "policy.world_model.head_units=16", "log.tensorboard=false", "checkpoint.every=200", "eval.final=false",
                   "policy.checkpoint_replay=true", "policy.replay_capacity=2000", "fabric.devices=2",
                   "fabric.strategy=ddp", "fabric.accelerator=cpu")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]

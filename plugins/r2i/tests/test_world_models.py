@@ -70,7 +70,7 @@ def test_reward_heads_learn_each_term_separately():
     b = _batch(obs_space, A=2, B=8, T=6, seed=999)
     with torch.no_grad():
         _, post = wm.loss({**b, "rewards": {"extrinsic": torch.zeros(8, 6), "bonus": torch.zeros(8, 6)}})
-        pred = wm.predict_rewards(wm.features(post, "output"))
+        pred = wm.predict_rewards(post)
     assert pred["bonus"].mean() == pytest.approx(2.0, abs=0.3)
     agree = (torch.sign(pred["extrinsic"]) == torch.sign(b["obs"][..., 0])).float().mean()
     assert agree > 0.8

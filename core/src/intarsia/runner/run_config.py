@@ -41,7 +41,8 @@ class FabricConfig:
 
 @dataclass
 class LogConfig:
-    """Metric logging (CSV, TensorBoard), the run directory's root and the report's statistics window."""
+    """Metric logging (the loggers: CSV, TensorBoard, W&B, MLflow, a plugin's), the run directory's root and the
+    report's statistics window."""
 
     every: int = 1000
     """steps (in the job's step unit) between metric logs"""
@@ -52,7 +53,12 @@ class LogConfig:
     progress: bool = True
     """show a rich progress bar (rank 0)"""
     tensorboard: bool = True
-    """also log to TensorBoard when it is installed"""
+    """false drops "tensorboard" from ``loggers`` (the older switch, kept working)"""
+    loggers: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    """the metric loggers, by name (``intarsia list loggers``): "csv" (logs/metrics.csv, which the report and
+    plots read), "tensorboard" (tensorboard/, when installed), "wandb" (W&B, offline under wandb/ when
+    WANDB_API_KEY is unset), "mlflow" (a file store in mlruns/ unless MLFLOW_TRACKING_URI is set), or a
+    plugin's. Each receives every logged metric and the run's config as hyperparameters"""
 
 
 @dataclass
@@ -99,11 +105,14 @@ class RunConfig:
     fabric: FabricConfig = field(default_factory=FabricConfig)
     """where and how to run: Lightning's accelerator, devices, strategy, precision, num_nodes"""
     log: LogConfig = field(default_factory=LogConfig)
-    """metric logging (CSV, TensorBoard), the run directory's root, the report's statistics window"""
+    """metric logging (the loggers), the run directory's root, the report's statistics window"""
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     """how often checkpoints are written and how many are kept"""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """evaluation on rank 0 (during the run and/or at its end)"""
+    launcher: dict[str, Any] | None = None
+    """where ``intarsia sweep`` runs this config's runs: ``name`` (local, slurm) and that launcher's settings
+    (``workers``; ``partition``, ``time``, ``cpus``, ``gpus``, ``mem``, ``account``, ``setup``); a run ignores it"""
 
     def __post_init__(self) -> None:
         # A ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into).

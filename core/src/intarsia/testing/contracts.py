@@ -365,7 +365,9 @@ class LLMContract(abc.ABC):
 
 
 class WorldModelContract(abc.ABC):
-    """Implement ``make_world_model()`` and ``sample_batch()`` (what its ``loss`` takes)."""
+    """Implement ``make_world_model()`` and ``sample_batch()`` (what its ``loss`` takes: ``obs`` (B, T, ...),
+    ``action``, ``is_first``, ``is_terminal``, ``rewards``; see :class:`intarsia.interfaces.WorldModel`).
+    The world model must be built for the reward terms of ``sample_batch()["rewards"]``."""
 
     clause_source = "intarsia.interfaces.WorldModel"
 
@@ -376,6 +378,25 @@ class WorldModelContract(abc.ABC):
     @abc.abstractmethod
     def sample_batch(self):
         """Subclasses return a training batch."""
+
+    def _posteriors(self, wm, batch):
+        import torch
+
+        action = batch["action"]
+        prev = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
+        return wm.observe(wm.encode(batch["obs"]), prev, batch["is_first"])
+
+    @clause("A world model (a torch.nn.Module) that an agent builds by name")
+    def test_is_a_world_model_module(self):
+        import torch
+
+        from intarsia.interfaces import WorldModel
+
+        wm = self.make_world_model()
+        assert isinstance(wm, torch.nn.Module), f"{type(wm).__name__} is not a torch.nn.Module"
+        missing = [m for m in ("initial", "encode", "observe", "imagine_step", "rollout", "features", "feature_dim",
+                               "predict_rewards", "predict_cont", "loss", "stochastic") if not hasattr(wm, m)]
+        assert not missing and isinstance(wm, WorldModel), f"missing: {', '.join(missing)}"
 
     @clause("loss(batch) -> (dict of named scalar terms, posteriors); the agent sums them with its weights")
     def test_loss_terms_are_named_finite_scalars_with_gradients(self):
@@ -395,6 +416,80 @@ class WorldModelContract(abc.ABC):
     def test_initial_state_has_the_batch_axis(self):
         state = self.make_world_model().initial(3)
         assert state and all(v.shape[0] == 3 for v in _leaves(state))
+
+    @clause("observe(embeds, actions, is_first, state=None) -> (posteriors, priors) over a (B, T) sequence; "
+            'features(state, kind="full") -> Tensor[..., feature_dim(kind)]')
+    def test_observe_gives_states_over_the_sequence_and_their_features(self):
+        import torch
+
+        wm, batch = self.make_world_model(), self.sample_batch()
+        B, T = batch["is_first"].shape[:2]
+        with torch.no_grad():
+            post, prior = self._posteriors(wm, batch)
+            for name, states in (("posteriors", post), ("priors", prior)):
+                bad = {k: tuple(v.shape) for k, v in states.items() if tuple(v.shape[:2]) != (B, T)}
+                assert states and not bad, f"{name} without the (B, T) = {(B, T)} leading axes: {bad}"
+                feat = wm.features(states, "full")
+                assert tuple(feat.shape) == (B, T, wm.feature_dim("full")), (
+                    f"features of the {name}: shape {tuple(feat.shape)}, feature_dim('full') = {wm.feature_dim('full')}")
+                assert torch.isfinite(feat).all(), f"features of the {name} are not finite"
+
+    @clause("imagine_step(state, action) -> state (prior transition, for imagination); rollout(): a context "
+            "manager around a run of imagine_step calls")
+    def test_imagination_keeps_the_batch_and_the_features(self):
+        import torch
+
+        wm, batch = self.make_world_model(), self.sample_batch()
+        with torch.no_grad():
+            post, _ = self._posteriors(wm, batch)
+            state = {k: v[:, -1] for k, v in post.items()}
+            B = batch["action"].shape[0]
+            with wm.rollout():
+                for t in range(3):
+                    state = wm.imagine_step(state, batch["action"][:, t])
+            feat = wm.features(state, "full")
+        assert tuple(feat.shape) == (B, wm.feature_dim("full")) and torch.isfinite(feat).all()
+
+    @clause("predict_rewards(state) -> {term: Tensor[...]} (one per reward term it was built for) and "
+            "predict_cont(state) -> Tensor[...] (probability of continuing, in [0, 1])")
+    def test_heads_predict_every_reward_term_and_a_continue_probability(self):
+        import torch
+
+        wm, batch = self.make_world_model(), self.sample_batch()
+        B, T = batch["is_first"].shape[:2]
+        with torch.no_grad():
+            post, _ = self._posteriors(wm, batch)
+            rewards, cont = wm.predict_rewards(post), wm.predict_cont(post)
+        assert set(rewards) == set(batch["rewards"]), f"reward terms {sorted(rewards)}, batch has {sorted(batch['rewards'])}"
+        for term, r in rewards.items():
+            assert tuple(r.shape) == (B, T) and torch.isfinite(r).all(), f"reward/{term}: shape {tuple(r.shape)}"
+        assert tuple(cont.shape) == (B, T) and bool(((cont >= 0) & (cont <= 1)).all()), "continue probabilities"
+
+    @clause("stochastic (bool attribute): False makes observe/imagine_step use latent modes")
+    def test_modes_are_deterministic(self):
+        import torch
+
+        wm, batch = self.make_world_model(), self.sample_batch()
+        wm.stochastic = False
+        with torch.no_grad():
+            a, _ = self._posteriors(wm, batch)
+            b, _ = self._posteriors(wm, batch)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], msg=f"posterior {key!r} differs between two calls")
+
+    @clause("the world model's state_dict loads with torch.load(weights_only=True) and gives the same losses")
+    def test_state_dict_survives_a_weights_only_checkpoint(self):
+        import torch
+
+        a, b = self.make_world_model(), self.make_world_model()
+        b.load_state_dict(_roundtrip(a.state_dict()))
+        a.stochastic = b.stochastic = False
+        batch = self.sample_batch()
+        with torch.no_grad():
+            la, _ = a.loss(batch)
+            lb, _ = b.loss(batch)
+        for key in la:
+            torch.testing.assert_close(la[key], lb[key], msg=f"loss term {key!r} after loading the state dict")
 
 
 class AnalysisContract(abc.ABC):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
+
+from intarsia.runner.run_config import RunConfig
 
 from intarsia.runner.run_config import at_most, check_values
 
@@ -194,13 +196,14 @@ class AccuracyConfig:
 
 
 @dataclass
-class CapprobeConfig:
-    """pre-train -> fine-tune (correlated) -> analyses -> reverse fine-tune -> from-scratch baseline -> report."""
+class CapprobeConfig(RunConfig):
+    """pre-train -> fine-tune (correlated) -> analyses -> reverse fine-tune -> from-scratch baseline -> report.
+    Where to run is the ``fabric:`` section (``fabric.accelerator``, ``fabric.precision``)."""
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"accelerator": "fabric.accelerator", "precision": "fabric.precision"}
 
     job: str = "capprobe"
     """the job's registered name"""
-    recipe: str = ""
-    """set by the loader: which recipe/file this came from"""
     name: str = "capprobe"
     """run name"""
     seed: int = 0
@@ -225,17 +228,13 @@ class CapprobeConfig:
     """the saliency-pruning analysis"""
     prune_k: int = 64
     """K behind ``pruned_original_acc`` / ``random_pruned_original_acc`` (must be one of ``prune.ks``)"""
+    analyses: list[dict] = field(default_factory=list)
+    """further analyses built by name from the registry (``[{name: NAME, option: value, ...}]``), run on the
+    fine-tuned model with the original-task rows (``input_ids``, ``positions``, ``labels``, ``targets``);
+    their metrics are under the report's ``analyses.<name>``"""
     eval_samples: int = 2000
     """size of each generated test set"""
     probe_samples: int = 3000
     """samples the probes are fitted and tested on"""
-    accelerator: str = "auto"
-    """Lightning accelerator (``cpu``, ``gpu``, ``auto``)"""
-    precision: str = "32-true"
-    """Lightning precision (``bf16-mixed`` on recent GPUs)"""
     threshold: float = 0.9
     """accuracy that ``reverse_ft_steps`` and ``scratch_steps`` count the steps to"""
-    meta: dict[str, Any] | None = None
-    """free-form notes copied into the report"""
-    log: dict[str, Any] = field(default_factory=dict)
-    """{dir: ROOT}: where ``intarsia run`` puts run directories"""

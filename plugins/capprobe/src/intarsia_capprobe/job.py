@@ -19,11 +19,10 @@ Run-directory layout::
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
-from intarsia.runner.stages import Stages, write_json
+from intarsia.runner.stages import write_json
 
 from .config import CapprobeConfig
 
@@ -54,11 +53,13 @@ class Experiment:
 
     def train(self, model, stage, *, split: str, lr: float, eval_split: str, seed: int, root: Path, name: str,
               correlation: float = 1.0, prior: str | None = None) -> dict:
+        from intarsia.runner.fabric import trainer_settings
+
         from .training import train_stage
 
         data = self.task.dataset(split, stage.samples, seed, correlation=correlation, prior=prior)
         return train_stage(model, data, stage, lr=lr, seed=seed, eval_data=self.eval[eval_split],
-                           accelerator=self.config.accelerator, precision=self.config.precision,
+                           where=trainer_settings(self.config),
                            log_dir=root / "logs", name=name)
 
     def accuracies(self, model) -> dict[str, float]:
@@ -80,7 +81,6 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
     _check(config)
     root = Path(run.dir)
     (root / "models").mkdir(parents=True, exist_ok=True)
-    stages = Stages(root, prefix="capprobe")
     exp = Experiment(config)
     t_start = time.perf_counter()
     pre_lr = config.pretrain.lr
@@ -94,7 +94,7 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
 
     priors = [config.task.prior] + [p for p in (config.sweep.priors if config.sweep.enabled else [])
                                     if p != config.task.prior]
-    pre = {p: stages.run(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
+    pre = {p: run.stage(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
 
     def finetune() -> dict:
         model = MiniGPT.load(root / "models" / f"pretrain_{config.task.prior}.pt")
@@ -104,8 +104,8 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         model.save(root / "models" / "finetune.pt")
         return {**out, "accuracies": exp.accuracies(model)}
 
-    ft = stages.run("finetune", finetune)
-    analyses = stages.run("analyses", lambda: analyze_run(root, config, exp=exp))
+    ft = run.stage("finetune", finetune)
+    analyses = run.stage("analyses", lambda: analyze_run(root, config, exp=exp, registry=run.registry))
 
     def steps_stage(start: str | None, stage, name: str) -> dict:
         model = MiniGPT.load(root / "models" / start) if start else exp.new_model(config.seed + 7)
@@ -116,17 +116,18 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         reached = steps_to(out["curve"], config.threshold)
         return {**out, "steps_to_threshold": reached}
 
-    reverse = stages.run("reverse", lambda: steps_stage("finetune.pt", config.reverse, "reverse"))
-    scratch = stages.run("scratch", lambda: steps_stage(None, config.scratch, "scratch"))
+    reverse = run.stage("reverse", lambda: steps_stage("finetune.pt", config.reverse, "reverse"))
+    scratch = run.stage("scratch", lambda: steps_stage(None, config.scratch, "scratch"))
 
-    grid = []
+    grid, cells = [], []
     if config.sweep.enabled:
         for prior in config.sweep.priors:
             for ratio in config.sweep.lr_ratios:
                 for corr in config.sweep.correlations:
                     name = f"sweep_{prior}_lr{ratio:g}_c{corr:g}"
-                    cell = stages.run(name, lambda prior=prior, ratio=ratio, corr=corr: _sweep_cell(
+                    cell = run.stage(name, lambda prior=prior, ratio=ratio, corr=corr: _sweep_cell(
                         exp, root, prior, ratio, corr))
+                    cells.append(cell)
                     grid.append({"prior": prior, "lr_ratio": ratio, "correlation": corr,
                                  **{k: cell["accuracies"][k] for k in ("original", "correlated", "uncorrelated")}})
 
@@ -143,19 +144,21 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         "reverse_ft_steps": rev_steps if rev_steps is not None else reverse["steps"],
         "scratch_steps": scr_steps if scr_steps is not None else scratch["steps"],
     }
-    return {
-        "metrics": metrics,
-        "reverse_reached": rev_steps is not None, "scratch_reached": scr_steps is not None,
-        "pretrain_accuracies": {p: r["accuracies"] for p, r in pre.items()},
-        "finetune_accuracies": ft["accuracies"],
-        "probe_before": analyses["probe_before"], "probe_after": analyses["probe_after"],
-        "probe_random_init_best": analyses.get("probe_random_init_best"),
-        "pruning_curve": analyses["pruning"]["curve"], "grid": grid,
-        "reverse_curve": reverse["curve"], "scratch_curve": scratch["curve"],
-        "figures": figures, "seed": config.seed, "meta": config.meta,
-        "seconds": round(time.perf_counter() - t_start, 2),
-        "stage_seconds": {p.stem: json.loads(p.read_text()).get("seconds") for p in sorted((root / "stages").glob("*.json"))},
-    }
+    stage_steps = [r["steps"] for r in (*pre.values(), ft, reverse, scratch)]
+    return run.report(
+        steps=int(sum(stage_steps) + sum(c["steps"] for c in cells)), unit="optimizer steps", metrics=metrics,
+        training={"stage_seconds": run.stage_seconds(), "reverse_reached": rev_steps is not None,
+                  "scratch_reached": scr_steps is not None},
+        artifacts=["config.yaml", "analyses.json", "models/finetune.pt", *figures,
+                   "probe_pretrained.png", "probe_finetuned.png",
+                   *analyses.get("extra_figures", [])],
+        seconds=time.perf_counter() - t_start,
+        pretrain_accuracies={p: r["accuracies"] for p, r in pre.items()},
+        finetune_accuracies=ft["accuracies"],
+        probe_before=analyses["probe_before"], probe_after=analyses["probe_after"],
+        probe_random_init_best=analyses.get("probe_random_init_best"),
+        pruning_curve=analyses["pruning"]["curve"], grid=grid, analyses=analyses.get("extra", {}),
+        reverse_curve=reverse["curve"], scratch_curve=scratch["curve"], figures=figures)
 
 
 def _sweep_cell(exp: Experiment, root: Path, prior: str, ratio: float, corr: float) -> dict:
@@ -184,15 +187,18 @@ def _check(config: CapprobeConfig) -> None:
         raise ConfigError(f"task.kind must be 'counter' or 'pcfg', got {config.task.kind!r}")
 
 
-def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | None = None) -> dict:
+def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | None = None, registry=None) -> dict:
     """Probes (pre-trained vs fine-tuned, per block), saliency vs random pruning of the fine-tuned model on
-    the original task, exact match on every eval set. Writes ``analyses.json`` and returns it."""
+    the original task, exact match on every eval set, and the analyses ``config.analyses`` names, each built
+    by name from the registry. Writes ``analyses.json`` and returns it."""
+    from intarsia.build import build
     from intarsia.errors import IntarsiaError
 
-    from .accuracy import ExactMatch
     from .model import MiniGPT
-    from .probing import LinearProbe
-    from .pruning import SaliencyPruning
+
+    def analysis(name: str, options=None):
+        return build("analyses", name, dataclasses.asdict(options) if dataclasses.is_dataclass(options) else options,
+                     registry=registry)
 
     root = Path(root)
     pre_path, ft_path = root / "models" / f"pretrain_{config.task.prior}.pt", root / "models" / "finetune.pt"
@@ -202,17 +208,25 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
                                 "fine-tuning stages first")
     exp = exp or Experiment(config)
     pre, ft = MiniGPT.load(pre_path), MiniGPT.load(ft_path)
-    probe = LinearProbe(config.probe)
+    probe = analysis("linear-probe", config.probe)
     data = exp.original_rows()
     before, after = probe.run(pre, data), probe.run(ft, data)
     # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
     control = probe.run(exp.new_model(config.seed + 99), data)
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
-    pruning = SaliencyPruning(config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
+    pruning = analysis("saliency-pruning", config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
                                                       "labels": saliency_set["labels"], "eval": prune_data})
-    acc = {"pretrained": ExactMatch().run(pre, exp.eval)["metrics"],
-           "finetuned": ExactMatch().run(ft, exp.eval)["metrics"]}
+    exact = analysis("exact-match")
+    acc = {"pretrained": exact.run(pre, exp.eval)["metrics"], "finetuned": exact.run(ft, exp.eval)["metrics"]}
+    extra, extra_figures = {}, []
+    for spec in config.analyses:  # further analyses, by name: the fine-tuned model on the original-task rows
+        name = str(spec.get("name", ""))
+        result = analysis(name, {k: v for k, v in spec.items() if k != "name"}).run(ft, data)
+        extra[name] = {k: float(v) for k, v in result.get("metrics", {}).items()}
+        for fig_name, fig in (result.get("figures") or {}).items():
+            fig.savefig(root / f"{name}_{fig_name}.png", dpi=100)
+            extra_figures.append(f"{name}_{fig_name}.png")
     blocks = lambda m: {k: v for k, v in m.items() if k.startswith("probe/blocks")}  # noqa: E731
     out = {
         "probe_before": before["results"], "probe_after": after["results"],
@@ -222,6 +236,7 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "probe_random_init_best": max(blocks(control["metrics"]).values()),
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
         "accuracy": acc,
+        "extra": extra, "extra_figures": extra_figures,
     }
     write_json(root / "analyses.json", out)
     for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),

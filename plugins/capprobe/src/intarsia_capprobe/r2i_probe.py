@@ -3,16 +3,18 @@ states, per layer, against the steps since the cue (beyond the paper: the probe 
 plugin's model; needs ``intarsia-r2i``).
 
 The task is BSuite memory_length (``MemoryLength-v0``): a context bit is shown at t = 0 only and must be
-reported at t = L. The agent acts greedily while its world model's posterior states are recorded: for every
-S5 layer the complex SSM state (real and imaginary parts) and, as the layer the actor reads, ``deter``.
-The posterior logits (``posterior``: the current observation's latent) are recorded too. One probe per
+reported at t = L. The agent acts greedily, then its latent features of those episodes are read through the
+public :class:`intarsia.interfaces.Probeable` interface (``agent.latent_features(obs_seq, actions_seq)``):
+for the R2I agent, every S5 layer's complex SSM state (``ssm.<i>``, real and imaginary parts), ``deter``
+(the output state), ``posterior`` (the current observation's latent logits) and ``features`` (what the
+actor reads). One probe per
 (layer, t) predicts the bit from the state at step t, fitted on a share of the episodes and scored on the
 rest. A layer that holds the cue keeps its probe near 1.0 up to the query step; chance is 0.5. The cue is
 observed at t = 0, where only ``posterior`` can know it: the SSM reads the previous step's posterior
 sample, so the cue enters the SSM states at t = 1 (a probe above chance at t = 0 would be a leak).
 
-``R2IMemoryProbe.run(agent, env_factory)`` takes an R2I agent (``intarsia_r2i.agent.R2IAgent``; anything with
-``act`` and a ``wm`` whose posterior state has ``hidden`` and ``deter``) and a zero-argument env factory.
+``R2IMemoryProbe.run(agent, env_factory)`` takes an agent with ``act`` and ``latent_features`` (a policy that is
+:class:`intarsia.interfaces.Probeable`, such as ``r2i`` or ``dreamerv3``) and a zero-argument env factory.
 """
 
 from __future__ import annotations
@@ -44,30 +46,24 @@ class R2IProbeConfig:
 
 
 def record_states(agent, env_factory, episodes: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Run ``episodes`` greedy episodes in lockstep; returns layer -> (episodes, T, width) states up to the
-    query step and the cue bit per episode."""
-    import torch
-
+    """Run ``episodes`` greedy episodes in lockstep, then read the agent's per-step latent features through
+    :class:`intarsia.interfaces.Probeable`; returns name -> (episodes, T, width) up to the query step and
+    the cue bit per episode."""
     envs = [env_factory() for _ in range(episodes)]
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     cues = np.array([int(o[2] > 0) for o in obs])
     length = int(envs[0].unwrapped.memory_length)
-    states: dict[str, list[np.ndarray]] = {}
+    obs_seq, actions_seq = [], []
     state, reset = None, np.ones(episodes, dtype=bool)
-    with torch.no_grad():
-        for _t in range(length + 1):  # t = 0 .. L: the query is shown at t = L
-            actions, state = agent.act(np.stack(obs), state, explore=False, reset=reset)
-            post = state[0]
-            hidden = post["hidden"]  # (B, layers, P) complex
-            for i in range(hidden.shape[1]):
-                h = hidden[:, i]
-                states.setdefault(f"ssm.{i}", []).append(torch.cat([h.real, h.imag], -1).float().cpu().numpy())
-            states.setdefault("deter", []).append(post["deter"].float().cpu().numpy())
-            states.setdefault("posterior", []).append(post["logit"].flatten(1).float().cpu().numpy())
-            reset = np.zeros(episodes, dtype=bool)
-            if _t < length:
-                obs = [env.step(int(np.asarray(a).reshape(-1)[0]))[0] for env, a in zip(envs, actions)]
-    return {k: np.stack(v, 1) for k, v in states.items()}, cues
+    for _t in range(length + 1):  # t = 0 .. L: the query is shown at t = L
+        actions, state = agent.act(np.stack(obs), state, explore=False, reset=reset)
+        obs_seq.append(np.stack(obs))
+        actions_seq.append(np.asarray(actions))
+        reset = np.zeros(episodes, dtype=bool)
+        if _t < length:
+            obs = [env.step(int(np.asarray(a).reshape(-1)[0]))[0] for env, a in zip(envs, actions)]
+    feats = agent.latent_features(np.stack(obs_seq), np.stack(actions_seq))  # name -> (T, B, D)
+    return {k: v.detach().float().cpu().numpy().transpose(1, 0, 2) for k, v in feats.items()}, cues
 
 
 def memory_probe_figure(curves: dict[str, list[float]], chance: float):
@@ -105,15 +101,12 @@ class R2IMemoryProbe:
         cfg = self.config
         if not callable(data):
             raise ValueError("r2i-memory-probe: data must be a zero-argument env factory")
-        agent = model
-        wm = agent.wm
-        modes = [(m, m.training) for m in wm.modules()]
-        wm.eval()
-        try:
-            states, cues = record_states(agent, data, cfg.episodes, cfg.seed)
-        finally:
-            for m, mode in modes:
-                m.train(mode)
+        from intarsia.interfaces import Probeable
+
+        if not isinstance(model, Probeable):
+            raise ValueError(f"r2i-memory-probe: {type(model).__name__} has no latent_features (intarsia.interfaces."
+                             "Probeable), so its latent states cannot be probed")
+        states, cues = record_states(model, data, cfg.episodes, cfg.seed)
         probe_cfg = ProbeConfig(train_fraction=cfg.train_fraction, C=cfg.C, seed=cfg.seed)
         curves: dict[str, list[float]] = {}
         chance = 0.0

@@ -74,10 +74,11 @@ def _module(model: torch.nn.Module, stage: StageConfig, lr: float, eval_data: di
 
 
 def train_stage(model: torch.nn.Module, train_ds, stage: StageConfig, *, lr: float, seed: int,
-                eval_data: dict | None = None, accelerator: str = "auto", precision: str = "32-true",
+                eval_data: dict | None = None, where: dict | None = None,
                 log_dir: str | Path | None = None, name: str = "stage") -> dict:
     """Train ``model`` in place on ``train_ds`` (a generated HF dataset); returns the learning curve,
-    the step the eval accuracy first reached ``stage.stop_at`` (None if never) and the steps taken."""
+    the step the eval accuracy first reached ``stage.stop_at`` (None if never) and the steps taken. ``where``:
+    the Trainer's accelerator, devices, strategy, precision and nodes (from the job's ``fabric:`` section)."""
     import lightning as L
     from torch.utils.data import DataLoader
 
@@ -94,7 +95,7 @@ def train_stage(model: torch.nn.Module, train_ds, stage: StageConfig, *, lr: flo
 
         logger = CSVLogger(str(log_dir), name=name, version="")
     trainer = L.Trainer(max_steps=stage.steps, max_epochs=math.ceil(stage.steps / len(loader)) + 1,
-                        accelerator=accelerator, devices=1, precision=precision, logger=logger,
+                        **{"accelerator": "auto", "devices": 1, **(where or {})}, logger=logger,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, log_every_n_steps=max(1, min(50, stage.eval_every or 50)))
     trainer.fit(module, loader)

@@ -7,7 +7,9 @@ states a value, and say so; CPU-sized choices are made in the recipes, not here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
+
+from intarsia.runner.run_config import CheckpointConfig, RunConfig
 
 from intarsia.runner.run_config import at_most, check_values
 
@@ -150,10 +152,6 @@ class TrainerConfig:
     """AdamW learning rate (official 1e-3)"""
     weight_decay: float = 0.01
     """AdamW weight decay (official 0.01)"""
-    accelerator: str = "auto"
-    """Lightning accelerator ("cpu", "gpu", "auto")"""
-    threads: int = 0
-    """torch CPU threads (0: leave torch's default)"""
     max_minutes: float = 0.0
     """stop training after this wall time (0: no limit); the report says if it stopped"""
     eval_every: int = 0
@@ -166,13 +164,21 @@ class TrainerConfig:
 
 
 @dataclass
-class CRLJobConfig:
+class CRLCheckpointConfig(CheckpointConfig):
+    """The fit's checkpoints in the run's store."""
+
+    every: int = 0
+    """optimizer steps between checkpoints (0: at the end of every epoch, and at the end)"""
+
+
+@dataclass
+class CRLJobConfig(RunConfig):
     """Generate the pairs, train an encoder on the sparse-perturbation objective, evaluate MCC / R²."""
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"train.accelerator": "fabric.accelerator", "train.threads": "cpu_threads"}
 
     job: str = "crl"
     """the job's registered name"""
-    recipe: str = ""
-    """set by the loader"""
     name: str = "crl"
     """run name"""
     seed: int = 0
@@ -184,13 +190,11 @@ class CRLJobConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     """the sparse-perturbation objective and its weights"""
     train: TrainerConfig = field(default_factory=TrainerConfig)
-    """the Lightning Trainer: epochs, batch size, optimiser, accelerator"""
+    """the Lightning Trainer: epochs, batch size, optimiser (where it runs: the fabric section)"""
     plots: bool = True
     """write latents.png (z against the truth) and slots.png (slot masks)"""
-    meta: dict[str, Any] | None = None
-    """free-form notes copied into the report"""
-    log: dict[str, Any] = field(default_factory=dict)
-    """{dir: ROOT}: where `intarsia run` puts run directories"""
+    checkpoint: CRLCheckpointConfig = field(default_factory=CRLCheckpointConfig)
+    """the fit's checkpoints: every epoch by default (``every`` counts optimizer steps)"""
 
 
 @dataclass

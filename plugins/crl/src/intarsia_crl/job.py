@@ -3,11 +3,15 @@
 Run directory::
 
     config.yaml                 the resolved config (written by the runner)
-    checkpoints/last.ckpt       Lightning's checkpoint after every epoch (``intarsia resume`` continues it)
+    checkpoints/                the fit's checkpoints in the run's store, every epoch by default
+                                (``checkpoint.every``; ``intarsia resume`` continues the fit)
     logs/metrics.csv            loss terms per step (and held-out MCC every ``train.eval_every`` epochs)
     encoder.pt                  the trained encoder (build it with ``build("encoders", "crl-slots", ...)``)
     latents.png, slots.png      learned latents against the truth; slot attention and decoder masks
-    report.json                 ``metrics``: mcc, mcc_spearman, r2 and mcc_<p>, r2_<p> per property
+    report.json                 ``steps`` in optimizer steps; ``metrics``: mcc, mcc_spearman, r2 and
+                                mcc_<p>, r2_<p> per property
+
+Where to run is the ``fabric:`` section (``fabric.accelerator``, ``fabric.devices``, ``fabric.precision``).
 """
 
 from __future__ import annotations
@@ -70,9 +74,6 @@ class _HeldOutMCC:
 def run_crl(config: CRLJobConfig, *, run) -> dict:
     """The job factory: ``factory(config, *, run)`` -> report dict."""
     import lightning as L
-    import torch
-    from intarsia.runner.metrics_csv import checkpoint_global_step, trainer_csv_logger
-    from lightning.pytorch.callbacks import ModelCheckpoint
 
     from .encoders import save_encoder
     from .metrics import property_scores
@@ -83,55 +84,43 @@ def run_crl(config: CRLJobConfig, *, run) -> dict:
     _validate(config)
     t0 = time.perf_counter()
     root = Path(run.dir)
-    root.mkdir(parents=True, exist_ok=True)
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
+    t = config.train
+    callbacks = []
     s = config.sprites
     train_t = to_tensors(make_pairs(s, s.num_pairs, config.seed))
     val_t = to_tensors(make_pairs(s, s.val_pairs, config.seed + 1))
     data_seconds = time.perf_counter() - t0
 
+    names = column_properties(config)
+    if t.eval_every:
+        callbacks.append(_HeldOutMCC(val_t, t.eval_every, names))
+    trainer = run.trainer(config, callbacks=callbacks, max_epochs=t.epochs, log_every_n_steps=10,
+                          max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None)
     L.seed_everything(config.seed, workers=False, verbose=False)
     module = CRLModule(config)
-    names = column_properties(config)
-    ckpt_dir = root / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, every_n_epochs=1)]  # the latest epoch
-    if config.train.eval_every:
-        callbacks.append(_HeldOutMCC(val_t, config.train.eval_every, names))
-    t = config.train
-    resume = run.resume and last.exists()
-    # a resumed fit keeps the metrics rows its checkpoint had seen (the stock CSVLogger deletes the file)
-    logger = trainer_csv_logger(str(root), "logs", resume_step=checkpoint_global_step(last) if resume else None)
-    trainer = L.Trainer(
-        max_epochs=t.epochs, accelerator=t.accelerator, devices=1, logger=logger,
-        callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=10, max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
-    )
     t_fit = time.perf_counter()
-    trainer.fit(module, loader(train_t, t.batch_size, shuffle=True, seed=config.seed),
-                ckpt_path=str(last) if resume else None)
+    run.fit(trainer, module, loader(train_t, t.batch_size, shuffle=True, seed=config.seed))
     fit_seconds = time.perf_counter() - t_fit
 
     lat = read_latents(module, val_t)
     metrics = property_scores(lat["true"], lat["learned"], names)
-    save_encoder(root / "encoder.pt", module.encoder, kind=config.model.encoder, model=config.model,
-                 image_size=s.image_size, num_objects=s.num_objects, properties=list(s.properties),
-                 heads=getattr(module, "heads", None))
-    if config.plots:
-        latents_figure(lat["true"], lat["learned"], names, root / "latents.png",
-                       title=f"{config.name}: MCC {metrics['mcc']:.3f}")
-        if "attn" in lat:
-            slots_figure(val_t["x1"][: len(lat["attn"])].numpy(), lat["attn"], root / "slots.png",
-                         lat.get("masks"), lat.get("recon"))
-    return {
-        "recipe": config.recipe,
-        "steps": int(trainer.global_step),
-        "epochs": int(trainer.current_epoch),
-        "seconds": round(time.perf_counter() - t0, 2),
-        "metrics": metrics,
-        "timings": {"data_seconds": round(data_seconds, 2), "fit_seconds": round(fit_seconds, 2)},
-        "stopped_by_time_limit": bool(t.max_minutes) and trainer.current_epoch < t.epochs,
-        "seed": config.seed,
-        "meta": config.meta or {},
-    }
+    artifacts = ["config.yaml", "logs/metrics.csv"]
+    if trainer.is_global_zero:
+        save_encoder(root / "encoder.pt", module.encoder, kind=config.model.encoder, model=config.model,
+                     image_size=s.image_size, num_objects=s.num_objects, properties=list(s.properties),
+                     heads=getattr(module, "heads", None))
+        artifacts.append("encoder.pt")
+        if config.plots:
+            latents_figure(lat["true"], lat["learned"], names, root / "latents.png",
+                           title=f"{config.name}: MCC {metrics['mcc']:.3f}")
+            artifacts.append("latents.png")
+            if "attn" in lat:
+                slots_figure(val_t["x1"][: len(lat["attn"])].numpy(), lat["attn"], root / "slots.png",
+                             lat.get("masks"), lat.get("recon"))
+                artifacts.append("slots.png")
+    return run.report(
+        steps=int(trainer.global_step), unit="optimizer steps", metrics=metrics,
+        training={"epochs": int(trainer.current_epoch), "data_seconds": round(data_seconds, 2),
+                  "fit_seconds": round(fit_seconds, 2),
+                  "stopped_by_time_limit": bool(t.max_minutes) and trainer.current_epoch < t.epochs},
+        artifacts=artifacts, seconds=time.perf_counter() - t0)

@@ -10,14 +10,17 @@ Loss terms (each logged under ``loss/<name>``; the total is their weighted sum):
 
 from __future__ import annotations
 
+import dataclasses
+
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from intarsia.build import build
 
 from .config import CRLJobConfig
 from .matching import match, object_candidates
-from .networks import BroadcastDecoder, FlatEncoder, PropertyHeads, SlotEncoder
+from .networks import BroadcastDecoder, PropertyHeads
 
 
 class CRLModule(L.LightningModule):
@@ -26,17 +29,17 @@ class CRLModule(L.LightningModule):
         self.config = config
         m, s = config.model, config.sprites
         self.num_objects, self.num_properties = s.num_objects, len(s.properties)
+        if m.encoder not in ("slots", "flat"):
+            raise ValueError(f"model.encoder must be 'slots' or 'flat', got {m.encoder!r}")
+        # the encoder is the registered one (``crl-slots`` / ``crl-flat``), built by name like any component
+        self.encoder = build("encoders", f"crl-{m.encoder}", {
+            "image_size": s.image_size, "num_objects": s.num_objects, "num_properties": self.num_properties,
+            "model": dataclasses.asdict(m)}).train()
         if m.encoder == "slots":
-            self.encoder = SlotEncoder(m, image_size=s.image_size, num_objects=s.num_objects)
             self.heads = PropertyHeads(m.slot_dim, self.num_properties)
             self.decoder = (BroadcastDecoder(m.slot_dim, m.decoder_channels, s.image_size // m.recon_downsample,
                                              m.decoder_init_size)
                             if m.decoder else None)
-        elif m.encoder == "flat":
-            self.encoder = FlatEncoder(m, image_size=s.image_size, num_objects=s.num_objects,
-                                       num_properties=self.num_properties)
-        else:
-            raise ValueError(f"model.encoder must be 'slots' or 'flat', got {m.encoder!r}")
         if config.loss.mechanism not in ("known", "unknown"):
             raise ValueError(f"loss.mechanism must be 'known' or 'unknown', got {config.loss.mechanism!r}")
 

@@ -33,7 +33,7 @@ class RND(nn.Module):
 class Explorer:
     def __init__(self, config: ExplorerConfig, env: DAGEnv, fabric):
         self.config, self.env, self.fabric = config, env, fabric
-        net = GFlowNetHeads(env.feature_dim, env.n_actions, config.hidden, 2)
+        net = GFlowNetHeads(env.feature_dim, env.n_actions, config.hidden, 2).train_only(flow=False, log_z=True)  # TB
         rnd = RND(env.feature_dim, config.hidden)
         opt = torch.optim.Adam([{"params": net.network_parameters(), "lr": config.lr},
                                 {"params": [net.log_z], "lr": config.lr_logz},
@@ -42,7 +42,8 @@ class Explorer:
         self.opt = fabric.setup_optimizers(opt)
 
     def _logits(self, states, rows=None):
-        return self.net.forward_logits(self.env.features(states))
+        # rollouts, without gradients: the bare network (the loss's forward goes through the wrapper)
+        return self.net.module.forward_logits(self.env.features(states))
 
     def step(self, n: int) -> tuple[Trajectories, dict[str, float]]:
         """Draw ``n`` trajectories, train on them (TB on novelty + the RND predictor), return them."""

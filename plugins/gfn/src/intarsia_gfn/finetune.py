@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from intarsia.errors import ConfigError
+from intarsia.safe_load import load_torch_file
 from torch import nn
 
 from .config import EnvConfig, FinetuneConfig, NetworkConfig
@@ -89,10 +90,7 @@ def load_pretrained(path: str, device) -> dict:
         p = p / "model.pt"
     if not p.is_file():
         raise ConfigError(f"pretrained: {str(p)!r} does not exist")
-    try:
-        state = torch.load(p, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise ConfigError(f"pretrained: cannot load {str(p)!r}: {exc}") from None
+    state = load_torch_file(p, what="pretrained model", map_location=device)
     if not isinstance(state, dict) or state.get("kind") != "ocgfn":
         raise ConfigError(f"pretrained: {str(p)!r} is not an OC-GFN model.pt")
     return state
@@ -143,6 +141,13 @@ class AmortizedModel(nn.Module):
         self.outcomes = OutcomeSampler(env.feature_dim + env.n_actions, env.outcome_tokens, env.outcome_vocab,
                                        hidden, layers)
 
+    def forward(self, features: torch.Tensor, actions: torch.Tensor, cond: torch.Tensor,
+                tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (log N(s, a) (k,), log q(y | s, a) (k,)): the loss's one call, through the DDP wrapper, so that
+        both parts' gradients are averaged over the ranks."""
+        log_n = self.numerator(features).gather(1, actions[:, None]).squeeze(1)
+        return log_n, self.outcomes.log_prob(cond, tokens)
+
 
 class AmortizedFinetune:
     """The ``ocgfn-finetune`` sampler. ``trajectories`` counts the fine-tuned policy's rollouts;
@@ -167,7 +172,8 @@ class AmortizedFinetune:
         self._reference = None
 
     def _logits(self, states, rows=None):
-        return self.model.numerator(self.env.features(states))
+        # rollouts, without gradients: the bare model (the loss's forward goes through the wrapper)
+        return self.model.module.numerator(self.env.features(states))
 
     def _query(self, outcomes: torch.Tensor) -> torch.Tensor:
         self.queried = torch.unique(torch.cat([self.queried, outcomes]), dim=0)
@@ -191,13 +197,12 @@ class AmortizedFinetune:
         s, a = visited[pair[:, 0]].repeat_interleave(k, 0), pair[:, 1].repeat_interleave(k, 0)
         fs = env.features(s)
         cond = torch.cat([fs, nn.functional.one_hot(a, env.n_actions).float()], 1)
-        y = env.from_tokens(self.model.outcomes.sample(cond, cfg.outcome_epsilon))
+        y = env.from_tokens(self.model.module.outcomes.sample(cond, cfg.outcome_epsilon))
         with torch.no_grad():
             pf, _, logf = self.frozen.net(torch.cat([fs, env.features(y)], 1))
             log_pf = masked_log_softmax(pf, env.forward_mask(s)).gather(1, a[:, None]).squeeze(1)
             target = self._query(y).float() + logf + log_pf
-        log_n = self.model.numerator(fs).gather(1, a[:, None]).squeeze(1)
-        log_q = self.model.outcomes.log_prob(cond, env.to_tokens(y))
+        log_n, log_q = self.model(fs, a, cond, env.to_tokens(y))
         residual = log_n + log_q - target
         loss = residual.pow(2).mean()
         self.opt.zero_grad(set_to_none=True)

@@ -39,7 +39,8 @@ class GFlowNet:
         self.config, self.fabric = config, fabric
         self.env = env if env is not None else make_env(config.env, device=fabric.device)
         net = GFlowNetHeads(self.env.feature_dim, self.env.n_actions, config.network.hidden, config.network.layers,
-                            config.network.uniform_backward)
+                            config.network.uniform_backward).train_only(flow=config.loss != "tb",
+                                                                        log_z=config.loss == "tb")
         opt = torch.optim.Adam([{"params": net.network_parameters(), "lr": config.lr},
                                 {"params": [net.log_z], "lr": config.lr_logz}], foreach=True)
         self.net, self.opt = fabric.setup(net, opt)
@@ -49,8 +50,10 @@ class GFlowNet:
         self._table = None
 
     # -- the policies as the rollouts need them ------------------------------------------------------------
+    # Rollouts draw without gradients from the bare network; the loss's one forward goes through the
+    # wrapper (``score``), so that DDP's hooks see it.
     def _forward_logits(self, states, rows=None):
-        return self.net.forward_logits(self.env.features(states))
+        return self.net.module.forward_logits(self.env.features(states))
 
     def _score_in_rollout(self, n_replay: int) -> bool:
         """Score a batch during its rollout (see ``sample_and_score``) when it is all on-policy, large
@@ -59,7 +62,7 @@ class GFlowNet:
         return n_replay == 0 and self.config.batch_size >= GATHER_FROM and self.fabric.world_size == 1
 
     def _backward_logits(self, states, rows=None):
-        return self.net(self.env.features(states))[1]
+        return self.net.module(self.env.features(states))[1]
 
     # -- Sampler -------------------------------------------------------------------------------------------
     def update(self, step: int) -> dict[str, float]:

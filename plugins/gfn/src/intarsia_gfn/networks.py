@@ -41,6 +41,14 @@ class GFlowNetHeads(nn.Module):
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.trunk(x))
 
+    def train_only(self, *, flow: bool, log_z: bool) -> GFlowNetHeads:
+        """Freeze the heads the objective never reads (TB: the state flow; DB, SubTB, OC-GFN: log Z). Under
+        DDP every trainable parameter must receive a gradient in each backward, or the gradient reduction
+        fails; frozen, they still stay in the state dict, so checkpoints and ``model.pt`` keep their keys."""
+        self.flow_head.requires_grad_(flow)
+        self.log_z.requires_grad_(log_z)
+        return self
+
     def network_parameters(self):
         return [p for name, p in self.named_parameters() if name != "log_z"]
 

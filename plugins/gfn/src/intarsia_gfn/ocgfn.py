@@ -66,7 +66,7 @@ class OutcomeConditionedGFlowNet:
         self.env = env if env is not None else make_env(config.env, device=fabric.device)
         e = self.env
         net = GFlowNetHeads(2 * e.feature_dim, e.n_actions, config.network.hidden, config.network.layers,
-                            config.network.uniform_backward)
+                            config.network.uniform_backward).train_only(flow=True, log_z=False)  # DB
         self.net, self.opt = fabric.setup(net, torch.optim.Adam(net.network_parameters(), lr=config.lr, foreach=True))
         self.explorer = Explorer(config.explorer, e, fabric) if config.explorer.enabled else None
         self.modes = ModeTracker(e)
@@ -78,7 +78,8 @@ class OutcomeConditionedGFlowNet:
         cond = self.env.features(outcomes)
 
         def logits(states, rows):
-            return self.net.forward_logits(torch.cat([self.env.features(states), cond[rows]], 1))
+            # a rollout, without gradients: the bare network (the loss's forward goes through the wrapper)
+            return self.net.module.forward_logits(torch.cat([self.env.features(states), cond[rows]], 1))
 
         return logits
 

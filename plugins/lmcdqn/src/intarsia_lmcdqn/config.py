@@ -49,9 +49,9 @@ class DQNConfig:
     buffer_size: int = 10_000
     """uniform replay capacity, in transitions (per rank)"""
     learning_starts: int = 32
-    """env steps (per rank) before the first update (authors: one batch)"""
+    """global env steps (all ranks) before the first update (authors: one batch)"""
     train_every: int = 10
-    """env steps (per rank) between training rounds (Tianshou step_per_collect)"""
+    """global env steps between training rounds (Tianshou step_per_collect)"""
     updates_per_round: int = 10
     """updates per round (= update_per_step * step_per_collect)"""
     checkpoint_replay: bool = False
@@ -62,7 +62,7 @@ class DQNConfig:
     eps_end: float = 0.01
     """final epsilon"""
     eps_decay_steps: int = 10_000
-    """env steps (per rank) of linear decay"""
+    """global env steps of linear decay"""
     eps_eval: float = 0.0
     """epsilon when act(explore=False)"""
     # --- reproducibility ---

@@ -87,13 +87,18 @@ def validate(config: PipelineConfig, root: Path, stages: Stages, registry=None) 
             raise ConfigError(str(exc)) from None
     if not config.skip_train:
         from intarsia.runner.api import prepare
+        from intarsia.runner.fabric import refuse_nested_multiprocess
 
         for name, with_motif in (("agent", True), ("baseline", False)):
             if (name == "agent" or config.baseline) and stages.done(name) is None:
+                raw = train_config(config, root, name, with_motif=with_motif)
                 try:
-                    prepare(train_config(config, root, name, with_motif=with_motif), registry=registry)
+                    prepare(raw, registry=registry)
                 except ConfigError as exc:
                     raise ConfigError(f"train (the {name} stage's run): {exc}") from None
+                # the stage is a run nested in this one: one process (train on several devices with
+                # skip_train and a train run of its own on the reward model)
+                refuse_nested_multiprocess(f"train.fabric (the {name} stage's run)", raw.get("fabric"))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -12,16 +12,17 @@ multiplied by their coefficients).
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn as nn
+from intarsia.metric_means import MetricMeans
+from intarsia.schedule import TrainSchedule
 
 from .config import AgentConfig
 from .nets import MLP, TwoHotSymlog, unimix_logits
 from .replay import SequenceReplay
-from .world_model import WORLD_MODELS, action_layout
+from .world_model import action_layout
 
 
 def obs_to_array(space, obs) -> np.ndarray:
@@ -37,6 +38,22 @@ def obs_to_array(space, obs) -> np.ndarray:
     if len(space.shape) == 3 and space.dtype == np.uint8:
         return obs.astype(np.uint8)
     return obs.reshape(len(obs), -1).astype(np.float32)
+
+
+def _all_reduce_mean(grads: list[torch.Tensor], world_size: int) -> None:
+    """Average gradients over the ranks in place: one flat all-reduce per dtype (not one call, and one
+    barrier, per tensor). Every rank passes the same tensors in the same order."""
+    import torch.distributed as dist
+
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+    for g in grads:
+        by_dtype.setdefault(g.dtype, []).append(g)
+    for same in by_dtype.values():
+        flat = torch.cat([g.reshape(-1) for g in same])
+        dist.all_reduce(flat)  # a sum: gloo has no average
+        flat.div_(world_size)
+        for g, part in zip(same, flat.split([g.numel() for g in same]), strict=True):
+            g.copy_(part.view_as(g))
 
 
 class ReturnNorm:
@@ -56,11 +73,16 @@ class ReturnNorm:
 
 
 class R2IAgent:
-    """Policy protocol of the intarsia runner: ``act``/``observe``/``update``/``state_dict``."""
+    """Policy protocol of the intarsia runner (``act``/``observe``/``update``/``state_dict``) and
+    :class:`intarsia.interfaces.Probeable` (``latent_features``). The world model is any registered one
+    (:class:`intarsia.interfaces.WorldModel`): it owns encoder, dynamics, decoder, reward and continue heads
+    and their losses; the agent owns the actor, the critic, the loss weights and the optimisers."""
 
     wants_reward_terms = True
 
-    def __init__(self, config: AgentConfig | None = None, *, env_spec, fabric):
+    default_world_model = "s3m"  # the world model when ``world_model`` names none (``dreamerv3``: ``rssm``)
+
+    def __init__(self, config: AgentConfig | None = None, *, env_spec, fabric, default_world_model: str | None = None):
         cfg = config or AgentConfig()
         self.cfg, self.fabric, self.env_spec = cfg, fabric, env_spec
         self.device = fabric.device
@@ -72,16 +94,13 @@ class R2IAgent:
         self.num_envs = env_spec.num_envs
         self.terms = tuple(env_spec.reward_terms) or ("extrinsic",)
         self.discrete, self.action_dim = action_layout(self.action_space)
-        if cfg.world_model not in WORLD_MODELS:
-            raise ValueError(f"unknown world_model {cfg.world_model!r}; expected one of {sorted(WORLD_MODELS)}")
-        self.wm = WORLD_MODELS[cfg.world_model](cfg.model, obs_space=self.obs_space,
-                                                action_space=self.action_space, reward_terms=self.terms)
+        self.wm = self._build_world_model(default_world_model or self.default_world_model)
         feat = self.wm.feature_dim(cfg.policy_inputs)
         out = self.action_dim if self.discrete else 2 * self.action_dim
         self.actor = MLP(feat, cfg.actor_layers, cfg.actor_units, out)
-        self.critic = MLP(feat, cfg.critic_layers, cfg.critic_units, cfg.model.bins, zero_out=True)
+        self.critic = MLP(feat, cfg.critic_layers, cfg.critic_units, cfg.critic_bins, zero_out=True)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.twohot = TwoHotSymlog(cfg.model.bins).to(self.device)
+        self.twohot = TwoHotSymlog(cfg.critic_bins).to(self.device)
         wm_groups = self._wm_param_groups()
         wm_opt = torch.optim.AdamW(wm_groups, lr=cfg.model_lr, eps=cfg.model_eps)
         actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps)
@@ -93,18 +112,36 @@ class R2IAgent:
         _, self.critic_opt = fabric.setup(self.critic, critic_opt)
         self.slow_critic.to(self.device)
         self.retnorm = ReturnNorm(cfg.retnorm_decay, cfg.retnorm_low, cfg.retnorm_high, cfg.retnorm_max)
-        obs_shape = obs_to_array(self.obs_space, [self.obs_space.sample()]).shape[1:]
-        obs_dtype = np.uint8 if self.wm.obs_kind == "image" else np.float32
+        sample = obs_to_array(self.obs_space, [self.obs_space.sample()])
+        obs_shape, obs_dtype = sample.shape[1:], sample.dtype
         self.replay = SequenceReplay(self.num_envs, cfg.replay_capacity, obs_shape, obs_dtype,
                                      self.action_dim, len(self.terms), seed=init_seed + 1000 * fabric.global_rank + 1)
         torch.manual_seed(init_seed + 1000 * fabric.global_rank + 2)  # per-rank action/imagination sampling
         self._slot = np.full(self.num_envs, -1, dtype=np.int64)  # replay slot of each env's latest obs
         self._need_first = np.ones(self.num_envs, dtype=bool)
-        self.env_steps = 0
+        self.env_steps = 0  # per rank
+        # train_ratio replayed steps per global env step, batch_size x batch_length of them per update
+        self.schedule = TrainSchedule.from_ratio(cfg.learning_starts, cfg.train_ratio / (cfg.batch_size * cfg.batch_length))
         self.updates = 0
-        self._owed = 0.0
+        self._metrics = MetricMeans(cfg.metrics_every)
 
     # -- parameters ----------------------------------------------------------------------------
+    def _build_world_model(self, default: str):
+        """``world_model: {name, <options>}`` built from the registry (any distribution's world model)."""
+        from intarsia.build import build
+        from intarsia.errors import ConfigError
+        from intarsia.interfaces import WorldModel
+
+        section = dict(self.cfg.world_model or {})
+        section.setdefault("name", default)
+        wm = build("world_models", section, obs_space=self.obs_space, action_space=self.action_space,
+                   reward_terms=self.terms)
+        if not isinstance(wm, nn.Module) or not isinstance(wm, WorldModel):
+            raise ConfigError(f"policy.world_model: {section['name']!r} is not a torch.nn.Module implementing "
+                              "intarsia.interfaces.WorldModel")
+        self.world_model_name = str(section["name"])
+        return wm
+
     def _wm_param_groups(self):
         """Official optimiser groups: the S5 parameters (no weight decay) and the rest, where weight decay
         only touches kernels (``wd_pattern='/(w|kernel)$'``: Linear / conv weights; not biases, norm
@@ -123,21 +160,21 @@ class R2IAgent:
 
     def _step_opt(self, loss, opt, params, clip):
         """Backward, (DDP) gradient mean, clip and step. ``params`` is a list of parameters, or a list of
-        such lists that are clipped separately (the world model's groups). Returns the total grad norm."""
+        such lists that are clipped separately (the world model's groups). Returns the total grad norm as a
+        tensor (reading it would wait for the device)."""
         opt.zero_grad(set_to_none=True)
         self.fabric.backward(loss)
         params = list(params)
         groups = params if params and isinstance(params[0], list) else [params]
-        norms = []
-        for group in groups:
-            group = [p for p in group if p.grad is not None]
-            if self.fabric.world_size > 1:
-                for p in group:
-                    p.grad = self.fabric.all_reduce(p.grad, reduce_op="mean")
-            if group:
-                norms.append(torch.nn.utils.clip_grad_norm_(group, clip))
+        # under 16-mixed the gradients still carry the loss scale: unscale before clipping, or the clip
+        # would shrink by that scale (the scaler then steps without unscaling twice)
+        self.fabric.strategy.precision.unscale_gradients(getattr(opt, "optimizer", opt))
+        groups = [[p for p in group if p.grad is not None] for group in groups]
+        if self.fabric.world_size > 1:
+            _all_reduce_mean([p.grad for group in groups for p in group], self.fabric.world_size)
+        norms = [torch.nn.utils.clip_grad_norm_(group, clip) for group in groups if group]
         opt.step()
-        return float(torch.stack(norms).square().sum().sqrt()) if norms else 0.0
+        return torch.stack(norms).square().sum().sqrt() if norms else torch.zeros((), device=self.device)
 
     # -- acting --------------------------------------------------------------------------------
     def _actor_dist(self, feat):
@@ -182,6 +219,10 @@ class R2IAgent:
         else:
             first = np.zeros(n, dtype=bool) if reset is None else np.asarray(reset, dtype=bool)
         latent, prev_action = state
+        with self.fabric.autocast():
+            return self._act(obs, latent, prev_action, first, explore)
+
+    def _act(self, obs, latent, prev_action, first, explore):
         embed = self.wm.encode(self._tensor(obs, None if obs.dtype == np.uint8 else torch.float32))
         # evaluation (explore=False) is deterministic: latent modes and the greedy action
         self.wm.stochastic = explore
@@ -193,6 +234,33 @@ class R2IAgent:
         post = {k: v[:, 0] for k, v in post.items()}
         action = self._sample(self._actor_dist(self.wm.features(post, self.cfg.policy_inputs)), explore)
         return self._env_action(action), (post, action)
+
+    @torch.no_grad()
+    def latent_features(self, obs_seq, actions_seq) -> dict[str, torch.Tensor]:
+        """:class:`intarsia.interfaces.Probeable`: per-step latent features of env sequences. ``obs_seq``
+        (T, B, ...) and ``actions_seq`` (T, B, ...) as the envs give and take them, step 0 an episode start,
+        ``actions_seq[t]`` taken after ``obs_seq[t]``. Returns ``{name: (T, B, D)}``: ``features`` (what the
+        actor reads, ``policy_inputs``) and the world model's ``named_features`` (S3M: ``ssm.<i>`` per S5
+        layer, ``deter``, ``posterior``). Deterministic (latent modes); training mode is left as found."""
+        obs = np.stack([obs_to_array(self.obs_space, o) for o in obs_seq], 1)  # (B, T, ...)
+        acts = np.stack([self._action_vector(a) for a in actions_seq], 1)
+        prev = np.concatenate([np.zeros_like(acts[:, :1]), acts[:, :-1]], 1)
+        first = np.zeros(obs.shape[:2], dtype=np.float32)
+        first[:, 0] = 1.0
+        modes = [(m, m.training) for m in self.wm.modules()]
+        self.wm.eval()
+        self.wm.stochastic = False
+        try:
+            embed = self.wm.encode(self._tensor(obs, None if obs.dtype == np.uint8 else torch.float32))
+            post, _ = self.wm.observe(embed, self._tensor(prev, torch.float32), self._tensor(first))
+            named = dict(self.wm.named_features(post)) if hasattr(self.wm, "named_features") else {}
+            named["features"] = self.wm.features(post, self.cfg.policy_inputs)
+        finally:
+            self.wm.stochastic = True
+            for m, mode in modes:
+                m.train(mode)
+        out = {k: v.reshape(*v.shape[:2], -1).transpose(0, 1).float() for k, v in named.items()}
+        return out
 
     # -- data ----------------------------------------------------------------------------------
     def _action_vector(self, actions) -> np.ndarray:
@@ -230,16 +298,17 @@ class R2IAgent:
 
     # -- learning ------------------------------------------------------------------------------
     def update(self, step: int) -> dict[str, float]:
-        cfg = self.cfg
-        if self.env_steps < cfg.learning_starts or not self.replay.can_sample(cfg.batch_length):
+        """Train as ``schedule`` says at global env step ``step`` (all ranks together): the first update at
+        ``learning_starts``, then ``train_ratio / (batch_size * batch_length)`` per env step. Every rank
+        sees the same ``step``, so all run the same updates; rounds due before the replay can give a
+        batch are caught up."""
+        if not self.replay.can_sample(self.cfg.batch_length):
             return {}
-        target = (self.env_steps - cfg.learning_starts) * cfg.train_ratio / (cfg.batch_size * cfg.batch_length)
         metrics: dict[str, float] = {}
-        if self.updates == 0:
-            target = max(target, 1.0)
-        while self.updates < target:
-            metrics = self.train_step()
-        self._last = metrics or getattr(self, "_last", {})
+        for _ in range(self.schedule.due(step)):
+            self._metrics.add(self.train_step())
+            if self._metrics.due() or self.updates == 1:
+                metrics = self._metrics.pop()
         return metrics
 
     def _sample_batch(self):
@@ -258,13 +327,18 @@ class R2IAgent:
         cfg = self.cfg
         scale = {"image": cfg.loss_image, "vector": cfg.loss_vector, "cont": cfg.loss_cont,
                  "dyn": cfg.loss_dyn, "rep": cfg.loss_rep}
-        return sum(v * (cfg.loss_reward if k.startswith("reward/") else scale[k]) for k, v in losses.items())
+        # terms of another world model that the agent has no weight for count once (WorldModel.loss)
+        return sum(v * (cfg.loss_reward if k.startswith("reward/") else scale.get(k, 1.0)) for k, v in losses.items())
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One world-model and actor-critic update. Returns its metrics as detached tensors: reading them
+        waits for the device, so :meth:`update` sums them and reads every ``metrics_every`` updates."""
         cfg = self.cfg
         batch = self._sample_batch()
-        losses, post = self.wm.loss(batch)
-        wm_norm = self._step_opt(self._wm_loss(losses), self.wm_opt, self._wm_clip_groups, cfg.model_clip)
+        with self.fabric.autocast():
+            losses, post = self.wm.loss(batch)
+            wm_loss = self._wm_loss(losses)
+        wm_norm = self._step_opt(wm_loss, self.wm_opt, self._wm_clip_groups, cfg.model_clip)
         start = {k: v.detach().flatten(0, 1) for k, v in post.items()}
         start_cont = 1.0 - batch["is_terminal"].flatten()
         if cfg.imag_starts and cfg.imag_starts < len(start_cont):
@@ -272,7 +346,7 @@ class R2IAgent:
             start = {k: v[keep] for k, v in start.items()}
             start_cont = start_cont[keep]
         metrics = self._train_actor_critic(start, start_cont)
-        metrics.update({f"wm/{k}": float(v.detach()) for k, v in losses.items()})
+        metrics.update({f"wm/{k}": v.detach() for k, v in losses.items()})
         metrics["wm/grad_norm"] = wm_norm
         self.updates += 1
         if self.updates % cfg.slow_critic_update == 0:
@@ -282,8 +356,8 @@ class R2IAgent:
         return metrics
 
     def _imagine(self, start):
-        """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), head features,
-        actions (H, N, A). Discrete actions: no gradients through the model (REINFORCE); continuous:
+        """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), the states stacked
+        ({key: (H+1, N, ...)}), actions (H, N, A). Discrete actions: no gradients through the model (REINFORCE); continuous:
         gradients flow through the dynamics into the actions (backprop). As officially, the actor always
         reads stop-gradient features (``actor(sg(s))``): gradients reach earlier actions only through the
         dynamics, not through later actions' inputs."""
@@ -298,19 +372,41 @@ class R2IAgent:
                 actions.append(a)
                 states.append(self.wm.imagine_step(states[-1], a))
             feats = torch.stack([self.wm.features(s, kind) for s in states])
-            head = torch.stack([self.wm.features(s, self.wm.cfg.head_inputs) for s in states])
-        return feats, head, torch.stack(actions)
+            traj = {k: torch.stack([s[k] for s in states]) for k in states[0]}
+        return feats, traj, torch.stack(actions)
 
-    def _train_actor_critic(self, start, start_cont) -> dict[str, float]:
+    def _train_actor_critic(self, start, start_cont) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        for p in self.wm.parameters():
+        with self.fabric.autocast():
+            actor_loss, ret, weight, feats, scale, rewards = self._actor_objective(start, start_cont)
+        actor_norm = self._step_opt(actor_loss, self.actor_opt, self.actor.parameters(), cfg.ac_clip)
+        # critic: two-hot regression onto the returns + regulariser towards the slow critic
+        with self.fabric.autocast():
+            logits = self.critic(feats[:-1].detach())
+            with torch.no_grad():
+                slow = self.twohot.mean(self.slow_critic(feats[:-1].detach()))
+            critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
+            critic_loss = (critic_loss * weight[:-1]).mean()
+        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.critic_clip)
+        return {"loss/actor": actor_loss.detach(), "loss/critic": critic_loss.detach(),
+                "ac/entropy": self._last_entropy,
+                "ac/return": ret.detach().mean(), "ac/return_scale": scale.detach(),
+                "ac/imag_reward": rewards.detach().mean(),
+                "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
+
+    def _actor_objective(self, start, start_cont):
+        """Imagination from ``start`` and the actor loss on it (run under autocast by the caller)."""
+        cfg = self.cfg
+        trainable = [p for p in self.wm.parameters() if p.requires_grad]  # a frozen part stays frozen
+        for p in trainable:
             p.requires_grad_(False)  # the actor/critic losses must not train the world model
         try:
-            feats, head, actions = self._imagine(start)
-            rewards = sum(self.wm.predict_rewards(head[1:]).values())  # (H, N)
-            cont = torch.cat([start_cont[None], self._continue_flags(self.wm.predict_cont(head[1:]))], 0)
+            feats, traj, actions = self._imagine(start)
+            later = {k: v[1:] for k, v in traj.items()}
+            rewards = sum(self.wm.predict_rewards(later).values())  # (H, N)
+            cont = torch.cat([start_cont[None], self._continue_flags(self.wm.predict_cont(later))], 0)
         finally:
-            for p in self.wm.parameters():
+            for p in trainable:
                 p.requires_grad_(True)
         disc = 1.0 - 1.0 / cfg.horizon
         # continuous actions backprop through the value too (critic weights are not stepped by this loss)
@@ -326,19 +422,7 @@ class R2IAgent:
         ret = torch.stack(rets[1:][::-1])  # (H, N)
         offset, scale = self.retnorm.update(ret)
         actor_loss = self._actor_loss(feats, actions, ret, value, weight, offset, scale)
-        actor_norm = self._step_opt(actor_loss, self.actor_opt, self.actor.parameters(), cfg.ac_clip)
-        # critic: two-hot regression onto the returns + regulariser towards the slow critic
-        logits = self.critic(feats[:-1].detach())
-        with torch.no_grad():
-            slow = self.twohot.mean(self.slow_critic(feats[:-1].detach()))
-        critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
-        critic_loss = (critic_loss * weight[:-1]).mean()
-        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.critic_clip)
-        return {"loss/actor": float(actor_loss.detach()), "loss/critic": float(critic_loss.detach()),
-                "ac/entropy": float(self._last_entropy),
-                "ac/return": float(ret.detach().mean()), "ac/return_scale": float(scale),
-                "ac/imag_reward": float(rewards.detach().mean()),
-                "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
+        return actor_loss, ret, weight, feats, scale, rewards
 
     def _continue_flags(self, p_cont: torch.Tensor) -> torch.Tensor:
         """Continue flags of imagined steps from the cont head's probabilities: its mode (1 if p > 0.5), as
@@ -366,7 +450,7 @@ class R2IAgent:
             "slow_critic": self.slow_critic.state_dict(), "wm_opt": self.wm_opt.state_dict(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "retnorm": {"lo": self.retnorm.lo.clone(), "hi": self.retnorm.hi.clone()},
-            "env_steps": int(self.env_steps), "updates": int(self.updates),
+            "env_steps": int(self.env_steps), "updates": int(self.updates), "schedule": self.schedule.state_dict(),
         }
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
@@ -385,6 +469,10 @@ class R2IAgent:
         self.retnorm.lo = state["retnorm"]["lo"].clone()
         self.retnorm.hi = state["retnorm"]["hi"].clone()
         self.env_steps, self.updates = int(state["env_steps"]), int(state["updates"])
+        if "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
+        else:  # saved before the schedule, when env steps were counted per rank
+            self.schedule.resume(self.env_steps * self.fabric.world_size)
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
             self._slot[...] = state["replay_cursor"]["slot"].numpy()
@@ -392,10 +480,10 @@ class R2IAgent:
 
 
 def make_r2i(config: AgentConfig | None = None, *, env_spec, fabric) -> R2IAgent:
-    """Policy ``r2i``: the agent with the S3M world model."""
-    return R2IAgent(replace(config or AgentConfig(), world_model="s3m"), env_spec=env_spec, fabric=fabric)
+    """Policy ``r2i``: the agent, by default on the S3M world model."""
+    return R2IAgent(config, env_spec=env_spec, fabric=fabric, default_world_model="s3m")
 
 
 def make_dreamerv3(config: AgentConfig | None = None, *, env_spec, fabric) -> R2IAgent:
-    """Policy ``dreamerv3``: the same agent with the GRU-RSSM world model."""
-    return R2IAgent(replace(config or AgentConfig(), world_model="rssm"), env_spec=env_spec, fabric=fabric)
+    """Policy ``dreamerv3``: the same agent, by default on the GRU-RSSM world model."""
+    return R2IAgent(config, env_spec=env_spec, fabric=fabric, default_world_model="rssm")

@@ -7,7 +7,9 @@ recipes set the paper's sizes for GPU runs.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from intarsia.runner.run_config import at_most, check_values
 
@@ -73,6 +75,11 @@ class WorldModelConfig:
     """S3M training chunks: at an episode start *inside* a chunk, also replace the previous posterior fed to the
     sequence model by the initial latent. Official (false): only the action is masked there and the SSM state is
     reset; the initial latent replaces the carried one only at a chunk's first step"""
+    encoder: dict = field(default_factory=dict)
+    """image observations: a registered encoder (``encoders`` kind) instead of the built-in CNN, as
+    ``{name: <encoder>, frozen: true|false, <its options>}`` (e.g. ``{name: crl-slots, checkpoint:
+    RUN/encoder.pt, frozen: true}``); its output is flattened into the embedding. ``frozen: true`` keeps its
+    weights (and eval mode) fixed; false (the default) fine-tunes it with the world model. ``{}``: the CNN"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("stoch", "classes", "deter", "units", "ssm_state", "ssm_layers", "ssm_blocks", "dt_min",
@@ -84,10 +91,15 @@ class WorldModelConfig:
 class AgentConfig:
     """DreamerV3-style actor-critic in imagination on top of a world model (R2I or DreamerV3)."""
 
-    world_model: str = "s3m"
-    """'s3m' (R2I) or 'rssm' (DreamerV3 GRU-RSSM)"""
-    model: WorldModelConfig = field(default_factory=WorldModelConfig)
-    """world-model options"""
+    world_model: Any = field(default_factory=dict)
+    """the world model, built by name from the registry: ``{name: <a registered world model>, <its options>}``
+    (``s3m`` and ``rssm`` take :class:`WorldModelConfig`); a plain string is the name alone. Without a name,
+    the policy's default: ``s3m`` for ``r2i``, ``rssm`` for ``dreamerv3``"""
+    model: Any = None
+    """deprecated: the world model's options, now ``world_model``'s; still read (merged under
+    ``world_model``) with a one-line notice"""
+    critic_bins: int = 255
+    """two-hot symlog bins of the critic"""
     policy_inputs: str = "full"
     """actor/critic features: 'output' (h,z), 'hidden' (z, SSM states), 'full'"""
     actor_layers: int = 2
@@ -163,9 +175,9 @@ class AgentConfig:
     batch_length: int = 64
     """steps per sequence; must cover an episode on memory tasks"""
     train_ratio: float = 32.0
-    """replayed steps per env step (batch_size * batch_length per update)"""
+    """replayed steps per global env step (batch_size * batch_length per update)"""
     learning_starts: int = 1024
-    """env steps collected before training"""
+    """global env steps (all ranks) collected before training"""
     replay_capacity: int = 1_000_000
     """replay size in steps (all envs together)"""
     replay_episode_starts: bool = False
@@ -174,6 +186,8 @@ class AgentConfig:
     """posterior states used as imagination starts per update (0 = all B*T)"""
     checkpoint_replay: bool = False
     """include the replay buffer in state_dict"""
+    metrics_every: int = 16
+    """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """network init and replay sampling; None: drawn from the run seed (per rank)"""
 
@@ -181,11 +195,20 @@ class AgentConfig:
         check_values(self, positive=("actor_units", "critic_units", "actor_minstd", "actor_maxstd", "model_lr", "model_eps",
                                      "model_clip", "actor_lr", "critic_lr", "ac_eps", "ac_clip", "critic_clip", "imag_horizon",
                                      "horizon", "retnorm_max", "slow_critic_update", "batch_size", "batch_length", "train_ratio",
-                                     "replay_capacity"),
+                                     "replay_capacity", "metrics_every"),
                      non_negative=("actor_layers", "critic_layers", "model_wd", "actent", "slowreg", "loss_image", "loss_vector",
                                    "loss_reward", "loss_cont", "loss_dyn", "loss_rep", "learning_starts", "imag_starts"),
                      probabilities=("actor_unimix", "return_lambda", "retnorm_decay", "slow_critic_fraction"))
         at_most(self, "replay_capacity", 10**9)
+        check_values(self, positive=("critic_bins",))
+        if isinstance(self.world_model, str):
+            self.world_model = {"name": self.world_model}
+        if self.model is not None:
+            print("intarsia: policy.model is deprecated; its options now go under policy.world_model "
+                  "(e.g. policy.world_model.deter=512)", file=sys.stderr)
+            old = self.model if isinstance(self.model, dict) else dict(self.model)
+            self.world_model = {**old, **dict(self.world_model or {})}
+            self.model = None
 
 
 @dataclass

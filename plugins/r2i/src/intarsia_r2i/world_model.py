@@ -73,6 +73,46 @@ def _key(term: str) -> str:
     return "t_" + re.sub(r"\W", "_", term)
 
 
+class RegisteredEncoder(nn.Module):
+    """A registered encoder (``encoders`` kind) as the world model's image encoder: uint8 HWC images ->
+    float ``[0, 1]`` CHW at the encoder's ``image_shape`` (resized when the sizes differ) -> its output,
+    flattened. ``frozen``: its weights get no gradients and it stays in eval mode."""
+
+    def __init__(self, section: dict, obs_kind: str, obs_shape: tuple[int, ...]):
+        from intarsia.build import build
+        from intarsia.errors import ConfigError
+
+        super().__init__()
+        section = dict(section)
+        self.frozen = bool(section.pop("frozen", False))
+        if obs_kind != "image":
+            raise ConfigError("world_model.encoder: a registered encoder reads images; this env's observations "
+                              f"are vectors {obs_shape}")
+        self.net = build("encoders", section)
+        self.image_shape = tuple(int(n) for n in self.net.image_shape)
+        if self.image_shape[0] != obs_shape[-1]:
+            raise ConfigError(f"world_model.encoder: {section.get('name')!r} takes {self.image_shape[0]} channels, "
+                              f"the env gives {obs_shape[-1]}")
+        self.out_dim = int(np.prod(self.net.output_shape))
+        if self.frozen:
+            self.net.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen:
+            self.net.eval()
+        return self
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        lead = img.shape[:-3]
+        x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
+        if tuple(x.shape[-2:]) != self.image_shape[1:]:
+            x = F.interpolate(x, size=self.image_shape[1:], mode="bilinear", antialias=True, align_corners=False)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            out = self.net(x)
+        return out.reshape(*lead, self.out_dim)
+
+
 class DreamerWorldModel(nn.Module):
     """Encoder, decoder, heads and losses; subclasses provide the latent dynamics."""
 
@@ -83,7 +123,9 @@ class DreamerWorldModel(nn.Module):
         self.discrete, self.action_dim = action_layout(action_space)
         self.reward_terms = tuple(reward_terms) or ("extrinsic",)
         self.stoch_dim = cfg.stoch * cfg.classes
-        if self.obs_kind == "image":
+        if cfg.encoder:
+            self.encoder = RegisteredEncoder(cfg.encoder, self.obs_kind, self.obs_shape)
+        elif self.obs_kind == "image":
             self.encoder = ImageEncoder(self.obs_shape, cfg.cnn_depth, cfg.cnn_minres)
         else:
             self.encoder = MLP(self.obs_shape[0], cfg.mlp_layers, cfg.mlp_units)
@@ -153,12 +195,20 @@ class DreamerWorldModel(nn.Module):
         return self.encoder(symlog(obs.float()))
 
     # -- heads ---------------------------------------------------------------------------------
-    def predict_rewards(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Mean prediction of each reward term (already coefficient-weighted, as the runner emits them)."""
+    def predict_rewards(self, state: dict) -> dict[str, torch.Tensor]:
+        """Mean prediction of each reward term (already coefficient-weighted, as the runner emits them) for
+        states with any leading axes; the heads read ``features(state, cfg.head_inputs)``."""
+        feat = self.features(state, self.cfg.head_inputs)
         return {t: self.twohot.mean(self.reward_heads[_key(t)](feat)) for t in self.reward_terms}
 
-    def predict_cont(self, feat: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.cont_head(feat).squeeze(-1))
+    def predict_cont(self, state: dict) -> torch.Tensor:
+        """Probability that the episode continues after each state."""
+        return torch.sigmoid(self.cont_head(self.features(state, self.cfg.head_inputs)).squeeze(-1))
+
+    def named_features(self, state: dict) -> dict[str, torch.Tensor]:
+        """The state's parts by name, for probes: ``deter`` (the output state h) and ``posterior`` (the
+        latent's logits, flattened); S3M adds ``ssm.<i>`` (layer i's complex state, real and imaginary)."""
+        return {"deter": state["deter"], "posterior": state["logit"].flatten(-2)}
 
     # -- training ------------------------------------------------------------------------------
     def loss(self, batch) -> tuple[dict, dict]:
@@ -237,15 +287,20 @@ class S3M(DreamerWorldModel):
         return 2 * self.cfg.ssm_layers * self.ssm_states
 
     def hidden_flat(self, state):
+        h = state["hidden"]  # complex64 under any precision (s5.py); the features take the model's dtype
+        return torch.cat([h.real, h.imag], -1).flatten(-2).to(state["deter"].dtype)
+
+    def named_features(self, state):
         h = state["hidden"]
-        return torch.cat([h.real, h.imag], -1).flatten(-2)
+        layers = {f"ssm.{i}": torch.cat([h[..., i, :].real, h[..., i, :].imag], -1) for i in range(h.shape[-2])}
+        return {**layers, **super().named_features(state)}
 
     def ssm_parameters(self):
         """Parameters of the S5 layers proper (no weight decay, as the official optimiser groups them)."""
         return [p for n, p in self.ssm.named_parameters() if ".ssm." in f".{n}"]
 
     def _x_init(self) -> torch.Tensor:
-        return torch.complex(self.init_hidden[0], self.init_hidden[1])  # (L, P)
+        return torch.complex(self.init_hidden[0].float(), self.init_hidden[1].float())  # (L, P), complex64
 
     def initial(self, batch_size: int) -> dict:
         deter = torch.tanh(self.init_deter).expand(batch_size, -1)
@@ -360,6 +415,3 @@ def make_rssm(config: WorldModelConfig | None = None, *, obs_space, action_space
     """Registry factory of the ``rssm`` world model."""
     return GRURSSM(config or WorldModelConfig(), obs_space=obs_space, action_space=action_space,
                    reward_terms=reward_terms)
-
-
-WORLD_MODELS = {"s3m": make_s3m, "rssm": make_rssm}

@@ -39,6 +39,9 @@ class NetHackCaptioned(gym.Env):
 
     def __init__(self, task: str = "NetHackScore-v0", max_episode_steps: int = 5000, crop: int = 9,
                  render_mode: str | None = None):
+        from intarsia.env_ids import check_env_id
+
+        check_env_id(task, what="task")  # before anything imports: "module:Env" would import the module
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode

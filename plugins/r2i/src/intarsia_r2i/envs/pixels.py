@@ -39,11 +39,12 @@ class AtariEnv(gym.Env):
         import ale_py
 
         self.render_mode = _check_render_mode(render_mode)
-
         gym.register_envs(ale_py)
         self.repeat, self.noops = int(repeat), int(noops)
         # the time limit counts emulator frames: max_episode_steps agent steps of `repeat` frames each
-        self.env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.25 if sticky else 0.0,
+        from intarsia.env_ids import check_env_id
+
+        self.env = gym.make(check_env_id(f"ALE/{game}-v5", what="game"), frameskip=1, repeat_action_probability=0.25 if sticky else 0.0,
                             full_action_space=False, max_episode_steps=int(max_episode_steps) * self.repeat,
                             render_mode=render_mode)
         self.size = int(size)
