@@ -84,3 +84,13 @@ def test_the_defaults_build(path):
 
 def test_every_plugin_is_covered():
     assert {b[0] for b in BAD} >= {"hc", "crl", "gfn", "llm", "raidar", "capprobe", "r2i", "lmcdqn", "motif"}
+
+
+@pytest.mark.parametrize(("path", "section", "expected"), [
+    ("intarsia_hc.config:SACConfig", {"actor": {"num_subpolicies": 0}}, "policy.actor.num_subpolicies: must be > 0"),
+    ("intarsia_gfn.config:GFlowNetConfig", {"exploration": {"epsilon": 1.5}}, "policy.exploration.epsilon: must be a"),
+    ("intarsia_crl.config:EncoderConfig", {"model": {"slot_dim": -1}}, "policy.model.slot_dim: must be > 0"),
+])
+def test_a_nested_configs_bad_value_names_its_full_key(path, section, expected):
+    with pytest.raises(ConfigError, match=f"^{expected}"):
+        merge_into(_cls(path), section, "policy")
