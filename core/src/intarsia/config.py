@@ -180,8 +180,42 @@ def merge_into(cls: type, section: Any, path: str):
     except ValueError as exc:  # a dataclass's own check (__post_init__): "field: what is wrong"; after
         # omegaconf's errors, some of which are ValueErrors too
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if re.match(r"[\w.]+: ", msg) and (sub := _raising_section(cls, exc)):
+            msg = f"{sub}.{msg}"  # a nested config's own check names its field only: "actor.num_subpolicies: ..."
         raise ConfigError(f"{path}.{msg}" if path and re.match(r"[\w.]+: ", msg) else
                           f"{path}: {msg}" if path else msg) from None
+
+
+def _raising_section(cls: type, exc: BaseException) -> str:
+    """The dotted key below ``cls`` of the nested config dataclass whose ``__post_init__`` raised ``exc``
+    (``""`` when ``cls`` itself raised or the nested type sits at more than one key)."""
+    import typing
+
+    owner, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "__post_init__":
+            owner = tb.tb_frame.f_locals.get("self")
+        tb = tb.tb_next
+    if owner is None or type(owner) is cls:
+        return ""
+    found: list[str] = []
+
+    def walk(c: type, prefix: str, depth: int) -> None:
+        try:
+            hints = typing.get_type_hints(c)
+        except Exception:  # an annotation that does not resolve: no path below it
+            return
+        for f in dataclasses.fields(c):
+            t = hints.get(f.name)
+            if isinstance(t, type) and dataclasses.is_dataclass(t):
+                if isinstance(owner, t):
+                    found.append(prefix + f.name)
+                if depth < 4:
+                    walk(t, f"{prefix}{f.name}.", depth + 1)
+
+    if dataclasses.is_dataclass(cls):
+        walk(cls, "", 0)
+    return found[0] if len(found) == 1 else ""
 
 
 def _check_moved_keys(cls: type, section: Any, path: str) -> None:

@@ -7,8 +7,17 @@ from typing import ClassVar
 
 from intarsia.runner.run_config import RunConfig
 
+from intarsia.runner.run_config import at_most, check_values
+
 PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 """Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""
+
+
+def _probabilities(name: str, values: Any) -> None:
+    """Every entry of a list (or a mapping's values) in [0, 1], or a ``ValueError`` naming the key."""
+    for v in values.values() if isinstance(values, dict) else values:
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{name}: every entry must be a probability in [0, 1], got {v}")
 
 
 @dataclass
@@ -39,6 +48,13 @@ class TaskConfig:
     min_len: int = 6
     """pcfg: shortest string kept from the grammar"""
 
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, positive=("seq_len", "letters", "min_len"), non_negative=("max_count",),
+                     probabilities=("index_share",))
+        at_most(self, "seq_len", 4096)
+        _probabilities("prior_levels", self.prior_levels)
+
 
 @dataclass
 class ModelConfig:
@@ -54,6 +70,12 @@ class ModelConfig:
     """MLP hidden width / d_model (the MLP hidden units are the neurons pruning scores)"""
     dropout: float = 0.0
     """dropout on embeddings, attention output and MLP output"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("n_layer", "n_head", "d_model", "mlp_ratio"), probabilities=("dropout",))
+        at_most(self, "d_model", 65536)
+        if self.d_model % self.n_head:
+            raise ValueError(f"d_model: must be a multiple of n_head ({self.n_head}), got {self.d_model}")
 
 
 @dataclass
@@ -81,6 +103,13 @@ class StageConfig:
     stop_at: float | None = None
     """stop once the eval accuracy reaches this (steps-to-threshold stages); None trains all ``steps``"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("steps", "lr", "lr_ratio", "batch_size", "samples"),
+                     non_negative=("weight_decay", "warmup", "eval_every"),  # eval_every 0: no learning curve
+                     probabilities=("correlation", "stop_at"))
+        at_most(self, "steps", 10**9)
+        at_most(self, "batch_size", 10**6)
+
 
 @dataclass
 class SweepConfig:
@@ -96,6 +125,10 @@ class SweepConfig:
     """fine-tuning steps per cell"""
     enabled: bool = True
     """skip the grid (and its extra pre-trainings) when false"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("lr_ratios", "steps"))
+        _probabilities("correlations", self.correlations)
 
 
 @dataclass
@@ -114,6 +147,9 @@ class ProbeConfig:
     """seed of the train/test split"""
     batch_size: int = 512
     """forward-pass batch size while collecting activations"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("max_iter", "C", "batch_size"), probabilities=("train_fraction",))
 
 
 @dataclass
@@ -139,6 +175,14 @@ class PruneConfig:
     batch_size: int = 512
     """batch size of the saliency gradient and the evaluation"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("random_repeats", "batch_size"), non_negative=("chunk",))
+        for k in self.ks:
+            if k < 0:
+                raise ValueError(f"ks: every entry must be >= 0, got {k}")
+        if self.score not in ("abs", "signed"):
+            raise ValueError(f"score: expected 'abs' or 'signed', got {self.score!r}")
+
 
 @dataclass
 class AccuracyConfig:
@@ -146,6 +190,9 @@ class AccuracyConfig:
 
     batch_size: int = 512
     """forward-pass batch size"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size",))
 
 
 @dataclass

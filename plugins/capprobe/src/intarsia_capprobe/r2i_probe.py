@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from intarsia.runner.run_config import check_values
 
 from .config import ProbeConfig
 
@@ -39,6 +40,9 @@ class R2IProbeConfig:
     """share of the episodes the probes are fitted on"""
     C: float = 1.0
     """inverse L2 strength of the logistic regressions"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("episodes", "C"), probabilities=("train_fraction",))
 
 
 def record_states(agent, env_factory, episodes: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from intarsia.runner.run_config import check_values
 
 from .config import ProbeConfig
 
@@ -198,6 +199,9 @@ class StoryProbeConfig:
     """share of stories the probes are fitted on"""
     seed: int = 0
     """split seed"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("max_len",), probabilities=("train_fraction",))
 
 
 class StoryFeatureProbe:

@@ -11,7 +11,16 @@ from typing import ClassVar
 
 from intarsia.runner.run_config import CheckpointConfig, RunConfig
 
+from intarsia.runner.run_config import at_most, check_values
+
 PROPERTIES = ("x", "y", "hue", "size", "shape", "rotation")
+
+
+def _check_range(obj: Any, name: str, bound: float) -> None:
+    """``[low, high]`` with ``0 < low <= high`` and ``high`` at most the bound, or a ``ValueError`` naming the key."""
+    value = list(getattr(obj, name))
+    if len(value) != 2 or not 0 < value[0] <= value[1] <= bound:
+        raise ValueError(f"{name}: must be [low, high] with 0 < low <= high <= {bound:g}, got {value}")
 
 
 @dataclass
@@ -36,6 +45,20 @@ class SpritesConfig:
     """minimum distance between object centres (in [0, 1] units): no occlusion"""
     radius_range: list[float] = field(default_factory=lambda: [0.06, 0.1])
     """sprite radius, fraction of the image side"""
+
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, positive=("num_objects", "image_size"),
+                     non_negative=("num_pairs", "val_pairs", "min_distance"))  # 0 pairs: scenes only
+        at_most(self, "image_size", 4096)
+        at_most(self, "num_objects", 64)
+        _check_range(self, "offset_range", 1.0)
+        _check_range(self, "radius_range", 0.5)
+        unknown = [p for p in self.properties if p not in PROPERTIES]
+        if unknown:
+            raise ValueError(f"properties: unknown sprite properties {unknown} (choose from {', '.join(PROPERTIES)})")
+        if not self.properties:
+            raise ValueError(f"properties: expected at least one of {', '.join(PROPERTIES)}")
 
 
 @dataclass
@@ -81,6 +104,11 @@ class ModelConfig:
     eval_seed: int = 0
     """seed of the slot initialisation noise in eval mode (deterministic encodings)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("slot_dim", "hidden_dim", "cnn_layers", "cnn_stride", "iterations", "mesh_iters", "mesh_lr",
+                                     "sinkhorn_iters", "decoder_channels", "decoder_init_size", "recon_downsample",
+                                     "kernel_size", "flat_width"), non_negative=("num_slots",))
+
 
 @dataclass
 class LossConfig:
@@ -107,6 +135,10 @@ class LossConfig:
     latent_warmup_steps: int = 0
     """the latent weight ramps linearly from 0 over these steps (official: 0/1)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("unknown_step",),
+                     non_negative=("w_latent", "w_recon", "w_similarity", "latent_warmup_steps"))
+
 
 @dataclass
 class TrainerConfig:
@@ -124,6 +156,11 @@ class TrainerConfig:
     """stop training after this wall time (0: no limit); the report says if it stopped"""
     eval_every: int = 0
     """also compute the MCC on held-out pairs every N epochs (0: only at the end)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("epochs", "batch_size", "lr"),
+                     non_negative=("weight_decay", "threads", "max_minutes", "eval_every"))
+        at_most(self, "batch_size", 10**6)
 
 
 @dataclass
@@ -174,3 +211,6 @@ class EncoderConfig:
     """flat encoder: latents per object"""
     model: ModelConfig = field(default_factory=ModelConfig)
     """the architecture (ignored when checkpoint is set: the run's own architecture is used)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("image_size", "num_objects", "num_properties"))

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intarsia.config import component
-from intarsia.runner.run_config import CheckpointConfig, EvalConfig, LogConfig, RunConfig, at_least
+from intarsia.runner.run_config import (
+    CheckpointConfig,
+    EvalConfig,
+    LogConfig,
+    RunConfig,
+    at_least,
+    at_most,
+    check_values,
+)
 
 
 @dataclass
@@ -39,6 +47,12 @@ class EnvConfig:
     beta: float = 3.0
     """bitseq: R(x) = exp(-beta * min_m hamming(x, m) / length)"""
 
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, positive=("ndim", "height", "R0", "modes", "length", "word"), non_negative=("R1", "R2", "beta"))
+        at_most(self, "ndim", 64)
+        at_most(self, "length", 1024)
+
 
 @dataclass
 class NetworkConfig:
@@ -49,6 +63,9 @@ class NetworkConfig:
     uniform_backward: bool = False
     """fix P_B to the uniform distribution over parents instead of learning it"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("hidden",), non_negative=("layers",))
+
 
 @dataclass
 class ExplorationConfig:
@@ -57,6 +74,9 @@ class ExplorationConfig:
     temperature: float = 1.0
     """training rollouts sample from softmax(logits / temperature)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("temperature",), probabilities=("epsilon",))
+
 
 @dataclass
 class ReplayConfig:
@@ -64,6 +84,9 @@ class ReplayConfig:
     """distinct terminal objects kept, highest reward first (0: no replay)"""
     ratio: float = 0.5
     """fraction of each batch made of backward trajectories (drawn with P_B) from stored terminals"""
+
+    def __post_init__(self) -> None:
+        check_values(self, non_negative=("capacity",), probabilities=("ratio",))
 
 
 @dataclass
@@ -91,6 +114,11 @@ class GFlowNetConfig:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     """replay of the best terminals (off by default)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "lr", "lr_logz"), non_negative=("grad_clip",),
+                     probabilities=("subtb_lambda",))
+        at_most(self, "batch_size", 10**6)
+
 
 @dataclass
 class ExplorerConfig:
@@ -108,6 +136,10 @@ class ExplorerConfig:
     """the explorer's log-reward is intrinsic_scale * RND error of the terminal (novelty)"""
     epsilon: float = 0.1
     """uniform-action exploration of the explorer's rollouts"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("hidden", "lr", "lr_logz"), non_negative=("intrinsic_scale",),
+                     probabilities=("epsilon",))
 
 
 @dataclass
@@ -137,6 +169,11 @@ class OCGFNConfig:
     explorer: ExplorerConfig = field(default_factory=ExplorerConfig)
     """the reward-free exploratory GFlowNet"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "lr", "reward_floor"), non_negative=("grad_clip",),
+                     probabilities=("reward_floor", "attempt_epsilon"))
+        at_most(self, "batch_size", 10**6)
+
 
 @dataclass
 class FinetuneConfig:
@@ -163,6 +200,11 @@ class FinetuneConfig:
     """hidden layers of both"""
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
     """how the fine-tuned policy's training rollouts deviate from it"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "outcomes_per_transition", "lr", "hidden"),
+                     non_negative=("grad_clip", "layers"), probabilities=("outcome_epsilon",))
+        at_most(self, "batch_size", 10**6)
 
 
 @dataclass

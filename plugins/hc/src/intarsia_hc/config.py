@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from intarsia.runner.run_config import at_most, check_values
+
 
 @dataclass
 class ActorConfig:
@@ -39,6 +41,13 @@ class ActorConfig:
     """lower bound of the log-std (pytorch_sac: -5); log-std = min + (max - min) (tanh(raw) + 1) / 2"""
     log_std_max: float = 2.0
     """upper bound of the log-std (pytorch_sac: 2)"""
+
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, positive=("num_subpolicies", "hidden_sizes", "gumbel_temperature", "gumbel_temperature_final",
+                                     "gumbel_anneal_steps"))
+        if not self.log_std_min < self.log_std_max:
+            raise ValueError(f"log_std_min: must be < log_std_max ({self.log_std_max}), got {self.log_std_min}")
 
 
 @dataclass
@@ -83,6 +92,14 @@ class SACConfig:
     """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """seeds replay sampling and Gumbel noise (None: from torch's RNG)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("critic_hidden_sizes", "actor_lr", "critic_lr", "alpha_lr", "init_temperature",
+                                     "batch_size", "buffer_size", "updates_per_step", "actor_update_every",
+                                     "target_update_every"),
+                     non_negative=("seed_steps",), probabilities=("gamma", "tau"))
+        at_most(self, "buffer_size", 10**9)
+        at_most(self, "batch_size", 10**7)
 
 
 @dataclass
@@ -144,6 +161,15 @@ class RISConfig:
     seed: int | None = None
     """seeds replay sampling, relabelling and Gumbel noise (None: from torch's RNG)"""
 
+    def __post_init__(self) -> None:
+        check_values(self, positive=("critic_hidden_sizes", "subgoal_hidden_sizes", "actor_lr", "critic_lr", "subgoal_lr",
+                                     "subgoal_lambda", "num_subgoals", "prior_epsilon", "batch_size", "buffer_size",
+                                     "updates_per_step", "value_clip"),
+                     non_negative=("alpha", "seed_steps", "goal_threshold"),
+                     probabilities=("gamma", "tau", "rollout_goal_fraction", "replay_goal_fraction"))
+        at_most(self, "buffer_size", 10**9)
+        at_most(self, "batch_size", 10**7)
+
 
 @dataclass
 class PendulumConfig:
@@ -151,6 +177,9 @@ class PendulumConfig:
 
     max_episode_steps: int = 200
     """steps per episode (gymnasium's default: 200)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("max_episode_steps",))
 
 
 @dataclass
@@ -163,6 +192,9 @@ class DMCConfig:
     """task of the domain: swingup, easy, run, walk, ..."""
     action_repeat: int = 1
     """env steps per agent step (pytorch_sac: 1)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("action_repeat",))
 
 
 @dataclass
@@ -179,3 +211,6 @@ class PointNavConfig:
     """steps before truncation"""
     walls: bool = False
     """a wall from the left edge to x = 0.5 at y = 0 (the point must go round it)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("size", "step_size", "goal_threshold", "max_episode_steps"))

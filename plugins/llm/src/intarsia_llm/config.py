@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from intarsia.runner.run_config import at_least, at_most, check_values
+
 
 @dataclass
 class LLMCommonConfig:
@@ -32,6 +34,10 @@ class LLMCommonConfig:
     """Show a rich progress bar (with tokens/s and cache hit rate) for batches of uncached prompts."""
     progress_min: int = 8
     """Smallest number of uncached prompts in one call that gets a progress bar."""
+
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, non_negative=("progress_min",))
 
 
 @dataclass
@@ -72,6 +78,14 @@ class GGUFConfig(LLMCommonConfig):
     bit-identical whatever order prompts are asked in, which keeps cached and uncached answers identical
     (prefix reuse changes the rounding of the quantized kernels: log-probs moved by up to ~0.05 here)."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_values(self, positive=("n_ctx", "n_batch"), non_negative=("n_threads",))
+        at_least(self, "n_gpu_layers", -1)
+        at_most(self, "n_ctx", 10**7)
+        if self.extra_buffer_types not in ("off", "on", "auto"):
+            raise ValueError(f"extra_buffer_types: expected 'off', 'on' or 'auto', got {self.extra_buffer_types!r}")
+
 
 @dataclass
 class TransformersConfig(LLMCommonConfig):
@@ -89,6 +103,11 @@ class TransformersConfig(LLMCommonConfig):
     """Longest prompt + completion in tokens; longer prompts raise ``ContextLengthError``."""
     trust_remote_code: bool = False
     """Allow model code shipped inside the directory (only for directories you trust)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_values(self, positive=("batch_size", "max_length"))
+        at_most(self, "max_length", 10**7)
 
 
 @dataclass
@@ -122,3 +141,9 @@ class OpenAIConfig(LLMCommonConfig):
     """Extra JSON fields sent with every request and part of the cache key, for server-specific sampling
     options, e.g. ``{repeat_penalty: 1.0}`` for llama.cpp's server, whose default of 1.1 changes even
     greedy outputs, or ``{top_k: -1}`` for vLLM."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_values(self, positive=("max_concurrency", "timeout_s"), non_negative=("max_retries", "backoff_s"))
+        at_most(self, "max_concurrency", 4096)
+        at_most(self, "max_retries", 100)

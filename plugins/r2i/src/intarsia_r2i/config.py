@@ -235,6 +235,13 @@ class DiscountingChainConfig:
     reward_delays: list = field(default_factory=lambda: [1, 3, 10, 30, 100])
     """delays of the 5 chains"""
 
+    def __post_init__(self) -> None:
+        # the env itself refuses delays over its horizon (100); here: at least two chains to choose from, each
+        # paying after a positive delay
+        if len(self.reward_delays) < 2:
+            raise ValueError(f"reward_delays: expected a delay per chain (at least 2), got {list(self.reward_delays)}")
+        check_values(self, positive=("reward_delays",))
+
 
 @dataclass
 class PopGymConfig:
@@ -242,6 +249,10 @@ class PopGymConfig:
 
     env: str = "RepeatPreviousEasy"
     """popgym class name (RepeatPrevious*/Autoencode*/Concentration*...)"""
+
+    def __post_init__(self) -> None:
+        if not self.env.isidentifier():
+            raise ValueError(f"env: expected a popgym class name such as 'RepeatPreviousEasy', got {self.env!r}")
 
 
 @dataclass
@@ -286,9 +297,17 @@ class DMCConfig:
         check_values(self, positive=("size", "repeat"), non_negative=("camera",))
 
 
+MEMORY_MAZE_SIZES = ("9x9", "11x11", "13x13", "15x15")
+"""the maze sizes Memory Maze registers"""
+
+
 @dataclass
 class MemoryMazeConfig:
     """Memory Maze (Pasukonis et al., 2022) through its gym 0.26 registration."""
 
     size: str = "9x9"
     """9x9, 11x11, 13x13 or 15x15"""
+
+    def __post_init__(self) -> None:
+        if self.size not in MEMORY_MAZE_SIZES:
+            raise ValueError(f"size: expected one of {', '.join(MEMORY_MAZE_SIZES)}, got {self.size!r}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from intarsia.runner.run_config import check_values
+
 
 @dataclass
 class RaidarConfig:
@@ -67,3 +69,10 @@ class RaidarConfig:
     official ``LogisticRegression()`` uses; with ``standardize: false`` it may stop unconverged)."""
     seed: int = 42
     """Seed of the classifier (the official scripts used ``random_state=42``)."""
+
+    def __post_init__(self) -> None:
+        # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
+        check_values(self, positive=("max_words", "ngram_max", "max_iter"), non_negative=("max_tokens", "temperature"),
+                     probabilities=("top_p",))
+        if self.top_p == 0:
+            raise ValueError("top_p: must be in (0, 1], got 0")

@@ -16,11 +16,17 @@ from intarsia.errors import IntarsiaError
 
 
 class DMCStateEnv(gym.Env):
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    render_size = 96
+    """side of ``render()``'s image"""
 
-    def __init__(self, domain: str = "cartpole", task: str = "swingup", action_repeat: int = 1):
-        # dm_control binds an OpenGL backend when first imported, for the whole process. These envs never
-        # render, but another component in the same process may (R2I's pixel tasks, headless through EGL):
+    def __init__(self, domain: str = "cartpole", task: str = "swingup", action_repeat: int = 1,
+                 render_mode: str | None = None):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        # dm_control binds an OpenGL backend when first imported, for the whole process, and these envs may
+        # render, as may another component in the same process (R2I's pixel tasks): headless through EGL;
         # importing first with the default (GLFW, needs a display) made that rendering abort the process.
         os.environ.setdefault("MUJOCO_GL", "egl")
         try:
@@ -45,6 +51,12 @@ class DMCStateEnv(gym.Env):
     @staticmethod
     def _flat(ts) -> np.ndarray:
         return np.concatenate([np.asarray(v, np.float32).ravel() for v in ts.observation.values()])
+
+    def render(self) -> np.ndarray | None:
+        """The scene from the task's first camera (MuJoCo's renderer), HxWx3 uint8."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self.env.physics.render(self.render_size, self.render_size, camera_id=0).astype(np.uint8)
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)

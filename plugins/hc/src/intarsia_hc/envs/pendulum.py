@@ -14,5 +14,6 @@ class NamedPendulum(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.Wrapper.__init__(self, env)
 
 
-def make_pendulum(max_episode_steps: int = 200):
-    return NamedPendulum(gym.make("Pendulum-v1", max_episode_steps=int(max_episode_steps)))
+def make_pendulum(max_episode_steps: int = 200, render_mode: str | None = None):
+    # gymnasium's own renderer (pygame, the classic-control extra) draws the frames
+    return NamedPendulum(gym.make("Pendulum-v1", max_episode_steps=int(max_episode_steps), render_mode=render_mode))

@@ -23,7 +23,7 @@ PAPER_GAMES = ("Alien", "Freeway", "Gravitar", "Hero", "Pitfall", "Qbert", "Sola
 def make_atari(game: str = "Alien", frame_stack: int = 4, screen_size: int = 84, noop_max: int = 30,
                frame_skip: int = 4, clip_rewards: bool = False, terminal_on_life_loss: bool = False,
                max_episode_frames: int = 108_000, full_action_space: bool = False,
-               repeat_action_probability: float = 0.0) -> gym.Env:
+               repeat_action_probability: float = 0.0, render_mode: str | None = None) -> gym.Env:
     try:
         import ale_py
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
@@ -37,6 +37,7 @@ def make_atari(game: str = "Alien", frame_stack: int = 4, screen_size: int = 84,
         repeat_action_probability=repeat_action_probability,
         full_action_space=full_action_space,
         max_num_frames_per_episode=max_episode_frames,
+        render_mode=render_mode,  # ALE's own renderer: the full RGB screen, through every wrapper below
     )
     env = gym.wrappers.AtariPreprocessing(
         env, noop_max=noop_max, frame_skip=frame_skip, screen_size=screen_size,

@@ -18,12 +18,22 @@ import numpy as np
 from gymnasium import spaces
 
 
-class MemoryLengthEnv(gym.Env):
-    metadata = {"render_modes": []}
+def _check_render_mode(render_mode: str | None) -> str | None:
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+    return render_mode
 
-    def __init__(self, memory_length: int = 10, num_bits: int = 1, seed: int | None = None):
+
+class MemoryLengthEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    cell = 8
+    """pixels per time step / context bit in ``render()``'s image"""
+
+    def __init__(self, memory_length: int = 10, num_bits: int = 1, seed: int | None = None,
+                 render_mode: str | None = None):
         if memory_length < 1 or num_bits < 1:
             raise ValueError("memory_length and num_bits must be >= 1")
+        self.render_mode = _check_render_mode(render_mode)
         self.memory_length, self.num_bits = int(memory_length), int(num_bits)
         self.observation_space = spaces.Box(-1.0, float(max(num_bits - 1, 1)), (num_bits + 2,), np.float32)
         self.action_space = spaces.Discrete(2)
@@ -40,6 +50,22 @@ class MemoryLengthEnv(gym.Env):
         if self._t == 0:
             obs[2:] = 2 * self._context - 1
         return obs
+
+    def render(self) -> np.ndarray | None:
+        """Top row: the time line (past steps grey, the current one white, the query step blue); bottom row:
+        the context bits (1 green, 0 red), the queried one framed in yellow. HxWx3 uint8."""
+        if self.render_mode != "rgb_array":
+            return None
+        c, steps = self.cell, self.memory_length + 1
+        img = np.full((2 * c, c * max(steps, self.num_bits), 3), 30, dtype=np.uint8)
+        img[1:c - 1, c * (steps - 1) + 1:c * steps - 1] = (60, 90, 200)
+        for t in range(min(self._t + 1, steps)):
+            img[1:c - 1, c * t + 1:c * (t + 1) - 1] = 255 if t == self._t else 110
+        for i, bit in enumerate(self._context):
+            x = c * i
+            img[c:2 * c, x:x + c] = (230, 200, 0) if i == self._query else 30
+            img[c + 1:2 * c - 1, x + 1:x + c - 1] = (40, 180, 60) if bit else (200, 50, 40)
+        return img
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -67,10 +93,14 @@ class DiscountingChainEnv(gym.Env):
     steps; episodes last 100 steps. Observation ``[chosen chain or -1, t/100]``. ``success``: the better
     chain was chosen."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     episode_len = 100
+    cell = 6
+    """pixel height of a chain's row in ``render()``'s image (each step is 2 pixels wide)"""
 
-    def __init__(self, mapping_seed: int | None = None, reward_delays=(1, 3, 10, 30, 100)):
+    def __init__(self, mapping_seed: int | None = None, reward_delays=(1, 3, 10, 30, 100),
+                 render_mode: str | None = None):
+        self.render_mode = _check_render_mode(render_mode)
         self.delays = [int(d) for d in reward_delays]
         if max(self.delays) > self.episode_len:
             raise ValueError("reward delays must be <= 100")
@@ -84,6 +114,21 @@ class DiscountingChainEnv(gym.Env):
 
     def _obs(self):
         return np.array([self._context, self._t / self.episode_len], dtype=np.float32)
+
+    def render(self) -> np.ndarray | None:
+        """One row per chain: its reward step gold (the better chain's brighter), the chosen chain lit up to
+        the current step. HxWx3 uint8."""
+        if self.render_mode != "rgb_array":
+            return None
+        c, n = self.cell, len(self.delays)
+        img = np.full((c * n, 2 * self.episode_len, 3), 30, dtype=np.uint8)
+        for k, delay in enumerate(self.delays):
+            img[c * k + 1:c * (k + 1) - 1, 2 * (delay - 1):2 * delay] = (255, 220, 0) if k == self.best else (150, 120, 0)
+        if self._context >= 0:
+            img[c * self._context + 1:c * (self._context + 1) - 1, :2 * self._t:2] = 255
+        else:
+            img[:, 0] = 255  # not chosen yet: the start column lit
+        return img
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -102,9 +147,11 @@ class DiscountingChainEnv(gym.Env):
         return self._obs(), reward, done, False, info
 
 
-def make_memory_length(memory_length: int = 10, num_bits: int = 1, seed: int | None = None):
-    return MemoryLengthEnv(memory_length, num_bits, seed)
+def make_memory_length(memory_length: int = 10, num_bits: int = 1, seed: int | None = None,
+                       render_mode: str | None = None):
+    return MemoryLengthEnv(memory_length, num_bits, seed, render_mode=render_mode)
 
 
-def make_discounting_chain(mapping_seed: int | None = None, reward_delays=(1, 3, 10, 30, 100)):
-    return DiscountingChainEnv(mapping_seed, reward_delays)
+def make_discounting_chain(mapping_seed: int | None = None, reward_delays=(1, 3, 10, 30, 100),
+                           render_mode: str | None = None):
+    return DiscountingChainEnv(mapping_seed, reward_delays, render_mode=render_mode)

@@ -13,6 +13,12 @@ import numpy as np
 from gymnasium import spaces
 
 
+def _check_render_mode(render_mode: str | None) -> str | None:
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+    return render_mode
+
+
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
@@ -26,19 +32,21 @@ class AtariEnv(gym.Env):
     frames in [0, ``noops``) after each reset, optional sticky actions, the minimal action set, RGB resized
     to ``size`` x ``size`` (area filter)."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(self, game: str = "Pong", size: int = 64, repeat: int = 4, sticky: bool = False,
-                 max_episode_steps: int = 27000, noops: int = 30):
+                 max_episode_steps: int = 27000, noops: int = 30, render_mode: str | None = None):
         import ale_py
 
+        self.render_mode = _check_render_mode(render_mode)
         gym.register_envs(ale_py)
         self.repeat, self.noops = int(repeat), int(noops)
         # the time limit counts emulator frames: max_episode_steps agent steps of `repeat` frames each
         from intarsia.env_ids import check_env_id
 
         self.env = gym.make(check_env_id(f"ALE/{game}-v5", what="game"), frameskip=1, repeat_action_probability=0.25 if sticky else 0.0,
-                            full_action_space=False, max_episode_steps=int(max_episode_steps) * self.repeat)
+                            full_action_space=False, max_episode_steps=int(max_episode_steps) * self.repeat,
+                            render_mode=render_mode)
         self.size = int(size)
         self.observation_space = spaces.Box(0, 255, (self.size, self.size, 3), np.uint8)
         self.action_space = self.env.action_space
@@ -64,6 +72,10 @@ class AtariEnv(gym.Env):
         frame = obs if previous is None else np.maximum(obs, previous)  # ALE flicker: max of the last two
         return _resize(frame, self.size), total, bool(terminated), bool(truncated), {"caption": ""}
 
+    def render(self) -> np.ndarray | None:
+        """The emulator's full-resolution RGB screen (ALE's own renderer)."""
+        return self.env.render() if self.render_mode == "rgb_array" else None
+
     def close(self):
         self.env.close()
 
@@ -71,10 +83,13 @@ class AtariEnv(gym.Env):
 class DMCEnv(gym.Env):
     """dm_control suite task with action repeat; pixels from ``camera`` (headless rendering via EGL)."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    render_size = 128
+    """side of ``render()``'s image (the camera the observations use)"""
 
     def __init__(self, domain: str = "walker", task: str = "walk", size: int = 64, repeat: int = 2, camera: int = 0,
-                 pixels: bool = True):
+                 pixels: bool = True, render_mode: str | None = None):
+        self.render_mode = _check_render_mode(render_mode)
         os.environ.setdefault("MUJOCO_GL", "egl")
         from dm_control import suite
 
@@ -94,6 +109,12 @@ class DMCEnv(gym.Env):
         if self.pixels:
             return self.env.physics.render(self.size, self.size, camera_id=self.camera).astype(np.uint8)
         return np.concatenate([np.asarray(v, np.float32).ravel() for v in ts.observation.values()])
+
+    def render(self) -> np.ndarray | None:
+        """The scene from ``camera`` at ``render_size`` pixels (MuJoCo's renderer), HxWx3 uint8."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self.env.physics.render(self.render_size, self.render_size, camera_id=self.camera).astype(np.uint8)
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -119,9 +140,11 @@ class MemoryMazeEnv(gym.Env):
     """Memory Maze through its gym 0.26 registration (``memory_maze:MemoryMaze-<size>-v0``), 64x64 RGB,
     6 discrete actions. Slow on a CPU (15-22 steps/s here): GPU-machine recipe."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
-    def __init__(self, size: str = "9x9"):
+    def __init__(self, size: str = "9x9", render_mode: str | None = None):
+        self.render_mode = _check_render_mode(render_mode)
+        self._frame: np.ndarray | None = None
         os.environ.setdefault("MUJOCO_GL", "egl")
         from memory_maze import tasks
 
@@ -145,7 +168,14 @@ class MemoryMazeEnv(gym.Env):
             self.env.env.close()
             self.env = self._load(int(seed))
         obs = self.env.reset()
-        return np.asarray(obs, np.uint8), {"caption": ""}
+        self._frame = np.asarray(obs, np.uint8)
+        return self._frame, {"caption": ""}
+
+    def render(self) -> np.ndarray | None:
+        """The agent's own 64x64 first-person view (the latest observation)."""
+        if self.render_mode != "rgb_array" or self._frame is None:
+            return None
+        return self._frame.copy()
 
     def step(self, action):
         out = self.env.step(int(action))
@@ -155,16 +185,17 @@ class MemoryMazeEnv(gym.Env):
             obs, reward, done, info = out
             truncated = bool(info.get("TimeLimit.truncated", False))
             terminated = bool(done) and not truncated
-        return np.asarray(obs, np.uint8), float(reward), bool(terminated), bool(truncated), {"caption": ""}
+        self._frame = np.asarray(obs, np.uint8)
+        return self._frame, float(reward), bool(terminated), bool(truncated), {"caption": ""}
 
 
-def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000, noops=30):
-    return AtariEnv(game, size, repeat, sticky, max_episode_steps, noops)
+def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000, noops=30, render_mode=None):
+    return AtariEnv(game, size, repeat, sticky, max_episode_steps, noops, render_mode=render_mode)
 
 
-def make_dmc(domain="walker", task="walk", size=64, repeat=2, camera=0, pixels=True):
-    return DMCEnv(domain, task, size, repeat, camera, pixels)
+def make_dmc(domain="walker", task="walk", size=64, repeat=2, camera=0, pixels=True, render_mode=None):
+    return DMCEnv(domain, task, size, repeat, camera, pixels, render_mode=render_mode)
 
 
-def make_memory_maze(size="9x9"):
-    return MemoryMazeEnv(size)
+def make_memory_maze(size="9x9", render_mode=None):
+    return MemoryMazeEnv(size, render_mode=render_mode)
