@@ -9,7 +9,7 @@ EXTRAS_llm    := [gguf,server,transformers,test]
 EXTRAS_motif  := [nethack]
 EXTRAS_lmcdqn := [atari]
 EXTRAS_r2i    := [popgym,atari,dmc,memory-maze]
-EXTRAS_hc     := [dmc]
+EXTRAS_hc     := [dmc,render]
 DEMO        ?= motif/demo
 # llama-cpp-python ships as an sdist only. We build its wheel once, portably (no -march=native, no AVX-512,
 # no AMX: llama.cpp's AMX kernels fault on some VMs, and a native build made on one machine can crash on
