@@ -1,0 +1,172 @@
+"""``log.loggers``: the trackers (W&B offline, MLflow's file store) show the run's config and the metrics
+metrics.csv holds, a plugin's logger receives them too, and a misspelt name is one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from intarsia.errors import ConfigError
+from intarsia.hookspecs import hookimpl
+from intarsia.runner.api import run_config
+
+TINY = {"extends": "builtin/tiny", "steps": 600, "log": {"every": 200}, "checkpoint": {"every": 0}}
+
+
+def _csv_rows(run_dir: Path) -> list[dict]:
+    with (run_dir / "logs" / "metrics.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _offline_tracker_env(monkeypatch, home: Path) -> None:
+    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))  # no ~/.netrc key, and wandb's settings stay out of the real home
+
+
+def _wandb_records(path: Path):
+    """The protobuf records of a ``.wandb`` file (LevelDB's log format: 32 KiB blocks of chunks with a
+    7-byte header: crc32, length, type full/first/middle/last)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, parts = 7, 32768, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7]) if left >= 7 else (0, 0, 0)
+        if left < 7 or (length == 0 and kind == 0):  # the zero padding at a block's end
+            pos += left
+            continue
+        parts += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(parts)
+            parts = b""
+            yield record
+
+
+def _key(item) -> str:
+    return item.key or "/".join(item.nested_key)
+
+
+@pytest.mark.slow  # two trackers start up (about 30 s on a loaded 2-core machine)
+def test_wandb_and_mlflow_show_the_config_and_the_metrics_offline(core_host, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    pytest.importorskip("mlflow")
+    _offline_tracker_env(monkeypatch, tmp_path / "home")
+    run_dir = tmp_path / "run"
+    report = run_config({**TINY, "name": "tracked", "log": {**TINY["log"], "loggers": ["csv", "wandb", "mlflow"]}},
+                        run_dir=run_dir)
+    assert report["steps"] == 600
+    rows = _csv_rows(run_dir)
+    assert [int(r["step"]) for r in rows] == [200, 400, 600]
+    metric = "time/sps"  # logged at every step, and different at each
+    want = {int(r["step"]): float(r[metric]) for r in rows}
+
+    # W&B: one offline run named after the run, holding the config and the metric at the same steps
+    (wandb_file,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    config, history, names, exit_code = {}, {}, [], None
+    for record in _wandb_records(wandb_file):
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            names.append(record.run.display_name)
+        elif kind == "config":
+            config.update({_key(i): json.loads(i.value_json) for i in record.config.update})
+        elif kind == "history":
+            items = {_key(i): json.loads(i.value_json) for i in record.history.item}
+            if metric in items:
+                history[int(items["trainer/global_step"])] = items[metric]
+        elif kind == "exit":
+            exit_code = record.exit.exit_code
+    assert names == ["tracked"] and exit_code == 0
+    assert config["steps"] == 600 and config["policy"]["name"] == "qlearning" and config["env"]["size"] == 5
+    assert history == pytest.approx(want)
+
+    # MLflow: a file store in the run directory, the config as flattened params, the metric's rows
+    (meta,) = (run_dir / "mlruns").glob("*/*/meta.yaml")
+    run_files = meta.parent
+    assert (run_files / "tags" / "mlflow.runName").read_text() == "tracked"
+    assert (run_files / "params" / "steps").read_text() == "600"
+    assert (run_files / "params" / "policy" / "name").read_text() == "qlearning"
+    logged = {}
+    for line in (run_files / "metrics" / metric).read_text().splitlines():
+        _timestamp, value, step = line.split()
+        logged[int(step)] = float(value)
+    assert logged == pytest.approx(want)
+    from mlflow.entities import RunStatus
+
+    assert f"status: {RunStatus.from_string('FINISHED')}" in meta.read_text()
+
+
+class MemoryLoggerPlugin:
+    """A third-party plugin's logger: keeps what it receives in a list."""
+
+    __distribution__ = "third-party-logger"
+    seen: list = []
+
+    @hookimpl
+    def register_loggers(self, register):
+        register("memory", factory=self.make, summary="metrics kept in memory")
+
+    @classmethod
+    def make(cls, *, run_dir, name, fit, resume_step):
+        from lightning.fabric.loggers import Logger
+
+        seen = cls.seen
+
+        class MemoryLogger(Logger):
+            name = "memory"
+            version = "0"
+
+            def log_metrics(self, metrics, step=None):
+                seen.append(("metrics", step, dict(metrics)))
+
+            def log_hyperparams(self, params, *args, **kwargs):
+                seen.append(("config", name, dict(params)))
+
+        return MemoryLogger()
+
+
+def test_a_plugin_logger_receives_the_config_and_every_metric(intarsia_host, tmp_path):
+    host = intarsia_host(MemoryLoggerPlugin())
+    MemoryLoggerPlugin.seen.clear()
+    run_config({**TINY, "name": "mem", "log": {**TINY["log"], "loggers": ["csv", "memory"]}}, run_dir=tmp_path,
+               registry=host.registry)
+    (config,) = [entry for entry in MemoryLoggerPlugin.seen if entry[0] == "config"]
+    assert config[1] == "mem" and config[2]["steps"] == 600 and config[2]["log"]["loggers"] == ["csv", "memory"]
+    metrics = {step: values for kind, step, values in MemoryLoggerPlugin.seen if kind == "metrics"}
+    rows = _csv_rows(tmp_path)
+    assert sorted(metrics) == [int(r["step"]) for r in rows] == [200, 400, 600]
+    for row in rows:
+        assert metrics[int(row["step"])]["time/sps"] == pytest.approx(float(row["time/sps"]))
+    assert not (tmp_path / "tensorboard").exists()  # the list replaces the default one
+
+
+def test_a_misspelt_logger_is_one_line_naming_the_key_and_a_guess(core_host, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        run_config({**TINY, "log": {**TINY["log"], "loggers": ["csv", "wandbb"]}}, run_dir=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("log.loggers: unknown logger 'wandbb'. Did you mean 'wandb'")
+    assert "Available: csv, mlflow, tensorboard, wandb" in message
+
+
+def test_tensorboard_false_still_drops_tensorboard():
+    from intarsia.runner.loggers import logger_names
+    from intarsia.runner.train_config import TrainConfig
+
+    config = TrainConfig()
+    assert logger_names(config) == ["csv", "tensorboard"]
+    config.log.tensorboard = False
+    assert logger_names(config) == ["csv"]
+    config.log.loggers = ["csv", "wandb", "csv", "tensorboard"]
+    assert logger_names(config) == ["csv", "wandb"]
+
+
+def test_the_builtin_loggers_are_listed(core_host):
+    assert core_host.registry.names("loggers") == ["csv", "mlflow", "tensorboard", "wandb"]
