@@ -4,14 +4,17 @@ metrics.csv holds, a plugin's logger receives them too, and a misspelt name is o
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from intarsia.errors import ConfigError
 from intarsia.hookspecs import hookimpl
 from intarsia.runner.api import run_config
+from intarsia.runner.run_config import RunConfig
 
 TINY = {"extends": "builtin/tiny", "steps": 600, "log": {"every": 200}, "checkpoint": {"every": 0}}
 
@@ -113,9 +116,13 @@ class MemoryLoggerPlugin:
     def register_loggers(self, register):
         register("memory", factory=self.make, summary="metrics kept in memory")
 
+    @hookimpl
+    def register_jobs(self, register):
+        register("fit", factory=fit_job, config=FitConfig, summary="a Trainer job")
+
     @classmethod
     def make(cls, *, run_dir, name, fit, resume_step):
-        from lightning.fabric.loggers import Logger
+        from lightning.pytorch.loggers import Logger  # a Trainer's kind of logger, which serves Fabric too
 
         seen = cls.seen
 
@@ -127,9 +134,41 @@ class MemoryLoggerPlugin:
                 seen.append(("metrics", step, dict(metrics)))
 
             def log_hyperparams(self, params, *args, **kwargs):
-                seen.append(("config", name, dict(params)))
+                seen.append(("config", f"{name}/{fit}" if fit is not None else name, dict(params)))
 
         return MemoryLogger()
+
+
+@dataclass
+class FitConfig(RunConfig):
+    job: str = "fit"
+    """the job that runs this config"""
+
+
+def fit_job(config: FitConfig, *, run) -> dict:
+    import lightning as L
+    import torch
+
+    torch.manual_seed(config.seed)
+    x = torch.randn(32, 3)
+
+    class Reg(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, _):
+            loss = self.lin(batch[0]).pow(2).mean()
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=8)
+    trainer = run.trainer(config, name="reg", max_epochs=2, log_every_n_steps=1)
+    run.fit(trainer, Reg(), loader)
+    return run.report(steps=trainer.global_step, unit="optimizer steps", metrics={})
 
 
 def test_a_plugin_logger_receives_the_config_and_every_metric(intarsia_host, tmp_path):
@@ -145,6 +184,23 @@ def test_a_plugin_logger_receives_the_config_and_every_metric(intarsia_host, tmp
     for row in rows:
         assert metrics[int(row["step"])]["time/sps"] == pytest.approx(float(row["time/sps"]))
     assert not (tmp_path / "tensorboard").exists()  # the list replaces the default one
+
+
+def test_a_trainer_fit_logs_to_the_same_list(intarsia_host, tmp_path):
+    host = intarsia_host(MemoryLoggerPlugin())
+    MemoryLoggerPlugin.seen.clear()
+    run_config({"job": "fit", "name": "f", "fabric": {"accelerator": "cpu"}, "checkpoint": {"every": 0},
+                "log": {"progress": False, "loggers": ["csv", "tensorboard", "memory"]}}, run_dir=tmp_path,
+               registry=host.registry)
+    configs = [entry for entry in MemoryLoggerPlugin.seen if entry[0] == "config"]
+    assert configs and configs[0][1] == "f/reg" and configs[0][2]["job"] == "fit"
+    losses = [(step, values["loss"]) for kind, step, values in MemoryLoggerPlugin.seen
+              if kind == "metrics" and "loss" in values]
+    rows = [r for r in csv.DictReader((tmp_path / "logs" / "reg" / "metrics.csv").open()) if r.get("loss")]
+    assert [s for s, _ in losses] == [int(r["step"]) for r in rows] and len(rows) == 8
+    assert [v for _, v in losses] == pytest.approx([float(r["loss"]) for r in rows])
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert list((tmp_path / "tensorboard" / "reg").glob("events.out.tfevents.*"))
 
 
 def test_a_misspelt_logger_is_one_line_naming_the_key_and_a_guess(core_host, tmp_path):
