@@ -102,6 +102,7 @@ def list_(kind: str | None) -> None:
 
     `intarsia show KIND NAME` shows one component's options."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     host = _host()
@@ -114,7 +115,7 @@ def list_(kind: str | None) -> None:
     for k in kinds:
         for name in host.registry.names(k):
             comp = host.registry.get(k, name)
-            table.add_row(k, name, comp.distribution, comp.summary)
+            table.add_row(k, name, comp.distribution, escape(comp.summary))  # "[wandb]" is text, not markup
     Console().print(table)
 
 
@@ -124,13 +125,15 @@ def recipes() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from rich.markup import escape
+
     reg = _host().registry
     table = Table(title="recipes")
     for col in ("recipe", "distribution", "summary"):
         table.add_column(col, overflow="fold")
     for name in reg.names("recipes"):
         comp = reg.get("recipes", name)
-        table.add_row(name, comp.distribution, comp.summary)
+        table.add_row(name, comp.distribution, escape(comp.summary))
     Console().print(table)
 
 
