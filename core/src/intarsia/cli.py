@@ -123,9 +123,8 @@ def list_(kind: str | None) -> None:
 def recipes() -> None:
     """List runnable recipes (``intarsia run NAME``)."""
     from rich.console import Console
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     reg = _host().registry
     table = Table(title="recipes")
