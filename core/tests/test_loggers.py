@@ -106,6 +106,58 @@ def test_wandb_and_mlflow_show_the_config_and_the_metrics_offline(core_host, tmp
     assert f"status: {RunStatus.from_string('FINISHED')}" in meta.read_text()
 
 
+def _wandb_exit_codes(run_dir: Path) -> list:
+    codes = []
+    for path in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb")):
+        codes += [r.exit.exit_code for r in _wandb_records(path) if r.WhichOneof("record_type") == "exit"]
+    return codes
+
+
+class BoomLoggerPlugin:
+    """A logger that fails at step 400, as a job that crashes mid-run."""
+
+    __distribution__ = "third-party-boom"
+
+    @hookimpl
+    def register_loggers(self, register):
+        register("boom", factory=self.make, summary="fails at step 400")
+
+    @staticmethod
+    def make(*, run_dir, name, fit, resume_step):
+        from lightning.pytorch.loggers import Logger
+
+        class BoomLogger(Logger):
+            name, version = "boom", "0"
+
+            def log_metrics(self, metrics, step=None):
+                if step is not None and step >= 400:
+                    raise RuntimeError("boom")
+
+            def log_hyperparams(self, params, *args, **kwargs):
+                pass
+
+        return BoomLogger()
+
+
+@pytest.mark.slow  # two tracker runs (about 20 s on a loaded 2-core machine)
+def test_a_failed_run_ends_its_tracker_runs_and_the_next_run_gets_its_own(intarsia_host, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    pytest.importorskip("mlflow")
+    _offline_tracker_env(monkeypatch, tmp_path / "home")
+    host = intarsia_host(BoomLoggerPlugin())
+    failing = {**TINY, "log": {**TINY["log"], "loggers": ["wandb", "mlflow", "boom"]}}
+    with pytest.raises(RuntimeError, match="boom"):
+        run_config(failing, run_dir=tmp_path / "a", registry=host.registry)
+    assert _wandb_exit_codes(tmp_path / "a") == [1]
+    from mlflow.entities import RunStatus
+
+    (meta,) = (tmp_path / "a" / "mlruns").glob("*/*/meta.yaml")
+    assert f"status: {RunStatus.from_string('FAILED')}" in meta.read_text()
+    run_config({**TINY, "log": {**TINY["log"], "loggers": ["csv", "wandb"]}}, run_dir=tmp_path / "b",
+               registry=host.registry)
+    assert _wandb_exit_codes(tmp_path / "b") == [0]  # a run of its own, not the failed one reused
+
+
 class MemoryLoggerPlugin:
     """A third-party plugin's logger: keeps what it receives in a list."""
 
