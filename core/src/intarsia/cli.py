@@ -103,6 +103,7 @@ def list_(kind: str | None) -> None:
 
     `intarsia show KIND NAME` shows one component's options."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     host = _host()
@@ -115,7 +116,7 @@ def list_(kind: str | None) -> None:
     for k in kinds:
         for name in host.registry.names(k):
             comp = host.registry.get(k, name)
-            table.add_row(k, name, comp.distribution, comp.summary)
+            table.add_row(k, name, comp.distribution, escape(comp.summary))  # "[wandb]" is text, not markup
     Console().print(table)
 
 
@@ -123,6 +124,7 @@ def list_(kind: str | None) -> None:
 def recipes() -> None:
     """List runnable recipes (``intarsia run NAME``)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     reg = _host().registry
@@ -131,7 +133,7 @@ def recipes() -> None:
         table.add_column(col, overflow="fold")
     for name in reg.names("recipes"):
         comp = reg.get("recipes", name)
-        table.add_row(name, comp.distribution, comp.summary)
+        table.add_row(name, comp.distribution, escape(comp.summary))
     Console().print(table)
 
 

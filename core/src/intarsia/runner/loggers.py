@@ -101,7 +101,9 @@ def tensorboard_logger(*, run_dir: Path, name: str, fit: str | None, resume_step
     if fit is not None:
         from lightning.pytorch.loggers import TensorBoardLogger
 
-        return TensorBoardLogger(str(run_dir), name="tensorboard", version=fit, default_hp_metric=False)
+        # a resumed fit hides what the killed one logged past its checkpoint, as the Fabric logger does
+        purge = {"purge_step": resume_step + 1} if resume_step is not None else {}
+        return TensorBoardLogger(str(run_dir), name="tensorboard", version=fit, default_hp_metric=False, **purge)
     return _resumable_tensorboard_logger()(root_dir=str(run_dir), name="tensorboard", version="",
                                           default_hp_metric=False)
 

@@ -10,6 +10,7 @@ A resumed run is a new run in either tracker.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -39,8 +40,9 @@ def wandb_logger(*, run_dir: Path, name: str, fit: str | None, resume_step: int 
     offline = "WANDB_MODE" not in os.environ and not _wandb_key()
     logger = FinishingWandbLogger(
         name=_title(name, fit), save_dir=str(run_dir), project=os.environ.get("WANDB_PROJECT", "intarsia"),
-        # console="off": the run's own progress line stays as it is (wandb would wrap stdout)
-        settings=wandb.Settings(quiet=True, console="off", x_disable_stats=True),
+        # silent: no banner around the run's own lines (the README says where the offline run goes);
+        # console="off": the progress line stays as it is (wandb would wrap stdout)
+        settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
         **({"mode": "offline"} if offline else {}))
     logger._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb warns that it has no effect
     return logger
@@ -64,12 +66,26 @@ def mlflow_logger(*, run_dir: Path, name: str, fit: str | None, resume_step: int
             if self._initialized and not self._finished:
                 self.finalize(status)
 
+    _drop_log_line("lightning.pytorch.loggers.mlflow", "not found. Creating it.")  # a new store's first run
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"file:{(Path(run_dir) / 'mlruns').resolve()}"
     if uri.startswith("file:"):
         # MLflow 3 refuses a file store unless told; it is the one that needs no database package
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return FinishingMLFlowLogger(experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME", "intarsia"),
                                  run_name=_title(name, fit), tracking_uri=uri)
+
+
+def _drop_log_line(logger_name: str, text: str) -> None:
+    """Drop one known info line a library logs as a warning (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if not any(getattr(f, "intarsia_text", None) == text for f in logger.filters):
+        class DropLine(logging.Filter):
+            intarsia_text = text
+
+            def filter(self, record: logging.LogRecord) -> bool:
+                return text not in record.getMessage()
+
+        logger.addFilter(DropLine())
 
 
 def _title(name: str, fit: str | None) -> str:
