@@ -8,6 +8,7 @@ reaches the user.
 
 from __future__ import annotations
 
+import errno
 import os
 import zipfile
 from pathlib import Path
@@ -33,11 +34,14 @@ def load_torch_file(path: str | os.PathLike, *, what: str = "file", map_location
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EINVAL:
+        # torch seeks back from the end of the file for the zip directory; a short file makes that seek fail
+        return "the file is truncated or damaged (it ends too soon)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if type(exc).__name__ == "UnpicklingError" or "weights_only" in str(exc):
         return "it holds objects other than tensors, numbers, strings and containers (refused, never unpickled)"
-    if isinstance(exc, (EOFError, zipfile.BadZipFile)):
+    if isinstance(exc, (EOFError, zipfile.BadZipFile)) or "PytorchStreamReader failed" in str(exc):
         return f"the file is truncated or damaged ({type(exc).__name__})"
     first = " ".join(str(exc).split()).split(". ")[0][:200]  # torch's messages run to many lines
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -1,0 +1,35 @@
+"""A hostile or truncated reward model file, given as the motif reward's ``reward_model``, ends as one line
+(exit 2 in the CLI), never unpickled."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from intarsia.errors import IntarsiaError
+from intarsia.testing.hostile_files import assert_one_line_refusal, write_hostile_torch_file, write_truncated_torch_file
+from intarsia_motif import plugin
+
+FORMAT = "intarsia-motif/reward-model/1"
+
+
+def test_a_hostile_reward_model_is_refused_without_running_it(intarsia_host, tmp_path):
+    from intarsia.build import build
+
+    intarsia_host(plugin)
+    path = tmp_path / "reward_model.pt"
+    marker = write_hostile_torch_file(path, {"format": FORMAT})
+    with pytest.raises(IntarsiaError) as info:
+        build("rewards", "motif", {"reward_model": str(path)})
+    assert "refused, never unpickled" in assert_one_line_refusal(info.value, path)
+    assert not marker.exists()
+
+
+def test_a_truncated_reward_model_is_one_line(intarsia_host, tmp_path):
+    from intarsia.build import build
+
+    intarsia_host(plugin)
+    path = tmp_path / "reward_model.pt"
+    write_truncated_torch_file(path, {"format": FORMAT, "state_dict": {"w": torch.zeros(4096)}})
+    with pytest.raises(IntarsiaError) as info:
+        build("rewards", "motif", {"reward_model": str(path)})
+    assert "truncated or damaged" in assert_one_line_refusal(info.value, path)
