@@ -1,4 +1,5 @@
-"""Loading torch files that someone else may have made: tensors, numbers, strings and containers only.
+"""Loading torch files that someone else may have made: tensors, numbers, strings and containers only
+(and saving them so that a killed job never leaves half a file).
 
 Every checkpoint and model loader goes through :func:`load_torch_file`, so a damaged, truncated or hostile
 file ends as one line naming it. torch's own message for a file its safe unpickler refuses suggests
@@ -45,3 +46,18 @@ def _reason(exc: BaseException) -> str:
         return f"the file is truncated or damaged ({type(exc).__name__})"
     first = " ".join(str(exc).split()).split(". ")[0][:200]  # torch's messages run to many lines
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def save_torch_file(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj)`` to ``path`` atomically: through an exclusively created temporary file beside it
+    (``mkstemp``, renamed over ``path``), so readers see the old or the new file and a killed job leaves no
+    half file under the real name (its ``.tmp<pid>`` leftover is swept like the checkpoints')."""
+    import io
+
+    import torch
+
+    from intarsia.runner.run_dir import write_new_file
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_new_file(Path(path), buf.getvalue())

@@ -27,3 +27,21 @@ def test_a_truncated_model_file_is_one_line(tmp_path, keep):
     with pytest.raises(IntarsiaError) as info:
         MiniGPT.load(path)
     assert "truncated or damaged" in assert_one_line_refusal(info.value, path)
+
+
+def test_save_goes_through_an_unpredictable_temporary_name(tmp_path):
+    """A file or symlink planted under the old fixed temporary name is never written through."""
+    from intarsia_capprobe.config import ModelConfig
+
+    torch.manual_seed(0)
+    model = MiniGPT(ModelConfig(n_layer=1, n_head=2, d_model=8), vocab_size=11, max_len=6)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    path = tmp_path / "pretrain_uniform.pt"
+    (tmp_path / ".pretrain_uniform.pt.tmp").symlink_to(victim)
+    model.save(path)
+    assert victim.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pretrain_uniform.pt.tmp", "pretrain_uniform.pt", "victim.txt"]
+    again = MiniGPT.load(path)
+    ids = torch.randint(0, 11, (2, 6))
+    torch.testing.assert_close(again.eval()(ids), model.eval()(ids))

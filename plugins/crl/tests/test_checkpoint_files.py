@@ -31,3 +31,27 @@ def test_a_truncated_encoder_checkpoint_is_one_line(intarsia_host, tmp_path):
     with pytest.raises(IntarsiaError) as info:
         build("encoders", "crl-slots", {"checkpoint": str(path)})
     assert "truncated or damaged" in assert_one_line_refusal(info.value, path)
+
+
+def test_save_goes_through_an_unpredictable_temporary_name(intarsia_host, tmp_path):
+    """A symlink planted under the old fixed temporary name is never written through; the file loads."""
+    from intarsia.build import build
+    from intarsia_crl.config import ModelConfig
+    from intarsia_crl.encoders import save_encoder
+    from intarsia_crl.networks import SlotEncoder
+
+    intarsia_host(plugin)
+    model = ModelConfig(slot_dim=8, hidden_dim=8, cnn_layers=2, cnn_stride=2, kernel_size=3, iterations=1)
+    torch.manual_seed(0)
+    enc = SlotEncoder(model, image_size=16, num_objects=2)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    path = tmp_path / "encoder.pt"
+    (tmp_path / ".encoder.pt.tmp").symlink_to(victim)
+    save_encoder(path, enc, kind="slots", model=model, image_size=16, num_objects=2, properties=["x", "y"])
+    assert victim.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".encoder.pt.tmp", "encoder.pt", "victim.txt"]
+    loaded = build("encoders", "crl-slots", {"checkpoint": str(path)})
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), enc.eval()(x))

@@ -33,3 +33,18 @@ def test_a_truncated_reward_model_is_one_line(intarsia_host, tmp_path):
     with pytest.raises(IntarsiaError) as info:
         build("rewards", "motif", {"reward_model": str(path)})
     assert "truncated or damaged" in assert_one_line_refusal(info.value, path)
+
+
+def test_save_goes_through_an_unpredictable_temporary_name(tmp_path):
+    """A symlink planted under the old fixed temporary name is never written through."""
+    from intarsia.safe_load import load_torch_file
+    from intarsia_motif.reward_model import save_artefact
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    path = tmp_path / "reward_model.pt"
+    (tmp_path / ".reward_model.pt.tmp").symlink_to(victim)
+    save_artefact({"format": FORMAT, "reward_mean": 0.25}, path)
+    assert victim.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".reward_model.pt.tmp", "reward_model.pt", "victim.txt"]
+    assert load_torch_file(path) == {"format": FORMAT, "reward_mean": 0.25}
