@@ -41,7 +41,11 @@ def test_save_goes_through_an_unpredictable_temporary_name(tmp_path):
     (tmp_path / ".pretrain_uniform.pt.tmp").symlink_to(victim)
     model.save(path)
     assert victim.read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".pretrain_uniform.pt.tmp", "pretrain_uniform.pt", "victim.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".pretrain_uniform.pt.tmp",
+        "pretrain_uniform.pt",
+        "victim.txt",
+    ]
     again = MiniGPT.load(path)
     ids = torch.randint(0, 11, (2, 6))
     torch.testing.assert_close(again.eval()(ids), model.eval()(ids))
