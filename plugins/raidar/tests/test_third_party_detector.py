@@ -150,7 +150,7 @@ def test_eval_reports_a_third_party_detector_like_raidar(group, data, tmp_path):
     [
         (["--classifier", "gbt"], "--classifier: option(s) of the raidar detector, not of 'acme-bayes'"),
         (["--detector-option", "smoothing=0"], "smoothing: must be positive"),
-        (["--detector-option", "smoothin=1"], "smoothin"),
+        (["--detector-option", "smoothin=1"], "--detector-option.smoothin: unknown key"),
     ],
 )
 def test_bad_options_for_a_third_party_detector_are_one_line(group, data, tmp_path, args, message):

@@ -94,9 +94,10 @@ def _detector_options(ctx: click.Context, detector: str, pairs: tuple[str, ...],
 
 def _build_detector(name: str, options: dict):
     """``--detector NAME`` built through the registry, as every plugin's components are."""
-    from intarsia.build import build
+    from intarsia.build import build, make_spec
 
-    return build("detectors", name, options, section=f"--detector {name}")
+    spec = make_spec("detectors", name, options, path="--detector-option")  # unknown keys named as the flag
+    return build("detectors", spec, section=f"--detector {name}")
 
 
 def _load_detector(ctx: click.Context, name: str, path: str, llm: str, llm_option: tuple[str, ...],
