@@ -180,11 +180,29 @@ class Probeable(Protocol):
 
 @runtime_checkable
 class Detector(Protocol):
-    """Machine-generated-text detector: ``score`` gives P(machine-generated) in [0, 1] per text."""
+    """Machine-generated-text detector: ``score`` gives P(machine-generated) in [0, 1] per text.
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> Detector: ...
+    The detection commands (``intarsia detect``, ``intarsia raidar fit|eval``) build ``--detector NAME``
+    from the registry (``build("detectors", name, options)``, so ``factory(config)``) and rely on this:
 
-    def score(self, texts: Sequence[str]) -> np.ndarray: ...
+    * ``fit(texts, labels, where=None) -> self``: labels are 1 (machine-generated) or 0 (human);
+    * ``score(texts, where=None) -> np.ndarray`` of shape ``(len(texts),)``, values in [0, 1];
+    * ``save(path)`` writes a model file, and the factory's classmethod ``load(path, **options)`` reads it
+      back (``detect`` passes ``llm_name``, ``llm_options`` and ``trust_model_llm`` to ``raidar``, and
+      to another detector only those its user gave: ``--llm``, ``--llm-option``, ``--trust-model-llm``).
+
+    A text is a plain string or a record ``{"input": text, ...}`` (Raidar's precomputed rewrites), as
+    the input files hold them; ``where`` names each text's location (``file:line``) for messages. A bad
+    input is an :class:`~intarsia.errors.IntarsiaError` or ``ValueError`` (one line, exit 2).
+
+    Optional, for ``eval``: ``features(texts, where) -> X``, ``fit_features(X, labels) -> self`` and
+    ``score_features(X)`` let it featurise every text once and refit per split (Raidar's rewriting is the
+    costly part); without them each split fits a fresh detector on its texts.
+    """
+
+    def fit(self, texts: Sequence[Any], labels: Sequence[int], where: Sequence[str] | None = None) -> Detector: ...
+
+    def score(self, texts: Sequence[Any], where: Sequence[str] | None = None) -> np.ndarray: ...
 
     def save(self, path: str) -> None: ...
 

@@ -99,13 +99,11 @@ class MiniGPT(nn.Module):
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
 
     def save(self, path: str | Path) -> None:
-        import os
+        from intarsia.safe_load import save_torch_file
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.artefact(), tmp)
-        os.replace(tmp, path)
+        save_torch_file(self.artefact(), path)
 
     @classmethod
     def load(cls, path: str | Path) -> MiniGPT:

@@ -22,7 +22,7 @@ FORMAT = "intarsia-crl/encoder/1"
 def save_encoder(path: Path, encoder: torch.nn.Module, *, kind: str, model: ModelConfig, image_size: int,
                  num_objects: int, properties: list[str], heads: torch.nn.Module | None = None) -> None:
     """Write the weights and the architecture (plain values and tensors: loads with ``weights_only=True``)."""
-    import os
+    from intarsia.safe_load import save_torch_file
 
     blob: dict[str, Any] = {
         "format": FORMAT, "kind": kind, "model": dataclasses.asdict(model), "image_size": image_size,
@@ -31,9 +31,7 @@ def save_encoder(path: Path, encoder: torch.nn.Module, *, kind: str, model: Mode
     }
     if heads is not None:
         blob["heads"] = {k: v.detach().cpu() for k, v in heads.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    save_torch_file(blob, path)
 
 
 def load_checkpoint(path: str) -> dict:

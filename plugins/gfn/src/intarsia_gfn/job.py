@@ -12,11 +12,11 @@ zero-shot exact conversion to the environment's reward); everything else ``evalu
 
 from __future__ import annotations
 
-import os
 import time
 
 from intarsia.build import build
 from intarsia.runner.context import RunContext
+from intarsia.safe_load import save_torch_file
 
 from .config import GFNJobConfig
 from .plots import grid_heatmap, learning_curve
@@ -25,8 +25,6 @@ REPORTED = ("l1_sum", "l1_mean", "jsd", "modes_found", "trajectories", "seconds_
 
 
 def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
-    import torch
-
     pretrain_report = _pretrain(config, run) if config.pretrain is not None else None
     fabric = run.launch_fabric(config)  # threads, Fabric from config.fabric, seed + rank
     sampler = build("samplers", config.sampler, registry=run.registry, fabric=fabric)
@@ -79,9 +77,7 @@ def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
         sections["children"] = {"pretrain": {"dir": "pretrain", "metrics": pretrain_report.get("metrics", {})}}
     if fabric.global_rank == 0:
         if hasattr(sampler, "model_state"):
-            tmp = run.dir / ".model.pt.tmp"
-            torch.save(sampler.model_state(), tmp)
-            os.replace(tmp, run.dir / "model.pt")
+            save_torch_file(sampler.model_state(), run.dir / "model.pt")
             artifacts.append("model.pt")
         learning_curve(history, run.dir / "learning_curve.png", f"{config.name} ({config.sampler.name})")
         artifacts.append("learning_curve.png")

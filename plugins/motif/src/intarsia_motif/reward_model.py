@@ -327,13 +327,11 @@ def _batched(net: nn.Module, encoder: CaptionEncoder, texts: Sequence[str], batc
 
 def save_artefact(artefact: Mapping[str, Any], path: str | Path) -> None:
     """torch.save to a temporary file, then rename (a killed job never leaves half a model)."""
-    import os
+    from intarsia.safe_load import save_torch_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(dict(artefact), tmp)
-    os.replace(tmp, path)
+    save_torch_file(dict(artefact), path)
 
 
 # ----------------------------------------------------------------------------------------------------------

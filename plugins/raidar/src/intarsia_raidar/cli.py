@@ -52,12 +52,12 @@ def _user_errors():
                 click.echo(f"warning: {w.message}", err=True)
 
 
-def _parse_llm_options(pairs: tuple[str, ...]) -> dict:
+def _parse_llm_options(pairs: tuple[str, ...], flag: str = "--llm-option") -> dict:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--llm-option")
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=flag)
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -72,6 +72,55 @@ def _config(classifier="logistic", include_input=True, class_weight="balanced", 
     return RaidarConfig(classifier=classifier, include_input=include_input, class_weight=class_weight,
                         prompt_set=prompt_set, llm=llm, llm_options=_parse_llm_options(llm_option),
                         max_words=max_words, seed=seed)
+
+
+RAIDAR_FLAGS = ("classifier", "include_input", "class_weight", "prompt_set", "llm", "llm_option", "max_words")
+"""Options of ``fit``/``eval`` that set fields of the ``raidar`` detector's config (refused for another)."""
+
+
+def _detector_options(ctx: click.Context, detector: str, pairs: tuple[str, ...], raidar: dict) -> dict:
+    """The options ``--detector NAME`` is built with: ``--detector-option`` pairs, and for ``raidar`` the
+    flags above (a flag given with another detector is a mistake, not silently ignored)."""
+    options = _parse_llm_options(pairs, "--detector-option")
+    if detector == "raidar":
+        return {**raidar, **options}
+    given = [p for p in RAIDAR_FLAGS if ctx.get_parameter_source(p) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise UserError(f"{flags}: option(s) of the raidar detector, not of {detector!r}; "
+                        "pass --detector-option KEY=VALUE instead")
+    return options
+
+
+def _build_detector(name: str, options: dict):
+    """``--detector NAME`` built through the registry, as every plugin's components are."""
+    from intarsia.build import build, make_spec
+
+    spec = make_spec("detectors", name, options, path="--detector-option")  # unknown keys named as the flag
+    return build("detectors", spec, section=f"--detector {name}")
+
+
+def _load_detector(ctx: click.Context, name: str, path: str, llm: str, llm_option: tuple[str, ...],
+                   trust_model_llm: bool):
+    """A model file read by the registered detector's classmethod ``load``. Raidar always gets the LLM
+    options (a model file never chooses its backend); another detector only those its user gave."""
+    from intarsia.plugins import get_registry
+
+    factory = get_registry().get("detectors", name).load_factory()
+    if not callable(getattr(factory, "load", None)):
+        raise UserError(f"--detector {name}: this detector cannot read model files (its factory has no load)")
+    kwargs = {"llm_name": llm, "llm_options": _parse_llm_options(llm_option), "trust_model_llm": trust_model_llm}
+    if name != "raidar":
+        given = {"llm": "llm_name", "llm_option": "llm_options", "trust_model_llm": "trust_model_llm"}
+        kwargs = {key: kwargs[key] for param, key in given.items()
+                  if ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE}
+    return factory.load(path, **kwargs)
+
+
+def _raidar_options(cfg) -> dict:
+    """The raidar config fields the command's flags set (validated again when the detector is built)."""
+    return {f: getattr(cfg, f) for f in ("classifier", "include_input", "class_weight", "prompt_set", "llm",
+                                          "llm_options", "max_words", "seed")}
 
 
 def _load_many(paths: tuple[str, ...], dedupe: bool = False, skip_invalid: bool = False):
@@ -106,9 +155,20 @@ def _load_many(paths: tuple[str, ...], dedupe: bool = False, skip_invalid: bool 
     return items, where
 
 
+_detector_flags = (
+    click.option("--detector", default="raidar", show_default=True,
+                 help="Registered detector, built by name (`intarsia list detectors`); --classifier, "
+                      "--include-input, --class-weight, --prompt-set, --llm, --llm-option and --max-words "
+                      "configure raidar only."),
+    click.option("--detector-option", multiple=True, metavar="KEY=VALUE",
+                 help="Config field of the detector (repeatable), checked against its config."),
+)
+
+
 def _model_options(f):
     """Options shared by ``fit`` and ``eval`` (how features are made and what classifies them)."""
     opts = [
+        *_detector_flags,
         click.option("--human", "human", multiple=True, required=True, type=click.Path(),
                      help="File(s) of human-written texts (plain text, JSON lines, or the paper's JSON)."),
         click.option("--machine", "machine", multiple=True, required=True, type=click.Path(),
@@ -147,10 +207,13 @@ def add_commands(cli: click.Group) -> None:
 @click.option("--llm-option", multiple=True, metavar="KEY=VALUE", help="Option for the LLM backend (repeatable).")
 @click.option("--trust-model-llm", is_flag=True,
               help="Use the LLM backend a model file names (its URL, its API-key variable) instead of refusing it.")
+@click.option("--detector", default="raidar", show_default=True,
+              help="Registered detector that made the model file (`intarsia list detectors`).")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-def detect(model_path: str | None, as_json: bool, llm: str, llm_option: tuple[str, ...], trust_model_llm: bool,
-           files: tuple[str, ...]) -> None:
-    """Print the probability that each text in FILES is machine-generated (Raidar).
+@click.pass_context
+def detect(ctx: click.Context, model_path: str | None, as_json: bool, llm: str, llm_option: tuple[str, ...],
+           trust_model_llm: bool, detector: str, files: tuple[str, ...]) -> None:
+    """Print the probability that each text in FILES is machine-generated (Raidar, or --detector).
 
     A FILE is a plain text (one text), JSON lines / a JSON list of texts, or records in the paper's
     format with precomputed rewrites. A bad file is reported and skipped; the exit code is 1 if any was.
@@ -162,10 +225,7 @@ def detect(model_path: str | None, as_json: bool, llm: str, llm_option: tuple[st
     from .textio import load_items
 
     with _user_errors():
-        from .detector import RaidarDetector
-
-        det = RaidarDetector.load(model_path, llm_name=llm, llm_options=_parse_llm_options(llm_option),
-                                  trust_model_llm=trust_model_llm)
+        det = _load_detector(ctx, detector, model_path, llm, llm_option, trust_model_llm)
     rows, failed = [], 0
     for path in files:
         try:
@@ -202,24 +262,27 @@ def raidar() -> None:
 @_model_options
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (JSON).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Classifier seed.")
-def fit(human, machine, classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, dedupe,
-        skip_invalid, out, seed) -> None:
+@click.pass_context
+def fit(ctx, detector, detector_option, human, machine, classifier, include_input, class_weight, prompt_set, llm,
+        llm_option, max_words, dedupe, skip_invalid, out, seed) -> None:
     """Train a detector on human and machine-generated texts and save it."""
     _writable_out(out)
     with _user_errors():
         import numpy as np
 
-        from .detector import RaidarDetector
-
         cfg = _config(classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, seed)
+        options = _detector_options(ctx, detector, detector_option, _raidar_options(cfg))
         h_items, h_where = _load_many(human, dedupe, skip_invalid)
         m_items, m_where = _load_many(machine, dedupe, skip_invalid)
-        det = RaidarDetector(cfg)
+        det = _build_detector(detector, options)
         labels = np.r_[np.ones(len(m_items), dtype=int), np.zeros(len(h_items), dtype=int)]
         det.fit(m_items + h_items, labels, m_where + h_where)
         det.save(out)
-    click.echo(f"saved {out}: {classifier} on {len(m_items)} machine + {len(h_items)} human texts, "
-               f"{len(det.feature_names)} features, prompts: {', '.join(det.prompts)}")
+    if detector == "raidar":
+        click.echo(f"saved {out}: {classifier} on {len(m_items)} machine + {len(h_items)} human texts, "
+                   f"{len(det.feature_names)} features, prompts: {', '.join(det.prompts)}")
+    else:
+        click.echo(f"saved {out}: {detector} on {len(m_items)} machine + {len(h_items)} human texts")
 
 
 @raidar.command("eval")
@@ -233,32 +296,38 @@ def fit(human, machine, classifier, include_input, class_weight, prompt_set, llm
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default="raidar_roc.png", show_default=True,
               help="Where to write the ROC plot.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (keys f1, auroc, floor_f1, ...).")
-def eval_(human, machine, classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, dedupe,
-          skip_invalid, split, seeds, seed, folds, head_n, plot_path, as_json) -> None:
+@click.pass_context
+def eval_(ctx, detector, detector_option, human, machine, classifier, include_input, class_weight, prompt_set, llm,
+          llm_option, max_words, dedupe, skip_invalid, split, seeds, seed, folds, head_n, plot_path, as_json) -> None:
     """Evaluate over seeded splits: F1 (machine = positive), AUROC, and the all-positive F1 floor."""
     with _user_errors():
-        from .detector import RaidarDetector
-        from .evaluate import evaluate_features, plot_roc, summarize
+        from .evaluate import evaluate_detector, plot_roc, summarize
 
         cfg = _config(classifier, include_input, class_weight, prompt_set, llm, llm_option, max_words, seed)
+        options = _detector_options(ctx, detector, detector_option, _raidar_options(cfg))
         h_items, h_where = _load_many(human, dedupe, skip_invalid)
         m_items, m_where = _load_many(machine, dedupe, skip_invalid)
-        featuriser = RaidarDetector(cfg)
-        featuriser.prompts = featuriser._prompts_for(m_items + h_items)
-        X_m = featuriser.features(m_items, m_where)
-        X_h = featuriser.features(h_items, h_where)
-        results = evaluate_features(X_m, X_h, lambda: RaidarDetector(cfg), split=split,
-                                    seeds=range(seed, seed + seeds), folds=folds, head_n=head_n)
+        _build_detector(detector, options)  # a bad option fails here, before any text is featurised
+        results, probe = evaluate_detector(lambda: _build_detector(detector, options), m_items, h_items,
+                                           m_where + h_where, split=split, seeds=range(seed, seed + seeds),
+                                           folds=folds, head_n=head_n)
         summary = summarize(results)
-        plot_roc(results, plot_path, title=f"Raidar ({classifier}, {split})")
-    summary.update({"classifier": classifier, "split": split, "n_machine": len(m_items), "n_human": len(h_items),
-                    "prompts": list(featuriser.prompts), "include_input": include_input,
-                    "class_weight": class_weight, "roc_plot": plot_path})
+        title = f"Raidar ({classifier}, {split})" if detector == "raidar" else f"{detector} ({split})"
+        plot_roc(results, plot_path, title=title)
+    summary.update({"detector": detector, "split": split, "n_machine": len(m_items), "n_human": len(h_items),
+                    "roc_plot": plot_path})
+    if detector == "raidar":
+        summary.update({"classifier": classifier, "prompts": list(probe.prompts), "include_input": include_input,
+                        "class_weight": class_weight})
+    else:
+        summary["options"] = options
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"Raidar {classifier}, split={split}, {summary['n_splits']} split(s), "
-               f"{len(m_items)} machine / {len(h_items)} human texts, {len(featuriser.prompts)} prompts")
+    described = (f"Raidar {classifier}" if detector == "raidar" else detector)
+    prompts = f", {len(probe.prompts)} prompts" if detector == "raidar" else ""
+    click.echo(f"{described}, split={split}, {summary['n_splits']} split(s), "
+               f"{len(m_items)} machine / {len(h_items)} human texts{prompts}")
     click.echo(f"  F1 (machine=positive) {100 * summary['f1']:.2f} ± {100 * summary['f1_std']:.2f}   "
                f"all-positive floor {100 * summary['floor_f1']:.2f}")
     click.echo(f"  AUROC {summary['auroc']:.4f} ± {summary['auroc_std']:.4f}   accuracy {100 * summary['accuracy']:.2f}")

@@ -87,10 +87,14 @@ class RaidarDetector:
         return out  # type: ignore[return-value]
 
     def features(self, items: Sequence[Item], where: Sequence[str] | None = None) -> np.ndarray:
+        """The feature matrix of texts or records; an unfitted detector keeps the prompts it used, so
+        features computed later (and ``eval``'s report) use the same ones."""
         recs = self.records(items, where)
         if not recs:
             raise InputError("no texts given")
         prompts = self._prompts_for(recs)
+        if self.prompts is None:
+            self.prompts = prompts
         for rec, loc in zip(recs, where or [f"item {i}" for i in range(len(recs))], strict=True):
             if not rec[INPUT_KEY].split():
                 raise InputError(f"{loc}: the text has no words")

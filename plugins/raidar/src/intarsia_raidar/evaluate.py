@@ -91,6 +91,31 @@ def evaluate_features(X_machine: np.ndarray, X_human: np.ndarray, make_detector,
     return results
 
 
+def evaluate_detector(make_detector, machine: Sequence, human: Sequence, where: Sequence[str] | None = None, *,
+                      split: str = "paper", seeds: Sequence[int] = (42,), folds: int = 5,
+                      head_n: int = 33) -> tuple[list[SplitResult], object]:
+    """Evaluate any registered detector on texts (machine first, then human; ``where`` in that order).
+
+    A detector with ``features``/``fit_features``/``score_features`` featurises every text once and a fresh
+    one is fitted per split on those features; any other is fitted per split on the texts themselves.
+    Returns the results and the detector that featurised (or the first fitted one)."""
+    items = list(machine) + list(human)
+    where = list(where) if where is not None else [f"item {i}" for i in range(len(items))]
+    probe = make_detector()
+    if all(callable(getattr(probe, a, None)) for a in ("features", "fit_features", "score_features")):
+        X = np.asarray(probe.features(items, where))
+        return evaluate_features(X[:len(machine)], X[len(machine):], make_detector, split=split, seeds=seeds,
+                                 folds=folds, head_n=head_n), probe
+    y = np.r_[np.ones(len(machine), dtype=int), np.zeros(len(human), dtype=int)]
+    results = []
+    for name, tr, te in split_indices(len(machine), len(human), split, seeds, folds=folds, head_n=head_n):
+        det = probe if not results else make_detector()
+        det.fit([items[i] for i in tr], y[tr], [where[i] for i in tr])
+        proba = np.asarray(det.score([items[i] for i in te], [where[i] for i in te]), dtype=np.float64)
+        results.append(split_metrics(name, y[te], proba))
+    return results, probe
+
+
 def summarize(results: Sequence[SplitResult]) -> dict:
     """Means (the JSON keys ``f1``, ``auroc``, ``floor_f1``), standard deviations and per-split rows."""
     out: dict = {}
