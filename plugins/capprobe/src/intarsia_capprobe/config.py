@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from intarsia.runner.run_config import RunConfig
-
-from intarsia.runner.run_config import at_most, check_values
+from intarsia.runner.run_config import RunConfig, at_most, check_values
 
 PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 """Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""

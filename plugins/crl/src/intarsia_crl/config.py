@@ -7,11 +7,9 @@ states a value, and say so; CPU-sized choices are made in the recipes, not here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from intarsia.runner.run_config import CheckpointConfig, RunConfig
-
-from intarsia.runner.run_config import at_most, check_values
+from intarsia.runner.run_config import CheckpointConfig, RunConfig, at_most, check_values
 
 PROPERTIES = ("x", "y", "hue", "size", "shape", "rotation")
 
