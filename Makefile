@@ -32,7 +32,7 @@ $(VENV)/.installed: core/pyproject.toml $(wildcard plugins/*/pyproject.toml) con
 	$(PIP) install -q $(CONSTRAINTS) torch==2.13.0
 	$(MAKE) --no-print-directory llama-wheel
 	$(PIP) install -q --no-deps $(LLAMA_WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) install $(CONSTRAINTS) -e "core[test,tensorboard]" \
+	$(PIP) install $(CONSTRAINTS) -e "core[test,tensorboard,slurm,stats,video,wandb,mlflow]" \
 		$(foreach p,$(PLUGINS),-e "$(p:%/=%)$(EXTRAS_$(notdir $(p:%/=%)))")
 	touch $@
 

@@ -77,17 +77,17 @@ def test_damaged_or_unmarked_checkpoints_fall_back_and_leftovers_are_removed(cor
         resume_run(tmp_path, ["steps=1200"])
 
 
-def test_tensorboard_hides_what_a_killed_run_logged_past_its_checkpoint(tmp_path):
+def test_tensorboard_hides_what_a_killed_run_logged_past_its_checkpoint(core_host, tmp_path):
     """A resumed run logs again every step after its checkpoint; TensorBoard must not draw those twice."""
     pytest.importorskip("tensorboard")
     from intarsia.runner.loggers import make_loggers
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    first = make_loggers(True, tmp_path)[1]
+    first = make_loggers(["tensorboard"], tmp_path, registry=core_host.registry)[0]
     for step in range(11):  # the killed session got to step 10; its last checkpoint was at step 5
         first.log_metrics({"x": float(step)}, step=step)
     first.finalize("failed")
-    resumed = make_loggers(True, tmp_path)[1]
+    resumed = make_loggers(["tensorboard"], tmp_path, registry=core_host.registry)[0]
     resumed.resume_from(5)
     for step in range(6, 9):
         resumed.log_metrics({"x": 100.0 + step}, step=step)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -169,7 +170,8 @@ def show(kind: str, name: str | None, as_json: bool) -> None:
 @click.argument("overrides", nargs=-1)
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Run directory (default: <log.dir>/<name>/<timestamp>).")
 @click.option("--show-config", is_flag=True, help="Print the fully resolved config (every default filled in) and exit.")
-def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_config: bool) -> None:
+@click.option("--force", is_flag=True, help="Let --run-dir name a folder that already holds other files.")
+def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_config: bool, force: bool) -> None:
     """Run a recipe or YAML file, with key.path=value OVERRIDES."""
     from .runner import api
 
@@ -180,7 +182,7 @@ def run(source: str, overrides: tuple[str, ...], run_dir: str | None, show_confi
         raw, _, _ = api.prepare(source, overrides)
         click.echo(to_yaml(raw))
         return
-    report = api.run_config(source, overrides, run_dir=run_dir)
+    report = api.run_config(source, overrides, run_dir=run_dir, force=force)
     _print_report(report)
 
 
@@ -193,6 +195,118 @@ def resume(run_dir: str, overrides: tuple[str, ...]) -> None:
 
     _warn_failed_plugins()
     _print_report(api.resume_run(run_dir, overrides))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("source", required=False)
+@click.argument("overrides", nargs=-1)
+@click.option("--seeds", default="0", show_default=True, help="Seeds to run at every grid point: 0-9, 0,3,7 or 0-4,10.")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2", help="A grid axis (repeat for a product of axes).")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), help="Where runs execute (default: the config's "
+              "launcher: section, else local).")
+@click.option("--workers", type=int, help="local: runs at the same time (default 1).")
+@click.option("--partition", help="slurm: partition.")
+@click.option("--time", "time_min", type=int, help="slurm: time limit per run in minutes (default 60).")
+@click.option("--cpus", type=int, help="slurm: CPUs per run (default 1).")
+@click.option("--gpus", type=int, help="slurm: GPUs per run (default 0).")
+@click.option("--mem", help="slurm: memory per run, like 8G.")
+@click.option("--account", help="slurm: account to charge.")
+@click.option("--setup", multiple=True, help="slurm: a shell line run on the node before each run (repeatable).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Finish the sweep in this folder: "
+              "finished runs are kept, checkpointed ones resumed, failed or killed ones started again.")
+def sweep(source: str | None, overrides: tuple[str, ...], seeds: str, grid: tuple[str, ...], launcher: str | None,
+          workers: int | None, partition: str | None, time_min: int | None, cpus: int | None, gpus: int | None,
+          mem: str | None, account: str | None, setup: tuple[str, ...], resume_dir: str | None) -> None:
+    """One run of SOURCE (with OVERRIDES) per grid point and seed, under <log.dir>/<name>/sweep-<stamp>/ with a
+    manifest, sweep.yaml; `intarsia compare` aggregates them."""
+    from .sweeps import sweep as run_sweep
+
+    if (source is None) == (resume_dir is None):
+        raise click.UsageError("give a recipe to sweep, or --resume DIR (not both)")
+    _warn_failed_plugins()
+    settings = {"workers": workers, "partition": partition, "time": time_min, "cpus": cpus, "gpus": gpus,
+                "mem": mem, "account": account, "setup": list(setup) or None}
+    result = run_sweep(source, overrides, seeds=seeds, grid=list(grid), launcher=launcher, resume=resume_dir,
+                       **{k: v for k, v in settings.items() if v is not None})
+    counts = result["counts"]
+    click.echo(f"sweep {result['dir']}: {counts['done']} done, {counts['failed']} failed of {len(result['runs'])}")
+    failed = [r for r in result["runs"] if r["state"] == "failed"]
+    for r in failed[:5]:
+        click.echo(f"  failed {r['dir']}: {r['error']}", err=True)
+    if failed:
+        click.echo(f"`intarsia sweep --resume {result['dir']}` runs the failed ones again", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--metric", required=True, help="A report metric (report.json metrics) or a logs/metrics.csv column.")
+@click.option("--by", help="Group runs by this config key (default: each folder, and each sweep point, is a group).")
+@click.option("--baseline", help="The group the others are compared with (probability of improvement).")
+@click.option("--curve", help="metrics.csv column for learning curves (default: --metric when it is a column).")
+@click.option("--out", type=click.Path(file_okay=False), help="Where compare.json, compare.md and plots go "
+              "(default: the first folder).")
+@click.option("--reps", default=2000, show_default=True, help="Bootstrap resamples.")
+def compare(dirs: tuple[str, ...], metric: str, by: str | None, baseline: str | None, curve: str | None,
+            out: str | None, reps: int) -> None:
+    """Aggregate runs over seeds: IQM, mean, median, optimality gap with 95% stratified-bootstrap CIs (rliable),
+    probability of improvement over --baseline, performance profiles and learning curves."""
+    from .compare import compare as run_compare
+
+    result = run_compare(list(dirs), metric, by=by, baseline=baseline, curve=curve, out=out, reps=reps)
+    click.echo((Path(result["dir"]) / "compare.md").read_text(encoding="utf-8"))
+    click.echo(f"wrote {result['dir']}/compare.json, compare.md and {len(result['plots'])} plot(s)")
+
+
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--episodes", default=10, show_default=True, help="Episodes to play.")
+@click.option("--seed", type=int, default=None, help="Seed of the first episode (episode i: seed + i); default: "
+              "the run's seed + 10000019, as the train job's evaluation.")
+@click.option("--explore", is_flag=True, help="Act as in training (explore=True) instead of greedily.")
+@click.option("--video", is_flag=True, help="Also record every episode as an mp4 (needs intarsia-core[video]).")
+def eval_(run_dir: str, episodes: int, seed: int | None, explore: bool, video: bool) -> None:
+    """Play episodes with the trained agent of RUN_DIR (its newest checkpoint); writes RUN_DIR/eval/eval.json."""
+    from .evaluate import evaluate
+
+    _warn_failed_plugins()
+    result = evaluate(run_dir, episodes=episodes, seed=seed, explore=explore, video=video)
+    how = "exploring" if explore else "greedy"
+    line = (f"{result['episodes']} {how} episodes at step {result['checkpoint_step']}: return "
+            f"{result['return_mean']:.3f} ± {result['return_std']:.3f}, length {result['length_mean']:.1f}")
+    if "success_rate" in result:
+        line += f", success {result['success_rate']:.2f}"
+    line += f" ({result['distinct_episodes']} distinct)"
+    click.echo(line)
+    for path in result.get("videos", []):
+        click.echo(f"  video: {path}")
+    click.echo(f"  written: {result['file']}")
+
+
+@cli.command("runs")
+@click.argument("root", default="runs", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_(root: str, as_json: bool) -> None:
+    """List the runs under ROOT (default ./runs): recipe, status, steps and headline metric."""
+    from .runs import list_runs
+
+    rows = list_runs(root)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"runs under {root}", caption="`intarsia.load(RUN)` opens one; `intarsia eval RUN` plays it")
+    for col in ("run", "recipe", "status", "steps", "headline", "when"):
+        table.add_column(col, overflow="fold")
+    colour = {"finished": "green", "failed": "red", "running": "yellow", "interrupted": "magenta"}
+    for row in rows:
+        status = row["status"] + (f": {row['error']}" if row.get("error") else "")
+        headline = f"{row['metric']} {row['value']:.4g}" if row.get("metric") else ""
+        table.add_row(row["run"], row["recipe"], f"[{colour.get(row['status'], 'white')}]{status}[/]",
+                      "" if row["steps"] is None else str(row["steps"]), headline, row["when"])
+    Console().print(table)
 
 
 @cli.command("new-plugin")
@@ -219,14 +333,25 @@ def _print_report(report: dict) -> None:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
                 if isinstance(v, (int, float, str, bool)) and k not in {"run_dir", "recipe", "name", "plot"}}
 
-    click.echo(f"run finished: {report.get('run_dir')}  ({report.get('recipe', '')})")
     shown = scalars(report)
     if isinstance(report.get("metrics"), dict):
         shown.update(scalars(report["metrics"]))
     for key, value in report.items():
         if isinstance(value, dict) and isinstance(value.get("metrics"), dict):
             shown.update({f"{key}.{k}": v for k, v in scalars(value["metrics"]).items()})
-    click.echo(json.dumps(shown, indent=2))
+    for key in ("schema", "seed", "world_size", "note", "step_unit"):
+        shown.pop(key, None)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run finished: {report.get('recipe', '')}", show_header=False, box=None,
+                  caption=f"every number: {report.get('run_dir')}/report.json")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold", max_width=90)
+    for key, value in list(shown.items())[:24]:
+        text = str(value)
+        table.add_row(key, text if len(text) <= 120 else text[:117] + "...")
+    Console().print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

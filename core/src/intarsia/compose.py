@@ -30,7 +30,8 @@ class ComposedReward:
             raise IntarsiaError(f"rewards: each term needs a distinct name (set `label:` to use one reward twice), got {self.names}")
         self.extrinsic_coef = float(extrinsic_coef)
         self.terms = [(term_name(spec), float(spec.extra.get("coef", 1.0)),
-                       build("rewards", spec, registry=registry, env_spec=env_spec)) for spec in specs]
+                       build("rewards", spec, registry=registry, section=f"rewards.{i}", env_spec=env_spec))
+                      for i, spec in enumerate(specs)]
         self.num_envs = env_spec.num_envs
 
     def __call__(self, batch: Transitions) -> dict[str, np.ndarray]:

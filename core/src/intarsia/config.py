@@ -77,10 +77,13 @@ def _read_yaml(path: Path):
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML config (not UTF-8 text)") from None
     try:
         raw = OmegaConf.create(text)
-    except Exception as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except Exception as exc:  # the parser's message may quote the file: say where, show a short excerpt only
+        first = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML: {first[:120]}{'...' if len(first) > 120 else ''}") from None
     if raw is None or not hasattr(raw, "keys"):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return raw
@@ -169,6 +172,10 @@ def merge_into(cls: type, section: Any, path: str):
     except OmegaConfBaseException as exc:
         full = ".".join(p for p in (path, getattr(exc, "full_key", "") or "") if p)
         msg = getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        if "is not a ListConfig" in msg or "is not a DictConfig" in msg:  # omegaconf's node names mean nothing to a user
+            want = "a list, e.g. [64, 64]" if "ListConfig" in msg else "a mapping of keys"
+            got = getattr(exc, "value", None)
+            msg = f"expected {want}, got {got!r}" if got is not None else f"expected {want}"
         raise ConfigError(f"{full}: {msg.splitlines()[0]}" if full else msg.splitlines()[0]) from None
     except ValueError as exc:  # a dataclass's own check (__post_init__): "field: what is wrong"; after
         # omegaconf's errors, some of which are ValueErrors too
@@ -224,6 +231,10 @@ def resolve_section(registry: Registry, kind: str, section: Any, path: str, rese
     section = dict(section)
     name = section.pop("name")
     extra = {key: section.pop(key, default) for key, default in reserved.items()}
+    if kind == "envs" and not registry.has(kind, str(name)) and gymnasium_id(str(name), path):
+        # a plain gymnasium id (gymnasium's own, or one another installed package registered): its options are
+        # gym.make's keyword arguments
+        return Spec(str(name), None, {**extra, **section})
     comp = registry.get(kind, str(name))  # UnknownComponentError lists what is available
     cls = comp.load_config_class()
     if cls is None:
@@ -231,6 +242,20 @@ def resolve_section(registry: Registry, kind: str, section: Any, path: str, rese
             raise ConfigError(f"{path}: {registry.singular(kind)} {name!r} takes no options, got {', '.join(section)}")
         return Spec(comp.name, None, extra)
     return Spec(comp.name, merge_into(cls, section, path), extra)
+
+
+def gymnasium_id(name: str, path: str = "env") -> bool:
+    """Whether ``name`` is an env id registered with gymnasium in this process (never an import path: a
+    ``module:Env`` name is refused with a one-line error)."""
+    from .env_ids import check_env_id
+
+    if ":" in name:
+        check_env_id(name, what=f"{path}.name")
+    try:
+        import gymnasium
+    except ImportError:
+        return False
+    return name in gymnasium.registry
 
 
 def resolve(raw, registry: Registry):

@@ -153,6 +153,37 @@ def undocumented(cls: type) -> list[str]:
     return [o.path for o in options(cls) if not o.doc]
 
 
+def without_docstring(cls: type, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields of ``cls`` (nested sections included) whose documentation is not a string
+    literal right under the field: the house style, which a ``#`` comment does not meet."""
+    out: list[str] = []
+    for f in dataclasses.fields(cls):
+        if not any(_has_docstring(klass, f.name) for klass in cls.__mro__ if dataclasses.is_dataclass(klass)):
+            out.append(f"{prefix}{f.name}")
+        default = _default(f)
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            out.extend(without_docstring(type(default), prefix=f"{prefix}{f.name}."))
+    return out
+
+
+@functools.cache
+def _docstrings(cls: type) -> frozenset[str]:
+    """Names of the fields that ``cls``'s own body declares with a string literal right under them."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return frozenset()
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    return frozenset(node.target.id for node, nxt in zip(body, body[1:] + [None])
+                     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                     and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                     and isinstance(nxt.value.value, str) and nxt.value.value.strip())
+
+
+def _has_docstring(klass: type, name: str) -> bool:
+    return name in _docstrings(klass)
+
+
 def describe(registry: Registry, kind: str, name: str) -> dict:
     """Everything ``intarsia show`` says about one component, as plain data (``--json``)."""
     comp = registry.get(kind, name)
@@ -212,6 +243,8 @@ def render(info: dict, width: int = 100) -> str:
 
 
 def _usage(kind: str, name: str) -> str:
+    if kind == "loggers":
+        return f"Named in a run config's `log.loggers: [csv, {name}]` (or the override `log.loggers=[csv,{name}]`); no options."
     if kind == "jobs":
         return f"Top-level keys of a run config whose job is {name!r} (in YAML, or as overrides `KEY=VALUE`, `a.b=VALUE`):"
     key = {"envs": "env", "policies": "policy", "rewards": "rewards.N"}.get(kind)
@@ -240,4 +273,4 @@ def find(registry: Registry, name: str) -> tuple[str, str]:
                                 " `intarsia list` shows every component")
 
 
-__all__ = ["Option", "describe", "field_docs", "find", "options", "render", "undocumented"]
+__all__ = ["Option", "describe", "field_docs", "find", "options", "render", "undocumented", "without_docstring"]

@@ -73,6 +73,7 @@ def register_policies(register):
     ``factory(config, *, env_spec, fabric)`` returns a policy the runner drives with ``act``,
     ``observe``, ``update`` and ``state_dict``/``load_state_dict``. The policy owns its networks,
     optimisers and replay; it sets them up with ``fabric`` so the same code runs on CPU, GPU and DDP.
+    ``update(step)`` gets the global env step (all ranks together), the clock of its schedule.
     """
 
 
@@ -111,6 +112,24 @@ def register_jobs(register):
     Lightning Fabric RL loop). ``factory(config, *, run)`` receives the resolved config dataclass and a
     :class:`intarsia.runner.context.RunContext` (run directory, resume flag) and returns the report dict
     that is written to ``report.json``. Jobs must be resumable from their run directory.
+    """
+
+
+@hookspec
+def register_loggers(register):
+    """Register metric loggers: what ``log.loggers: [csv, tensorboard, wandb, mlflow, ...]`` names.
+
+    ``factory(*, run_dir, name, fit, resume_step)`` returns a Lightning logger, or ``None`` when it cannot
+    log here (an optional package not installed, and the logger is one a default list names). ``run_dir``
+    is the run directory (write under it), ``name`` the run's name (``config.name``, what a tracker shows).
+    ``fit`` is ``None`` for a job on Lightning Fabric, which takes any ``lightning.fabric.loggers.Logger``;
+    for a Lightning Trainer fit it is the fit's name (``""`` for the run's own), and the logger must be a
+    ``lightning.pytorch.loggers.Logger`` (which also serves Fabric). ``resume_step`` is the step a resumed
+    Trainer fit continues from (``None``: a fresh one); a Fabric logger learns it through an optional
+    ``resume_from(step)`` method, called before anything is logged. The logger receives every metric
+    (``log_metrics``) and the run's config (``log_hyperparams``); ``finalize(status)`` ends it, and a
+    logger holding an open session (a tracker's run) also implements ``finish(status)``, idempotent, which
+    the runner calls when a job ends, fails included.
     """
 
 

@@ -87,7 +87,12 @@ class Policy(Protocol):
       recurrent agents can clear their state.
     * ``observe(batch: Transitions)``: store a step (the agent owns its replay).
     * ``update(step) -> dict[str, float]``: train as the agent's train ratio says; may return ``{}``.
-      Metric names are ``"group/name"`` (``loss/critic``); the runner logs them through Fabric.
+      ``step`` is the global env step: env steps taken by all ranks together (``num_envs × world_size``
+      per vector step), the same number on every rank. It is the one clock of an agent's schedule:
+      ``learning_starts``, train ratios (updates per env step) and exploration decays count it, so every
+      rank runs the same updates at the same step (:class:`intarsia.schedule.TrainSchedule` does the
+      counting); an on-policy agent trains when its rollout is full, which is also the same step on
+      every rank. Metric names are ``"group/name"`` (``loss/critic``); the runner logs them through Fabric.
     * ``state_dict()/load_state_dict()``: everything needed to continue training (networks, optimisers,
       counters, and replay when the agent's config asks for it). Values are tensors, numbers, strings and
       containers of them, so checkpoints load with ``torch.load(weights_only=True)``.

@@ -27,6 +27,7 @@ CORE_KINDS = {  # kind -> how a message names one component of it
     "detectors": "detector",
     "llms": "LLM backend",
     "jobs": "job",
+    "loggers": "logger",
     "recipes": "recipe",
 }
 CORE_DISTRIBUTION = "intarsia-core"

@@ -48,3 +48,27 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     (tmp_path / "llm-cache.sqlite3").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(CacheError, match="llm-cache.sqlite3"):
         ResponseCache(tmp_path)
+
+
+def test_a_page_damaged_past_the_header_is_one_line(tmp_path):
+    """The probe: a cache damaged past its header ended `intarsia llm cache` in 28 lines of traceback."""
+    from intarsia.testing import run_cli
+
+    c = ResponseCache(tmp_path)
+    for i in range(400):
+        c.put(f"k{i}", {"text": "x" * 200}, backend="b", model="m", op="generate")
+    c._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    data = bytearray(c.path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 8192] = b"\xde\xad\xbe\xef" * 2048  # garbage over pages in the middle, the header intact
+    c.path.write_bytes(bytes(data))
+    with pytest.raises(CacheError) as info:
+        again = ResponseCache(tmp_path)
+        len(again)
+        again.summary()
+    assert str(c.path) in str(info.value) and "delete it" in str(info.value) and "\n" not in str(info.value)
+    out = run_cli("llm", "cache", "--dir", str(tmp_path))
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is damaged" in lines[0] and "Traceback" not in out.stderr, out.stderr

@@ -56,7 +56,7 @@ def train(agent, env, steps, seed=0):
         agent.observe(Transitions(obs=obs[None], action=action, next_obs=nxt[None],
                                   env_reward=np.array([r], np.float32), terminated=np.array([term]),
                                   truncated=np.array([trunc]), reward=np.array([r], np.float32)))
-        agent.update(t)
+        agent.update(t + 1)  # the global env step after this one
         obs = nxt
         if term or trunc:
             returns.append(ret)

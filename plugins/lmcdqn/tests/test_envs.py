@@ -131,7 +131,7 @@ def test_atari_lmcdqn_runs_steps_and_updates_on_cpu(cpu_fabric):
         agent.observe(Transitions(obs=obs[None], action=action, next_obs=nxt[None],
                                   env_reward=np.array([r], np.float32), terminated=np.array([term]),
                                   truncated=np.array([trunc]), reward=np.array([r], np.float32)))
-        metrics = agent.update(t) or metrics
+        metrics = agent.update(t + 1) or metrics
         obs = nxt
     assert agent.replay.frames.frames.dtype == np.uint8 and len(agent.replay) == 18  # 3-step windows
     # frames stored once: 20 steps of a 4-frame stack need about 23 frames, not 2 x 18 x 4

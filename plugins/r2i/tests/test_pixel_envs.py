@@ -20,7 +20,7 @@ def _train_a_little(make_env, cpu_fabric, steps=24):
     drive(make_env, agent, steps, num_envs=1)
     assert agent.updates >= 2
     metrics = agent.train_step()
-    assert np.isfinite(metrics["wm/image"])
+    assert np.isfinite(float(metrics["wm/image"]))
     env.close()
 
 

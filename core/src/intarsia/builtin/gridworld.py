@@ -55,14 +55,17 @@ class CaptionedGridConfig:
 
 
 class CaptionedGridEnv(gym.Env):
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, size: int = 7, max_steps: int = 100, randomize: bool = False, torch_prob: float = 0.05,
                  render_mode: str | None = None):
         if size < 5:
             raise ValueError(f"CaptionedGrid size must be >= 5, got {size}")
         self.size, self.max_steps, self.randomize, self.torch_prob = size, max_steps, randomize, torch_prob
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
+        self.caption = ""
         self.wall_col = size // 2
         # one-hot agent position, key held, door open
         self.observation_space = spaces.Box(0.0, 1.0, shape=(size * size + 2,), dtype=np.float32)
@@ -92,6 +95,7 @@ class CaptionedGridEnv(gym.Env):
         if self.randomize:
             self._layout(self.np_random)
         self.pos, self.has_key, self.door_open, self.steps = self.start, False, False, 0
+        self.caption = ""
         return self._obs(), {"caption": ""}
 
     def step(self, action):
@@ -119,11 +123,38 @@ class CaptionedGridEnv(gym.Env):
             caption = TORCH
         truncated = not terminated and self.steps >= self.max_steps
         info = {"caption": caption}
+        self.caption = caption
         if terminated or truncated:
             info["success"] = terminated
         return self._obs(), reward, terminated, truncated, info
 
     def render(self):
+        """``ansi`` (the default): the grid as text; ``rgb_array``: a small image with the last caption below it."""
+        if self.render_mode == "rgb_array":
+            return self._image()
+        return self._text()
+
+    def _image(self) -> np.ndarray:
+        from PIL import Image, ImageDraw
+
+        # cells of 32 px and a 32 px caption bar keep both sides multiples of 16, as video encoders want
+        cell, n = 32, self.size
+        img = Image.new("RGB", (n * cell, n * cell + cell), (245, 245, 240))
+        draw = ImageDraw.Draw(img)
+        colours = {"#": (90, 90, 90), "G": (60, 170, 75), "K": (230, 190, 40), "D": (150, 90, 40),
+                   "/": (215, 180, 140), "A": (50, 90, 220)}
+        for r, row in enumerate(self._text().splitlines()):
+            for c, ch in enumerate(row):
+                box = (c * cell + 1, r * cell + 1, (c + 1) * cell - 2, (r + 1) * cell - 2)
+                ch = "#" if ch == "|" else ch
+                if ch == "A":
+                    draw.ellipse(box, fill=colours["A"])
+                elif ch in colours:
+                    draw.rectangle(box, fill=colours[ch])
+        draw.text((4, n * cell + 10), self.caption or " ", fill=(20, 20, 20))
+        return np.asarray(img, dtype=np.uint8)
+
+    def _text(self) -> str:
         rows = []
         for r in range(self.size):
             row = ""

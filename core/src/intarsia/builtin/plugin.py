@@ -44,6 +44,18 @@ def register_jobs(register):
 
 
 @hookimpl
+def register_loggers(register):
+    register("csv", factory="intarsia.runner.loggers:csv_logger",
+             summary="logs/metrics.csv (what intarsia.load(...).metrics reads), kept across a resume")
+    register("tensorboard", factory="intarsia.runner.loggers:tensorboard_logger",
+             summary="TensorBoard events in tensorboard/ (skipped when tensorboard is not installed)")
+    register("wandb", factory="intarsia.runner.trackers:wandb_logger",
+             summary="Weights & Biases (offline in wandb/ without a key); extra: intarsia-core[wandb]")
+    register("mlflow", factory="intarsia.runner.trackers:mlflow_logger",
+             summary="MLflow (a file store in mlruns/ unless MLFLOW_TRACKING_URI is set); extra: intarsia-core[mlflow]")
+
+
+@hookimpl
 def register_recipes(register):
     register("builtin/qlearning-grid", file=RECIPES / "qlearning_grid.yaml",
              summary="Q-learning on the captioned gridworld (CPU, ~1 minute)")

@@ -15,6 +15,7 @@ from torch import nn
 
 from intarsia.interfaces import EnvSpec, Transitions
 from intarsia.rng_state import numpy_generator_from_state, numpy_generator_state
+from intarsia.schedule import TrainSchedule
 
 
 @dataclass
@@ -32,9 +33,9 @@ class QLearningConfig:
     batch_size: int = 64
     """minibatch size per update"""
     learning_starts: int = 500
-    """env steps (per rank) before the first update"""
+    """global env steps (all ranks together) before the first update"""
     train_every: int = 1
-    """vector steps between updates"""
+    """vector steps between updates (``train_every × num_envs × world size`` global env steps)"""
     target_every: int = 250
     """updates between target-network copies"""
     eps_start: float = 1.0
@@ -42,7 +43,7 @@ class QLearningConfig:
     eps_end: float = 0.05
     """final ε"""
     eps_decay_steps: int = 10_000
-    """env steps (per rank) over which ε decays linearly"""
+    """global env steps over which ε decays linearly"""
     checkpoint_replay: bool = False
     """store the replay buffer in checkpoints (exact resume, larger files)"""
 
@@ -56,10 +57,10 @@ class QLearningAgent:
                             nn.ReLU(), nn.Linear(config.hidden, self.n_actions))
         self.target = nn.Sequential(*[type(m)(m.in_features, m.out_features) if isinstance(m, nn.Linear) else nn.ReLU()
                                       for m in net]).to(fabric.device)
-        self.target.load_state_dict(net.state_dict())
         self.target.requires_grad_(False)
         optim = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.q, self.optim = fabric.setup(net, optim)
+        self.target.load_state_dict(net.state_dict())  # after setup: DDP has broadcast rank 0's weights by now
         self.rng = np.random.default_rng(1234 + fabric.global_rank)
         cap = config.buffer_size
         self.buf = {"obs": np.zeros((cap, obs_dim), np.float32), "next_obs": np.zeros((cap, obs_dim), np.float32),
@@ -67,10 +68,12 @@ class QLearningAgent:
                     "discount": np.zeros(cap, np.float32)}
         self.pending: list[list] = []  # per env: the last < n_step (obs, action, reward) not yet stored
         self.size = self.ptr = self.env_steps = self.updates = self.vector_steps = 0
+        self.step = 0  # the runner's global env step, as of the latest update(step)
+        self.schedule = TrainSchedule(config.learning_starts, config.train_every * env_spec.num_envs * fabric.world_size)
 
     @property
     def epsilon(self) -> float:
-        frac = min(1.0, self.env_steps / max(1, self.cfg.eps_decay_steps))
+        frac = min(1.0, self.step / max(1, self.cfg.eps_decay_steps))
         return self.cfg.eps_start + frac * (self.cfg.eps_end - self.cfg.eps_start)
 
     @torch.no_grad()
@@ -115,9 +118,10 @@ class QLearningAgent:
                 break
 
     def update(self, step: int) -> dict[str, float]:
-        warm = self.env_steps >= self.cfg.learning_starts and self.size >= self.cfg.batch_size
-        if not warm or self.vector_steps % self.cfg.train_every:
+        self.step = int(step)
+        if self.size < self.cfg.batch_size or not self.schedule.due(step):
             return {}
+        # rounds are whole vector steps apart, so at most one is due per call
         idx = self.rng.integers(0, self.size, size=self.cfg.batch_size)
         dev = self.fabric.device
         obs, next_obs = (torch.as_tensor(self.buf[k][idx], device=dev) for k in ("obs", "next_obs"))
@@ -138,7 +142,8 @@ class QLearningAgent:
     def state_dict(self) -> dict:
         state = {"q": self.q.state_dict(), "target": self.target.state_dict(), "optim": self.optim.state_dict(),
                  "counters": torch.tensor([self.size, self.ptr, self.env_steps, self.updates, self.vector_steps]),
-                 "rng": numpy_generator_state(self.rng)}
+                 "rng": numpy_generator_state(self.rng), "step": self.step,
+                 "schedule": self.schedule.state_dict()}
         if self.cfg.checkpoint_replay:
             state["replay"] = {k: torch.from_numpy(v[: self.size].copy()) for k, v in self.buf.items()}
         return state
@@ -149,6 +154,9 @@ class QLearningAgent:
         self.optim.load_state_dict(state["optim"])
         self.size, self.ptr, self.env_steps, self.updates, self.vector_steps = (int(x) for x in state["counters"])
         self.rng = numpy_generator_from_state(state["rng"])
+        self.step = int(state.get("step", self.env_steps))
+        if "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
         if "replay" in state:
             for k, v in state["replay"].items():
                 self.buf[k][: len(v)] = v.numpy()

@@ -9,11 +9,12 @@ strings and containers only and are loaded with ``torch.load(weights_only=True)`
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 
 from intarsia.errors import IntarsiaError
+from intarsia.runner.run_dir import write_new_file
 
 
 def _rank_file(folder: Path, step: int, rank: int) -> Path:
@@ -30,16 +31,14 @@ def save(folder: Path, step: int, rank: int, state: dict) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     target = _rank_file(folder, step, rank)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, target)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_new_file(target, buf.getvalue())
 
 
 def commit(folder: Path, step: int, world_size: int, keep: int) -> None:
     """Rank 0, after a barrier: mark ``step`` complete and prune old checkpoints."""
-    tmp = folder / f".latest.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps({"step": step, "world_size": world_size}))
-    os.replace(tmp, folder / "latest.json")
+    write_new_file(folder / "latest.json", json.dumps({"step": step, "world_size": world_size}).encode())
     steps = [s for s in steps_on_disk(folder) if s <= step]  # newer files: uncommitted leftovers, overwritten later
     for old in steps[:-keep] if keep > 0 else []:
         for p in folder.glob(f"step-{old:012d}.*"):
@@ -87,15 +86,11 @@ def candidates(folder: Path) -> tuple[list[int], str]:
 
 
 def load(folder: Path, step: int, rank: int, world_size: int) -> dict:
-    import torch
+    from intarsia.safe_load import load_torch_file
 
     path = _rank_file(folder, step, rank)
     if not path.exists():
         if world_size > 1 or not _rank_file(folder, step, 0).exists():
             raise IntarsiaError(f"checkpoint {path} is missing (was the run resumed with a different number of devices?)")
         path = _rank_file(folder, step, 0)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's messages run to many lines: the first sentence says what is wrong
-        reason = " ".join(str(exc).split()).split(". ")[0][:200]
-        raise IntarsiaError(f"cannot load checkpoint {path}: {type(exc).__name__}: {reason}") from exc
+    return load_torch_file(path, what="checkpoint")  # an IntarsiaError: the resume falls back to an older step

@@ -39,6 +39,8 @@ class RunContext:
     """a resume's changed config (YAML), written to ``config.yaml`` by :meth:`confirm_config`"""
     fabric: Any = None
     """the Fabric :meth:`launch_fabric` made (None before, and for Trainer jobs)"""
+    loggers: list = field(default_factory=list)
+    """every logger this run made (Fabric's and each Trainer's), ended by :meth:`finish_loggers`"""
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -62,7 +64,8 @@ class RunContext:
         _set_threads(config)
         from intarsia.runner.fabric import make_fabric
 
-        fabric = make_fabric(config, self.dir, loggers=loggers)
+        fabric = make_fabric(config, self.dir, loggers=loggers, registry=self.registry)
+        self.loggers.extend(fabric.loggers)
         fabric.launch()
         fabric.seed_everything(int(config.seed) + fabric.global_rank, verbose=False)
         self.fabric = fabric
@@ -86,13 +89,13 @@ class RunContext:
     def restore(self, fabric, load: Callable[[dict], None] | None = None, *, folder: Path | None = None) -> dict | None:
         """On a resume, the newest checkpoint every rank can load (falling back past damaged files), given to
         ``load(state)`` to put back into the job's objects; then the global RNG state is restored, the loggers
-        are told the step (so ``metrics.csv`` and TensorBoard keep only what the checkpoint had seen) and a
-        resume's changed config is confirmed (only now: a resume whose state does not fit leaves config.yaml
+        are told the step (so ``metrics.csv`` and TensorBoard keep only what the checkpoint had seen), then
+        given the run's config as hyperparameters, and a resume's changed config is confirmed (only now: a resume whose state does not fit leaves config.yaml
         as it was). Returns the saved payload plus ``step``, or ``None`` on a fresh run or when nothing was
         saved yet. A ``load`` that fails (a changed model size) becomes one line naming the checkpoint."""
         from intarsia.rng_state import restore_global_rng
         from intarsia.runner.fabric import one_line
-        from intarsia.runner.loggers import resume_loggers
+        from intarsia.runner.loggers import log_config, resume_loggers
 
         folder = Path(folder) if folder is not None else self.checkpoints
         state = _newest_loadable(fabric, folder) if self.resume else None
@@ -108,6 +111,7 @@ class RunContext:
             restore_global_rng(state["rng"])
             fabric.print(f"resumed from step {int(state['step'])} ({folder})")
         resume_loggers(fabric, int(state["step"]) if state is not None else None)
+        log_config(fabric.loggers, self.raw_config)
         self.confirm_config()
         return state
 
@@ -115,7 +119,8 @@ class RunContext:
     def trainer(self, config: Any, *, name: str | None = None, every: int | None = None, callbacks: Iterable = (),
                 **kwargs):
         """A ``lightning.Trainer`` on ``config.fabric``'s accelerator, devices, strategy, precision and nodes,
-        logging to ``logs[/name]/metrics.csv`` (kept across a resume) and checkpointing into the run's one
+        logging to ``config.log.loggers`` (``logs[/name]/metrics.csv``, kept across a resume, and the others,
+        given the run's config as hyperparameters) and checkpointing into the run's one
         store (``checkpoints[/name]/``) every ``every`` optimizer steps (default ``config.checkpoint.every``;
         0: every epoch) and at the end. Fit it with :meth:`fit`, which resumes it. ``kwargs`` go to the
         Trainer (``max_epochs``, ``max_steps``, ``max_time``, ``log_every_n_steps``, …)."""
@@ -123,19 +128,21 @@ class RunContext:
 
         _set_threads(config)
         from intarsia.runner.fabric import trainer_settings
-        from intarsia.runner.metrics_csv import trainer_csv_logger
+        from intarsia.runner.loggers import log_config, logger_names, make_loggers
         from intarsia.runner.trainer_store import StoreCheckpoint, newest_trainer_checkpoint
 
         folder = self.checkpoints / name if name else self.checkpoints
         resume_from = newest_trainer_checkpoint(folder) if self.resume else None
-        log_root = self.dir / "logs" / name if name else self.dir / "logs"
-        logger = trainer_csv_logger(str(log_root.parent), log_root.name,
-                                    resume_step=resume_from[0] if resume_from else None)
+        loggers = make_loggers(logger_names(config), self.dir, name=str(getattr(config, "name", "run")),
+                               fit=name or "", resume_step=resume_from[0] if resume_from else None,
+                               registry=self.registry)
+        log_config(loggers, self.raw_config)
+        self.loggers.extend(loggers)
         ck = getattr(config, "checkpoint", None)
         every = int(getattr(ck, "every", 0) or 0) if every is None else int(every)
         store = StoreCheckpoint(folder, every=every, keep=int(getattr(ck, "keep", 2) or 2))
         # the store callback is the one checkpointer: Lightning's own ModelCheckpoint is switched off
-        settings = {**trainer_settings(config), "logger": logger, "enable_progress_bar": False,
+        settings = {**trainer_settings(config), "logger": loggers or False, "enable_progress_bar": False,
                     "enable_checkpointing": False, "enable_model_summary": False, "num_sanity_val_steps": 0, **kwargs}
         settings["callbacks"] = [store, *callbacks]
         trainer = L.Trainer(**settings)
@@ -152,6 +159,13 @@ class RunContext:
         if path is not None:
             kwargs.setdefault("weights_only", True)
         return trainer.fit(module, train_dataloaders, val_dataloaders, ckpt_path=str(path) if path else None, **kwargs)
+
+    def finish_loggers(self, status: str) -> None:
+        """End the open sessions of this run's loggers (a W&B run): the runner calls this when the job
+        returns (``"success"``) or fails (``"failed"``)."""
+        from intarsia.runner.loggers import finish_loggers
+
+        finish_loggers(self.loggers, status)
 
     # -- stages and child runs -------------------------------------------------------------------------
     def stage(self, name: str, fn: Callable[[], dict]) -> dict:

@@ -9,15 +9,15 @@ from typing import Any
 from intarsia.errors import ConfigError
 
 
-def make_fabric(config: Any, run_dir: Path, *, loggers: bool = True):
-    """A ``lightning.fabric.Fabric`` (not launched) from ``config.fabric``, with the run's CSV (and, when
-    ``config.log.tensorboard``, TensorBoard) loggers under ``run_dir``."""
+def make_fabric(config: Any, run_dir: Path, *, loggers: bool = True, registry=None):
+    """A ``lightning.fabric.Fabric`` (not launched) from ``config.fabric``, with the loggers of
+    ``config.log.loggers`` under ``run_dir``."""
     from lightning.fabric import Fabric
 
-    from intarsia.runner.loggers import make_loggers
+    from intarsia.runner.loggers import logger_names, make_loggers
 
-    log = getattr(config, "log", None)
-    found = make_loggers(bool(getattr(log, "tensorboard", False)), run_dir) if loggers else []
+    found = make_loggers(logger_names(config), run_dir, name=str(getattr(config, "name", "run")),
+                         registry=registry) if loggers else []
     f = config.fabric
     try:
         return Fabric(accelerator=f.accelerator, devices=f.devices, strategy=f.strategy, precision=f.precision,

@@ -104,10 +104,10 @@ def trainer_csv_logger(save_dir: str, name: str = "logs", *, resume_step: int | 
 
 def checkpoint_global_step(path) -> int | None:
     """The ``global_step`` a Lightning Trainer checkpoint was saved at (None if it cannot be read)."""
-    import torch
+    from intarsia.safe_load import load_torch_file
 
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        return int(load_torch_file(path, what="checkpoint")["global_step"])
     except Exception:  # an unreadable checkpoint fails loudly in the fit itself; here it only means "fresh"
         return None
 
@@ -122,6 +122,9 @@ class ResumableCSVLogger(CSVLogger):
         if self._experiment is not None:
             raise RuntimeError("resume_from() must be called before anything is logged")
         self._keep_until = step
+
+    def log_hyperparams(self, params) -> None:
+        """Nothing: the run's config.yaml holds them (Fabric's CSV logger refuses hyperparameters)."""
 
     @property
     def experiment(self):

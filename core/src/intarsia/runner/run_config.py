@@ -41,7 +41,8 @@ class FabricConfig:
 
 @dataclass
 class LogConfig:
-    """Metric logging (CSV, TensorBoard), the run directory's root and the report's statistics window."""
+    """Metric logging (the loggers: CSV, TensorBoard, W&B, MLflow, a plugin's), the run directory's root and the
+    report's statistics window."""
 
     every: int = 1000
     """steps (in the job's step unit) between metric logs"""
@@ -52,7 +53,12 @@ class LogConfig:
     progress: bool = True
     """show a rich progress bar (rank 0)"""
     tensorboard: bool = True
-    """also log to TensorBoard when it is installed"""
+    """false drops "tensorboard" from ``loggers`` (the older switch, kept working)"""
+    loggers: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    """the metric loggers, by name (``intarsia list loggers``): "csv" (logs/metrics.csv, which the report and
+    plots read), "tensorboard" (tensorboard/, when installed), "wandb" (W&B, offline under wandb/ when
+    WANDB_API_KEY is unset), "mlflow" (a file store in mlruns/ unless MLFLOW_TRACKING_URI is set), or a
+    plugin's. Each receives every logged metric and the run's config as hyperparameters"""
 
 
 @dataclass
@@ -99,11 +105,14 @@ class RunConfig:
     fabric: FabricConfig = field(default_factory=FabricConfig)
     """where and how to run: Lightning's accelerator, devices, strategy, precision, num_nodes"""
     log: LogConfig = field(default_factory=LogConfig)
-    """metric logging (CSV, TensorBoard), the run directory's root, the report's statistics window"""
+    """metric logging (the loggers), the run directory's root, the report's statistics window"""
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     """how often checkpoints are written and how many are kept"""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """evaluation on rank 0 (during the run and/or at its end)"""
+    launcher: dict[str, Any] | None = None
+    """where ``intarsia sweep`` runs this config's runs: ``name`` (local, slurm) and that launcher's settings
+    (``workers``; ``partition``, ``time``, ``cpus``, ``gpus``, ``mem``, ``account``, ``setup``); a run ignores it"""
 
     def __post_init__(self) -> None:
         # A ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into).
@@ -126,6 +135,35 @@ def check_sections(config: Any) -> None:
         at_least(fab, "num_nodes", 1, prefix="fabric.")
         if isinstance(fab.devices, int) and not isinstance(fab.devices, bool) and fab.devices < 1 and fab.devices != -1:
             raise ValueError(f"fabric.devices: must be >= 1 (or -1 / \"auto\"), got {fab.devices}")
+
+
+def at_most(obj: Any, name: str, high: float, prefix: str = "") -> None:
+    """``obj.name <= high`` or a ``ValueError`` naming the key (a sane upper bound: ``steps``, ``num_envs``)."""
+    value = getattr(obj, name, None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+        raise ValueError(f"{prefix}{name}: must be <= {high:g}, got {value:g}")
+
+
+def check_values(obj: Any, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 probabilities: tuple[str, ...] = (), prefix: str = "") -> None:
+    """The bounds a plugin config's ``__post_init__`` checks, each a ``ValueError`` naming the key (which the
+    loader turns into a one-line config error): every float field finite; ``positive`` fields > 0 (a list
+    field: every entry); ``non_negative`` fields >= 0; ``probabilities`` in [0, 1]."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{prefix}{f.name}: must be a finite number, got {value}")
+    for name in positive:
+        value = getattr(obj, name)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (int, float)) and not isinstance(item, bool) and not item > 0:
+                raise ValueError(f"{prefix}{name}: must be > 0, got {value}")
+    for name in non_negative:
+        at_least(obj, name, 0, prefix)
+    for name in probabilities:
+        value = getattr(obj, name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{prefix}{name}: must be a probability in [0, 1], got {value}")
 
 
 def at_least(obj: Any, name: str, low: float, prefix: str = "") -> None:

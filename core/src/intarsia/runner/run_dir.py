@@ -3,13 +3,17 @@ the temporary files a killed process left behind.
 
 The lock is ``fcntl.flock`` on ``<run dir>/.intarsia.lock``: the kernel drops it when the holding process
 exits for any reason (kill -9 included), so a crash never leaves a directory locked. The file keeps the
-holder's pid only to name it in the error a second process gets.
+holder's pid only to name it in the error a second process gets. Run folders may sit where others can
+write (a shared disk), so neither the lock nor a temporary file follows a symlink: a link planted there is
+an error, never a way to truncate or overwrite the file it points to.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from intarsia.errors import IntarsiaError
@@ -47,10 +51,20 @@ class RunDirLock:
             import fcntl
         except ImportError:  # not POSIX: run unlocked rather than not at all
             return self
-        fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.file, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or self.file.is_symlink():
+                raise IntarsiaError(f"{str(self.file)!r} is a symlink: a run directory's lock file must be a plain "
+                                    "file (remove the link)") from None
+            raise IntarsiaError(f"cannot open the lock file {str(self.file)!r}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                os.close(fd)
+                raise IntarsiaError(f"cannot lock {str(self.file)!r}: {exc.strerror or exc} (a filesystem without "
+                                    "flock support? choose another --run-dir)") from None
             holder = os.read(fd, 64).decode(errors="replace").strip()
             os.close(fd)
             who = f"process {holder}" if holder else "another process"
@@ -101,7 +115,22 @@ def _alive(pid: int) -> bool:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary name and rename it over ``path`` (readers see the old or the new file)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``text`` to a temporary name and rename it over ``path`` (readers see the old or the new file).
+
+    The temporary file is created exclusively under an unpredictable name (``mkstemp``: ``O_EXCL``, so a
+    file or symlink planted under that name is never opened); its ``.tmp<pid>`` tail lets
+    :func:`remove_stale_temporaries` sweep it if the process is killed mid-write."""
+    write_new_file(path, text.encode("utf-8"))
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` by ``data`` through an exclusively created temporary file beside it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{os.getpid()}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

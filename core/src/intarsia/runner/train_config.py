@@ -13,7 +13,14 @@ from intarsia.runner.run_config import (  # noqa: F401  (re-exported: where thes
     LogConfig,
     RunConfig,
     at_least,
+    at_most,
+    check_values,
 )
+
+MAX_STEPS = 10**12
+"""more env steps than any run could take: a larger ``steps`` is a typo"""
+MAX_ENVS = 10**5
+"""more envs per rank than one machine holds"""
 
 
 @dataclass
@@ -42,6 +49,9 @@ class TrainConfig(RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         at_least(self, "steps", 0)
+        at_most(self, "steps", MAX_STEPS)
         at_least(self, "num_envs", 1)
+        at_most(self, "num_envs", MAX_ENVS)
+        check_values(self)  # extrinsic_coef finite
         if self.vector not in ("sync", "async"):
             raise ValueError(f"vector: expected 'sync' or 'async', got {self.vector!r}")

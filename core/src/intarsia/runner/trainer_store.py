@@ -14,7 +14,9 @@ from pathlib import Path
 
 import lightning as L
 
+from intarsia.errors import IntarsiaError
 from intarsia.runner import checkpoint as ckpt
+from intarsia.safe_load import load_torch_file
 
 
 class StoreCheckpoint(L.Callback):
@@ -55,8 +57,6 @@ class StoreCheckpoint(L.Callback):
 def newest_trainer_checkpoint(folder: Path) -> tuple[int, Path] | None:
     """``(step, path)`` of the newest complete Trainer checkpoint that loads with ``weights_only=True``
     (older ones are tried when the newest is damaged), or ``None`` when there is none."""
-    import torch
-
     steps, note = ckpt.candidates(Path(folder))
     if note:
         print(f"warning: {note}", file=sys.stderr)
@@ -66,16 +66,14 @@ def newest_trainer_checkpoint(folder: Path) -> tuple[int, Path] | None:
         if not path.is_file():
             continue
         try:
-            torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a damaged file, or one holding more than plain data: never unpickled freely
-            failures.append(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+            load_torch_file(path, what="checkpoint")
+        except IntarsiaError as exc:  # a damaged file, or one holding more than plain data: never unpickled freely
+            failures.append(str(exc))
             continue
         if failures:
             print(f"warning: cannot load {failures[0]}; resuming from the older checkpoint at step {step}",
                   file=sys.stderr)
         return step, path
     if failures:
-        from intarsia.errors import IntarsiaError
-
         raise IntarsiaError(f"no checkpoint in {folder} can be loaded ({failures[0]}); start a new run")
     return None

@@ -110,11 +110,12 @@ class MiniGPT(nn.Module):
     @classmethod
     def load(cls, path: str | Path) -> MiniGPT:
         from intarsia.errors import IntarsiaError
+        from intarsia.safe_load import load_torch_file
 
         path = Path(path)
         if not path.is_file():
             raise IntarsiaError(f"no model file at {str(path)!r}")
-        art = torch.load(path, map_location="cpu", weights_only=True)
+        art = load_torch_file(path, what="capprobe model")
         if not isinstance(art, dict) or art.get("format") != "intarsia-capprobe/minigpt/1":
             raise IntarsiaError(f"{str(path)!r} is not a capprobe model (format {art.get('format') if isinstance(art, dict) else None!r})")
         model = cls(ModelConfig(**art["config"]), int(art["vocab_size"]), int(art["max_len"]))

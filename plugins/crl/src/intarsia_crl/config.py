@@ -18,70 +18,112 @@ PROPERTIES = ("x", "y", "hue", "size", "shape", "rotation")
 class SpritesConfig:
     """The sprites scenes and their sparse perturbations (see :mod:`intarsia_crl.sprites`)."""
 
-    num_objects: int = 2  # sprites per scene (the paper: 2-4)
-    properties: list[str] = field(default_factory=lambda: ["x", "y"])  # which properties vary (and are learned)
-    image_size: int = 64  # pixels per side (64 as officially; 32 for the CPU recipes)
-    injective: bool = False  # True: object i always has a hue from its own band (a flat encoder can then tell them apart)
-    num_pairs: int = 10_000  # training pairs
-    val_pairs: int = 1_000  # held-out pairs the metrics are computed on
-    offset_range: list[float] = field(default_factory=lambda: [0.05, 0.2])  # |offset| drawn uniformly from this range
-    min_distance: float = 0.25  # minimum distance between object centres (in [0, 1] units): no occlusion
-    radius_range: list[float] = field(default_factory=lambda: [0.06, 0.1])  # sprite radius, fraction of the image side
+    num_objects: int = 2
+    """sprites per scene (the paper: 2-4)"""
+    properties: list[str] = field(default_factory=lambda: ["x", "y"])
+    """which properties vary (and are learned)"""
+    image_size: int = 64
+    """pixels per side (64 as officially; 32 for the CPU recipes)"""
+    injective: bool = False
+    """True: object i always has a hue from its own band (a flat encoder can then tell them apart)"""
+    num_pairs: int = 10_000
+    """training pairs"""
+    val_pairs: int = 1_000
+    """held-out pairs the metrics are computed on"""
+    offset_range: list[float] = field(default_factory=lambda: [0.05, 0.2])
+    """|offset| drawn uniformly from this range"""
+    min_distance: float = 0.25
+    """minimum distance between object centres (in [0, 1] units): no occlusion"""
+    radius_range: list[float] = field(default_factory=lambda: [0.06, 0.1])
+    """sprite radius, fraction of the image side"""
 
 
 @dataclass
 class ModelConfig:
     """The encoder trained on the pairs: slots (Slot Attention / SA-MESH + projection heads) or flat."""
 
-    encoder: str = "slots"  # "slots" (object-centric) or "flat" (one vector; Ahuja et al.'s baseline)
-    slot_attention: str = "mesh"  # "mesh" (Sinkhorn + entropy minimisation, the paper's default) or "softmax"
-    num_slots: int = 0  # 0: num_objects + 1 (one slot for the background), as officially
-    slot_dim: int = 64  # slot size (official 128)
-    hidden_dim: int = 64  # CNN channels and slot MLP width (official = slot size)
-    cnn_layers: int = 4  # convolutions of the slot encoder's CNN (official 4, 5x5)
-    cnn_stride: int = 1  # stride of the first convolution (1 officially; 2 halves the token grid on CPU)
-    iterations: int = 3  # slot-attention iterations (official MESH config: 3)
-    mesh_iters: int = 4  # SA-MESH: entropy-minimisation steps on the cost (official 4)
-    mesh_lr: float = 5.0  # SA-MESH: step size of those steps (official 5)
-    sinkhorn_iters: int = 5  # SA-MESH: Sinkhorn iterations per step (official 5)
-    decoder: bool = True  # train the spatial-broadcast decoder too (the slot auto-encoder)
-    decoder_channels: int = 64  # decoder width
-    decoder_init_size: int = 8  # broadcast resolution; upsampled by stride-2 transposed convolutions to the target
-    recon_downsample: int = 1  # reconstruct the image average-pooled by this factor (1 officially; 2 on CPU)
-    kernel_size: int = 5  # the slot CNN's kernel size after the first 5x5 layer (official 5)
-    flat_arch: str = "cnn"  # flat encoder backbone: "cnn" (small, CPU) or "resnet18" (the paper; needs torchvision)
-    flat_width: int = 128  # flat encoder's feature width before the per-latent heads (official 128)
-    eval_seed: int = 0  # seed of the slot initialisation noise in eval mode (deterministic encodings)
+    encoder: str = "slots"
+    """"slots" (object-centric) or "flat" (one vector; Ahuja et al.'s baseline)"""
+    slot_attention: str = "mesh"
+    """"mesh" (Sinkhorn + entropy minimisation, the paper's default) or "softmax" (plain Slot Attention)"""
+    num_slots: int = 0
+    """0: num_objects + 1 (one slot for the background), as officially"""
+    slot_dim: int = 64
+    """slot size (official 128)"""
+    hidden_dim: int = 64
+    """CNN channels and slot MLP width (official = slot size)"""
+    cnn_layers: int = 4
+    """convolutions of the slot encoder's CNN (official 4, 5x5)"""
+    cnn_stride: int = 1
+    """stride of the first convolution (1 officially; 2 halves the token grid on CPU)"""
+    iterations: int = 3
+    """slot-attention iterations (official MESH config: 3)"""
+    mesh_iters: int = 4
+    """SA-MESH: entropy-minimisation steps on the cost (official 4)"""
+    mesh_lr: float = 5.0
+    """SA-MESH: step size of those steps (official 5)"""
+    sinkhorn_iters: int = 5
+    """SA-MESH: Sinkhorn iterations per step (official 5)"""
+    decoder: bool = True
+    """train the spatial-broadcast decoder too (the slot auto-encoder)"""
+    decoder_channels: int = 64
+    """decoder width"""
+    decoder_init_size: int = 8
+    """broadcast resolution; upsampled by stride-2 transposed convolutions to the target"""
+    recon_downsample: int = 1
+    """reconstruct the image average-pooled by this factor (1 officially; 2 on CPU)"""
+    kernel_size: int = 5
+    """the slot CNN's kernel size after the first 5x5 layer (official 5)"""
+    flat_arch: str = "cnn"
+    """flat encoder backbone: "cnn" (small, CPU) or "resnet18" (the paper; needs torchvision)"""
+    flat_width: int = 128
+    """flat encoder's feature width before the per-latent heads (official 128)"""
+    eval_seed: int = 0
+    """seed of the slot initialisation noise in eval mode (deterministic encodings)"""
 
 
 @dataclass
 class LossConfig:
     """The sparse-perturbation objective and its weights (official: latent 100, reconstruction 10, similarity 1)."""
 
-    # "hungarian": match all slots of x to all slots of x~ (scipy linear_sum_assignment) for each candidate
-    # perturbed slot and keep the cheapest; "argmin": slots keep their index across the pair (x~'s slots start
-    # from x's final slots, as officially) and the perturbed slot is the argmin of the latent cost
     matching: str = "hungarian"
-    mechanism: str = "known"  # "known" (the offset b is given) or "unknown" (only which property and its sign)
-    unknown_step: float = 0.1  # the stand-in offset magnitude for an unknown mechanism (official C = 0.1)
-    exclude_background: bool = True  # the least-attended slots (std of attention) cannot be the perturbed one
-    share_slot_init: bool = True  # x~'s slots are initialised with x's final slots (official)
-    w_latent: float = 100.0  # weight of the perturbed object's latent term (official 100)
-    w_recon: float = 10.0  # weight of the reconstruction of x (official 10); 0 without a decoder
-    w_similarity: float = 1.0  # weight of the unperturbed objects' slots staying put (official 1)
-    latent_warmup_steps: int = 0  # the latent weight ramps linearly from 0 over these steps (official: 0/1)
+    """"hungarian": match all slots of x to all slots of x~ (scipy linear_sum_assignment) for each candidate perturbed
+    slot and keep the cheapest; "argmin": slots keep their index across the pair (x~'s slots start from x's final
+    slots, as officially) and the perturbed slot is the argmin of the latent cost"""
+    mechanism: str = "known"
+    """"known" (the offset b is given) or "unknown" (only which property and its sign)"""
+    unknown_step: float = 0.1
+    """the stand-in offset magnitude for an unknown mechanism (official C = 0.1)"""
+    exclude_background: bool = True
+    """the least-attended slots (std of attention) cannot be the perturbed one"""
+    share_slot_init: bool = True
+    """x~'s slots are initialised with x's final slots (official)"""
+    w_latent: float = 100.0
+    """weight of the perturbed object's latent term (official 100)"""
+    w_recon: float = 10.0
+    """weight of the reconstruction of x (official 10); 0 without a decoder"""
+    w_similarity: float = 1.0
+    """weight of the unperturbed objects' slots staying put (official 1)"""
+    latent_warmup_steps: int = 0
+    """the latent weight ramps linearly from 0 over these steps (official: 0/1)"""
 
 
 @dataclass
-class TrainConfig:
+class TrainerConfig:
     """The Lightning Trainer."""
 
-    epochs: int = 200  # passes over the training pairs (official 200)
-    batch_size: int = 64  # pairs per step
-    lr: float = 1e-3  # AdamW learning rate (official 1e-3)
-    weight_decay: float = 0.01  # AdamW weight decay (official 0.01)
-    max_minutes: float = 0.0  # stop training after this wall time (0: no limit); the report says if it stopped
-    eval_every: int = 0  # also compute the MCC on held-out pairs every N epochs (0: only at the end)
+    epochs: int = 200
+    """passes over the training pairs (official 200)"""
+    batch_size: int = 64
+    """pairs per step"""
+    lr: float = 1e-3
+    """AdamW learning rate (official 1e-3)"""
+    weight_decay: float = 0.01
+    """AdamW weight decay (official 0.01)"""
+    max_minutes: float = 0.0
+    """stop training after this wall time (0: no limit); the report says if it stopped"""
+    eval_every: int = 0
+    """also compute the MCC on held-out pairs every N epochs (0: only at the end)"""
 
 
 @dataclass
@@ -98,14 +140,22 @@ class CRLJobConfig(RunConfig):
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {"train.accelerator": "fabric.accelerator", "train.threads": "cpu_threads"}
 
-    job: str = "crl"  # the job's registered name
-    name: str = "crl"  # run name
-    seed: int = 0  # seeds the data (train: seed, val: seed + 1) and the networks
+    job: str = "crl"
+    """the job's registered name"""
+    name: str = "crl"
+    """run name"""
+    seed: int = 0
+    """seeds the data (train: seed, val: seed + 1) and the networks"""
     sprites: SpritesConfig = field(default_factory=SpritesConfig)
+    """the sprites scenes and their sparse perturbations"""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """the encoder trained on the pairs (slots or flat)"""
     loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    plots: bool = True  # write latents.png (z against the truth) and slots.png (slot masks)
+    """the sparse-perturbation objective and its weights"""
+    train: TrainerConfig = field(default_factory=TrainerConfig)
+    """the Lightning Trainer: epochs, batch size, optimiser"""
+    plots: bool = True
+    """write latents.png (z against the truth) and slots.png (slot masks)"""
     checkpoint: CRLCheckpointConfig = field(default_factory=CRLCheckpointConfig)
     """the fit's checkpoints: every epoch by default (``every`` counts optimizer steps)"""
 
@@ -114,8 +164,13 @@ class CRLJobConfig(RunConfig):
 class EncoderConfig:
     """A registered encoder: the architecture, and optionally the trained weights of a ``crl`` run."""
 
-    checkpoint: str = ""  # a run's encoder.pt (its architecture overrides the fields below); "" = untrained
-    image_size: int = 64  # input side in pixels
-    num_objects: int = 2  # sets the number of slots when num_slots is 0, and the flat output size
-    num_properties: int = 2  # flat encoder: latents per object
+    checkpoint: str = ""
+    """a run's encoder.pt (its architecture overrides the fields below); "" = untrained"""
+    image_size: int = 64
+    """input side in pixels"""
+    num_objects: int = 2
+    """sets the number of slots when num_slots is 0, and the flat output size"""
+    num_properties: int = 2
+    """flat encoder: latents per object"""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """the architecture (ignored when checkpoint is set: the run's own architecture is used)"""

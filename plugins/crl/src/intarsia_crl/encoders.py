@@ -38,11 +38,12 @@ def save_encoder(path: Path, encoder: torch.nn.Module, *, kind: str, model: Mode
 
 def load_checkpoint(path: str) -> dict:
     from intarsia.errors import ConfigError
+    from intarsia.safe_load import load_torch_file
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"encoder checkpoint {path!r} does not exist (a crl run writes <run>/encoder.pt)")
-    blob = torch.load(p, map_location="cpu", weights_only=True)
+    blob = load_torch_file(p, what="encoder checkpoint")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ConfigError(f"{path!r} is not an intarsia-crl encoder file")
     return blob

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from intarsia.errors import ConfigError
+from intarsia.safe_load import load_torch_file
 from torch import nn
 
 from .config import EnvConfig, FinetuneConfig, NetworkConfig
@@ -89,10 +90,7 @@ def load_pretrained(path: str, device) -> dict:
         p = p / "model.pt"
     if not p.is_file():
         raise ConfigError(f"pretrained: {str(p)!r} does not exist")
-    try:
-        state = torch.load(p, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise ConfigError(f"pretrained: cannot load {str(p)!r}: {exc}") from None
+    state = load_torch_file(p, what="pretrained model", map_location=device)
     if not isinstance(state, dict) or state.get("kind") != "ocgfn":
         raise ConfigError(f"pretrained: {str(p)!r} is not an OC-GFN model.pt")
     return state

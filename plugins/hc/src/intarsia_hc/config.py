@@ -70,15 +70,17 @@ class SACConfig:
     buffer_size: int = 1_000_000
     """replay capacity, in transitions (per rank)"""
     seed_steps: int = 5000
-    """env steps (per rank) of uniformly random actions before learning starts"""
+    """global env steps (all ranks together) of uniformly random actions before learning starts"""
     updates_per_step: int = 1
-    """gradient updates per env step"""
+    """gradient updates per global env step (under DDP each averages the ranks' batches)"""
     actor_update_every: int = 1
     """updates between actor (and temperature) steps"""
     target_update_every: int = 2
     """updates between Polyak target updates (pytorch_sac: 2)"""
     checkpoint_replay: bool = False
     """put the replay buffer in state_dict (large for long runs)"""
+    metrics_every: int = 50
+    """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """seeds replay sampling and Gumbel noise (None: from torch's RNG)"""
 
@@ -124,9 +126,9 @@ class RISConfig:
     buffer_size: int = 1_000_000
     """replay capacity, in transitions (per rank)"""
     seed_steps: int = 10_000
-    """env steps (per rank) of random actions before learning starts (RIS start_timesteps)"""
+    """global env steps (all ranks together) of random actions before learning starts (RIS start_timesteps)"""
     updates_per_step: int = 1
-    """gradient updates per env step"""
+    """gradient updates per global env step (under DDP each averages the ranks' batches)"""
     rollout_goal_fraction: float = 0.2
     """share of a batch that keeps the episode's own goal (HER relabelling)"""
     replay_goal_fraction: float = 0.5
@@ -137,6 +139,8 @@ class RISConfig:
     """|V| is clipped to [0, value_clip] in the subgoal cost (RIS: 100)"""
     checkpoint_replay: bool = False
     """put the replay buffer in state_dict"""
+    metrics_every: int = 50
+    """updates between metric reads (each read waits for the device once)"""
     seed: int | None = None
     """seeds replay sampling, relabelling and Gumbel noise (None: from torch's RNG)"""
 

@@ -56,6 +56,10 @@ def _input_names(env, policy, dim: int) -> list[str]:
     return [f"x{i}" for i in range(dim)]
 
 
+HC_POLICIES = ("sac-hc", "sac-mlp", "ris-hc")
+"""the policies whose actors this report reads (registered by this plugin)"""
+
+
 def _load_policy(run_dir: Path):
     """Rebuild the env and the policy of a run folder on the CPU and load its latest checkpoint."""
     from intarsia.build import build
@@ -68,6 +72,10 @@ def _load_policy(run_dir: Path):
     if not cfg_file.exists():
         raise IntarsiaError(f"{run_dir} is not a run folder (no config.yaml)")
     _, _, cfg = prepare(str(cfg_file))
+    policy_name = getattr(getattr(cfg, "policy", None), "name", None)
+    if policy_name not in HC_POLICIES:
+        raise IntarsiaError(f"hc explain: {run_dir} is a run of policy {policy_name!r}, not of an hc agent"
+                            f" ({', '.join(HC_POLICIES)}); it explains only those")
     marker = ckpt.latest(run_dir / "checkpoints")
     if marker is None:
         raise IntarsiaError(f"{run_dir} has no checkpoint yet (checkpoints/latest.json is missing)")

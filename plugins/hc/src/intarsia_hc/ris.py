@@ -16,6 +16,9 @@ state, half a future state of the same episode), reward -1 per step and terminal
 The HC actor's log-density is tractable (``actor.log_prob``), which is all the KL needs: this is the
 paper's point that the parametrisation fits other algorithms' constraints. Loss terms: ``loss/critic``,
 ``loss/actor``, ``loss/subgoal``; ``ris/kl``, ``ris/advantage``.
+
+``seed_steps`` and ``updates_per_step`` count global env steps, and acting reads the bare actor, as in
+:mod:`intarsia_hc.sac`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from intarsia.errors import ConfigError
+from intarsia.metric_means import MetricMeans
+from intarsia.schedule import TrainSchedule
 from torch import nn
 
 from . import actor as pi
@@ -74,18 +79,21 @@ class RISAgent:
         actor = pi.build_actor(config.actor, 2 * d, self.action_dim, goal_dim=d)
         critic = DoubleQCritic(2 * d, self.action_dim, config.critic_hidden_sizes)
         subgoal = SubgoalPolicy(d, config.subgoal_hidden_sizes)
-        self.actor_target = copy.deepcopy(actor).to(fabric.device).requires_grad_(False)
-        self.critic_target = copy.deepcopy(critic).to(fabric.device).requires_grad_(False)
         self.actor, self.actor_optim = fabric.setup(actor, torch.optim.Adam(actor.parameters(), lr=config.actor_lr))
         self.critic, self.critic_optim = fabric.setup(critic, torch.optim.Adam(critic.parameters(), lr=config.critic_lr))
         self.subgoal, self.subgoal_optim = fabric.setup(subgoal, torch.optim.Adam(subgoal.parameters(), lr=config.subgoal_lr))
+        # copied after setup: DDP has broadcast rank 0's weights into ``actor`` and ``critic`` by now
+        self.actor_target = copy.deepcopy(actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(critic).requires_grad_(False)
         f32 = np.float32
         self.replay = Replay(config.buffer_size, self.num_envs, {
             "obs": ((d,), f32), "goal": ((d,), f32), "action": ((self.action_dim,), f32), "next_obs": ((d,), f32),
             "next_achieved": ((d,), f32)})
-        self.env_steps = 0
+        self.env_steps = 0  # per rank
+        self.step = 0  # the runner's global env step, as of the latest update(step)
         self.updates = 0
-        self.pending_updates = 0
+        self.schedule = TrainSchedule.from_ratio(config.seed_steps, config.updates_per_step)
+        self._metrics = MetricMeans(config.metrics_every)
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -110,9 +118,10 @@ class RISAgent:
     @torch.no_grad()
     def act(self, obs, state, *, explore: bool = True, reset: np.ndarray | None = None):
         n = len(obs["observation"])
-        if explore and self.env_steps < self.cfg.seed_steps:
+        if explore and self.step < self.cfg.seed_steps:
             return self._to_env(torch.rand(n, self.action_dim, generator=self.rng).numpy() * 2.0 - 1.0), state
-        out = self.actor(self.actor_input(obs), explore=explore)
+        with self.fabric.autocast():
+            out = self.actor_module(self.actor_input(obs), explore=explore)
         action, _ = pi.sample(out, deterministic=not explore)
         return self._to_env(action.float().cpu().numpy()), state
 
@@ -126,19 +135,17 @@ class RISAgent:
                         next_achieved=np.asarray(batch.next_obs["achieved_goal"], np.float32).reshape(n, -1),
                         done=batch.done)
         self.env_steps += n
-        if self.env_steps >= self.cfg.seed_steps and len(self.replay) >= self.cfg.batch_size:
-            self.pending_updates += n * self.cfg.updates_per_step
 
     def update(self, step: int) -> dict[str, float]:
-        if self.pending_updates <= 0:
+        self.step = int(step)
+        count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
+        if not count or len(self.replay) < self.cfg.batch_size:
             return {}
-        sums: dict[str, float] = {}
-        count = self.pending_updates
-        while self.pending_updates > 0:
-            self.pending_updates -= 1
-            for key, value in self._update_once().items():
-                sums[key] = sums.get(key, 0.0) + value
-        return {**{k: v / count for k, v in sums.items()}, "train/updates": float(self.updates)}
+        for _ in range(count):
+            self._metrics.add(self._update_once())
+        if not self._metrics.due():
+            return {}
+        return {**self._metrics.pop(), "train/updates": float(self.updates)}
 
     # ----------------------------------------------------------------------------------------------
     def _relabelled_batch(self) -> dict[str, torch.Tensor]:
@@ -177,7 +184,7 @@ class RISAgent:
         x = torch.cat([b["obs"], b["goal"]], -1)
         nx = torch.cat([b["next_obs"], b["goal"]], -1)
 
-        with torch.no_grad():
+        with torch.no_grad(), self.fabric.autocast():  # the target critic is not a Fabric module
             next_action, _ = pi.sample(self.actor(nx, explore=True))
             tq1, tq2 = self.critic_target(nx, next_action)
             target = b["reward"] + (1.0 - b["done"]) * c.gamma * torch.min(tq1, tq2)
@@ -223,8 +230,8 @@ class RISAgent:
         polyak(self.critic_target, _unwrap(self.critic), c.tau)
         polyak(self.actor_target, self.actor_module, c.tau)
         self.updates += 1
-        return {"loss/critic": critic_loss.item(), "loss/subgoal": subgoal_loss.item(), "loss/actor": actor_loss.item(),
-                "ris/kl": kl.mean().item(), "ris/advantage": adv.mean().item(), "q/mean": q1.mean().item()}
+        return {"loss/critic": critic_loss.detach(), "loss/subgoal": subgoal_loss.detach(), "loss/actor": actor_loss.detach(),
+                "ris/kl": kl.detach().mean(), "ris/advantage": adv.detach().mean(), "q/mean": q1.detach().mean()}
 
     # ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -232,8 +239,8 @@ class RISAgent:
                  "subgoal": self.subgoal.state_dict(), "actor_target": self.actor_target.state_dict(),
                  "critic_target": self.critic_target.state_dict(), "actor_optim": self.actor_optim.state_dict(),
                  "critic_optim": self.critic_optim.state_dict(), "subgoal_optim": self.subgoal_optim.state_dict(),
-                 "counters": torch.tensor([self.env_steps, self.updates, self.pending_updates]),
-                 "rng": self.rng.get_state()}
+                 "counters": torch.tensor([self.env_steps, self.updates, self.step]),
+                 "schedule": self.schedule.state_dict(), "rng": self.rng.get_state()}
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
         return state
@@ -242,9 +249,8 @@ class RISAgent:
         for key in ("actor", "critic", "subgoal", "actor_target", "critic_target", "actor_optim", "critic_optim",
                     "subgoal_optim"):
             getattr(self, key).load_state_dict(state[key])
-        self.env_steps, self.updates, self.pending_updates = (int(x) for x in state["counters"])
+        self.env_steps, self.updates, self.step = (int(x) for x in state["counters"])
+        self.schedule.load_state_dict(state["schedule"])
         self.rng.set_state(state["rng"])
-        if "replay" in state:
+        if "replay" in state:  # else learning waits until the replay holds a batch again
             self.replay.load_state_dict(state["replay"])
-        else:
-            self.pending_updates = 0

@@ -6,7 +6,11 @@ The algorithm is pytorch_sac's (the code the paper's control experiments build o
   a' ~ pi(.|s'), loss sum_i MSE(Q_i(s, a), target); Polyak target updates every ``target_update_every``;
 * actor: minimise alpha log pi(a|s) - min_i Q_i(s, a) with a reparameterised a ~ pi(.|s);
 * temperature: minimise alpha (-log pi(a|s) - target_entropy), target entropy -dim(A);
-* ``seed_steps`` uniformly random actions first, then ``updates_per_step`` updates per env step.
+* ``seed_steps`` uniformly random actions first, then ``updates_per_step`` updates per env step; both count
+  global env steps (all ranks together: the runner's ``step``, :class:`intarsia.schedule.TrainSchedule`).
+
+Acting (and so evaluation, which runs on rank 0 only) reads the bare actor: a forward through the DDP
+wrapper would broadcast the HC actor's buffer, a collective the other ranks never join.
 
 The only difference between the two agents is the actor module (:mod:`intarsia_hc.actor`); the HC actor's
 log-density is the one its config names (``actor.log_prob``). Truncations (time limits) bootstrap.
@@ -22,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from intarsia.errors import ConfigError
+from intarsia.metric_means import MetricMeans
+from intarsia.schedule import TrainSchedule
 
 from . import actor as pi
 from .config import SACConfig
@@ -59,18 +65,21 @@ class SACAgent:
 
         actor = pi.build_actor(config.actor, self.obs_dim, self.action_dim)
         critic = DoubleQCritic(self.obs_dim, self.action_dim, config.critic_hidden_sizes)
-        self.critic_target = copy.deepcopy(critic).to(fabric.device).requires_grad_(False)
         betas = (0.9, 0.999)
         self.actor, self.actor_optim = fabric.setup(actor, torch.optim.Adam(actor.parameters(), lr=config.actor_lr, betas=betas))
         self.critic, self.critic_optim = fabric.setup(critic, torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=betas))
         temperature = LogTemperature(config.init_temperature)
         self.alpha, self.alpha_optim = fabric.setup(temperature, torch.optim.Adam(temperature.parameters(), lr=config.alpha_lr, betas=betas))
+        # copied after setup: DDP has broadcast rank 0's weights into ``critic`` by now
+        self.critic_target = copy.deepcopy(critic).requires_grad_(False)
         self.replay = Replay(config.buffer_size, self.num_envs, {
             "obs": ((self.obs_dim,), np.float32), "action": ((self.action_dim,), np.float32),
             "reward": ((), np.float32), "next_obs": ((self.obs_dim,), np.float32), "terminated": ((), np.float32)})
         self.env_steps = 0  # per rank
+        self.step = 0  # the runner's global env step, as of the latest update(step)
         self.updates = 0
-        self.pending_updates = 0
+        self.schedule = TrainSchedule.from_ratio(config.seed_steps, config.updates_per_step)
+        self._metrics = MetricMeans(config.metrics_every)
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -97,10 +106,11 @@ class SACAgent:
     @torch.no_grad()
     def act(self, obs, state, *, explore: bool = True, reset: np.ndarray | None = None):
         n = len(obs)
-        if explore and self.env_steps < self.cfg.seed_steps:
+        if explore and self.step < self.cfg.seed_steps:
             unit = torch.rand(n, self.action_dim, generator=self.rng).numpy() * 2.0 - 1.0
             return self._to_env(unit), state
-        out = self.actor(self._obs(obs), explore=explore)
+        with self.fabric.autocast():
+            out = self.actor_module(self._obs(obs), explore=explore)
         action, _ = pi.sample(out, deterministic=not explore)
         return self._to_env(action.float().cpu().numpy()), state
 
@@ -111,24 +121,21 @@ class SACAgent:
                         next_obs=np.asarray(batch.next_obs, np.float32).reshape(batch.num_envs, -1),
                         terminated=np.asarray(batch.terminated, np.float32), done=batch.done)
         self.env_steps += batch.num_envs
-        if self.env_steps >= self.cfg.seed_steps and len(self.replay) >= self.cfg.batch_size:
-            self.pending_updates += batch.num_envs * self.cfg.updates_per_step
 
     def update(self, step: int) -> dict[str, float]:
-        if self.pending_updates <= 0 or len(self.replay) == 0:
+        self.step = int(step)
+        count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
+        if not count or len(self.replay) < self.cfg.batch_size:
             return {}
-        sums: dict[str, float] = {}
-        count = self.pending_updates
-        while self.pending_updates > 0:
-            self.pending_updates -= 1
-            for key, value in self._update_once().items():
-                sums[key] = sums.get(key, 0.0) + value
-        metrics = {k: v / count for k, v in sums.items()}
-        metrics["train/updates"] = float(self.updates)
-        return metrics
+        for _ in range(count):
+            self._metrics.add(self._update_once())
+        if not self._metrics.due():
+            return {}
+        return {**self._metrics.pop(), "train/updates": float(self.updates)}
 
     # ----------------------------------------------------------------------------------------------
-    def _update_once(self) -> dict[str, float]:
+    def _update_once(self) -> dict[str, torch.Tensor]:
+        """One SAC update; its metrics stay detached tensors (``update`` reads them every ``metrics_every``)."""
         c = self.cfg
         actor_cfg = c.actor
         if actor_cfg.kind == "hc":
@@ -137,7 +144,7 @@ class SACAgent:
         b = self.replay.gather(t, env, ("obs", "action", "reward", "next_obs", "terminated"), self.fabric.device)
         alpha = self.alpha().detach()
 
-        with torch.no_grad():
+        with torch.no_grad(), self.fabric.autocast():  # the target critic is not a Fabric module
             out = self.actor(b["next_obs"], explore=True)
             next_action, u = pi.sample(out)
             next_logp = pi.log_prob(out, u, actor_cfg.log_prob)
@@ -148,7 +155,7 @@ class SACAgent:
         self.critic_optim.zero_grad(set_to_none=True)
         self.fabric.backward(critic_loss)
         self.critic_optim.step()
-        metrics = {"loss/critic": critic_loss.item(), "q/mean": q1.mean().item()}
+        metrics = {"loss/critic": critic_loss.detach(), "q/mean": q1.detach().mean()}
 
         if self.updates % c.actor_update_every == 0:
             out = self.actor(b["obs"], explore=True)
@@ -159,20 +166,20 @@ class SACAgent:
             self.actor_optim.zero_grad(set_to_none=True)
             self.fabric.backward(actor_loss)
             self.actor_optim.step()
-            metrics.update({"loss/actor": actor_loss.item(), "policy/entropy": -logp.mean().item()})
+            metrics.update({"loss/actor": actor_loss.detach(), "policy/entropy": -logp.detach().mean()})
             if c.learnable_temperature:
                 alpha_loss = (self.alpha() * (-logp.detach() - self.target_entropy)).mean()
                 self.alpha_optim.zero_grad(set_to_none=True)
                 self.fabric.backward(alpha_loss)
                 self.alpha_optim.step()
-                metrics["loss/alpha"] = alpha_loss.item()
+                metrics["loss/alpha"] = alpha_loss.detach()
             if out.get("logits") is not None:
                 probs = F.softmax(out["logits"].detach().float(), -1)
                 usage = torch.bincount(out["choice"], minlength=probs.shape[-1]).float() / len(out["choice"])
-                metrics["hc/batch_usage_entropy"] = float(-(usage * usage.clamp_min(1e-12).log()).sum())
-                metrics["hc/combinator_entropy"] = float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
-                metrics["hc/gumbel_temperature"] = float(self.actor_module.temperature)
-        metrics["alpha"] = float(alpha)
+                metrics["hc/batch_usage_entropy"] = -(usage * usage.clamp_min(1e-12).log()).sum()
+                metrics["hc/combinator_entropy"] = -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+                metrics["hc/gumbel_temperature"] = self.actor_module.temperature.detach().clone()
+        metrics["alpha"] = alpha
         if self.updates % c.target_update_every == 0:
             polyak(self.critic_target, _unwrap(self.critic), c.tau)
         self.updates += 1
@@ -185,8 +192,8 @@ class SACAgent:
             "critic_target": self.critic_target.state_dict(), "alpha": self.alpha.state_dict(),
             "actor_optim": self.actor_optim.state_dict(), "critic_optim": self.critic_optim.state_dict(),
             "alpha_optim": self.alpha_optim.state_dict(),
-            "counters": torch.tensor([self.env_steps, self.updates, self.pending_updates]),
-            "rng": self.rng.get_state(),
+            "counters": torch.tensor([self.env_steps, self.updates, self.step]),
+            "schedule": self.schedule.state_dict(), "rng": self.rng.get_state(),
         }
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
@@ -200,10 +207,9 @@ class SACAgent:
         self.actor_optim.load_state_dict(state["actor_optim"])
         self.critic_optim.load_state_dict(state["critic_optim"])
         self.alpha_optim.load_state_dict(state["alpha_optim"])
-        self.env_steps, self.updates, self.pending_updates = (int(x) for x in state["counters"])
+        self.env_steps, self.updates, self.step = (int(x) for x in state["counters"])
+        self.schedule.load_state_dict(state["schedule"])
         self.rng.set_state(state["rng"])
-        if "replay" in state:
+        if "replay" in state:  # else learning waits until the replay holds a batch again
             self.replay.load_state_dict(state["replay"])
-        else:  # replay not checkpointed: learning waits until it holds a batch again
-            self.pending_updates = 0
 

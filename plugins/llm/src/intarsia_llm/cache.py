@@ -7,6 +7,11 @@ open); several processes can share the file (readers never block, writers wait `
 
 The key is a SHA-256 of the canonical JSON of (backend, model id, operation, rendered prompt, parameters),
 so any change to the prompt text, the template, the options or a generation parameter is a new entry.
+
+WAL needs shared memory between the processes using the file (a ``-shm`` file mapped by each): on a network
+filesystem (NFS, SMB) that is not coherent across machines, so two machines sharing one cache may corrupt
+it. Keep the cache on a local disk (``INTARSIA_LLM_CACHE_DIR``), one per machine. Any damage, however it
+came, ends as one :class:`CacheError` naming the file, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +70,20 @@ class ResponseCache:
         except sqlite3.DatabaseError as exc:
             raise CacheError(f"cannot open the LLM cache {self.path}: {exc} (delete the file to start afresh)") from None
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Hold the lock; a damaged database (a bad page found by any statement) becomes one line."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                raise CacheError(f"the LLM cache {self.path} is damaged ({exc}): delete it (and its -wal/-shm "
+                                 "files) to start afresh; `intarsia llm cache --clear` empties a readable one") from None
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(dict.fromkeys(keys))
         found: dict[str, Any] = {}
-        with self._lock:
+        with self._guard():
             for start in range(0, len(keys), 500):  # SQLite limits the number of bound parameters
                 chunk = keys[start:start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -80,24 +96,24 @@ class ResponseCache:
 
     def put(self, key: str, value: Any, *, backend: str, model: str, op: str) -> None:
         blob = json.dumps(value, ensure_ascii=False)
-        with self._lock:
+        with self._guard():
             self._db.execute(
                 "INSERT OR REPLACE INTO responses (key, backend, model, op, value, created) VALUES (?,?,?,?,?,?)",
                 (key, backend, model, op, blob, time.time()),
             )
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._guard():
             return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def summary(self) -> list[tuple[str, str, str, int]]:
         """Rows of (backend, model, op, count)."""
-        with self._lock:
+        with self._guard():
             return list(self._db.execute(
                 "SELECT backend, model, op, COUNT(*) FROM responses GROUP BY backend, model, op ORDER BY 1, 2, 3"))
 
     def clear(self, *, backend: str | None = None) -> int:
-        with self._lock:
+        with self._guard():
             if backend is None:
                 cur = self._db.execute("DELETE FROM responses")
             else:
@@ -105,9 +121,9 @@ class ResponseCache:
             return cur.rowcount
 
     def integrity_ok(self) -> bool:
-        with self._lock:
+        with self._guard():
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def close(self) -> None:
-        with self._lock:
+        with self._guard():
             self._db.close()

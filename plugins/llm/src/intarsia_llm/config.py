@@ -103,6 +103,11 @@ class OpenAIConfig(LLMCommonConfig):
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key (sent as a Bearer token when set). The key
     itself is never stored in the config, logged, or written to the cache."""
+    max_response_bytes: int = 16 * 1024 * 1024
+    """Largest answer body read from the server (default 16 MiB); a longer one is an error, never read whole."""
+    allow_insecure_key: bool = False
+    """Send the API key over plain http to a host that is not a loopback address (off: it is sent only over
+    https or to 127.0.0.1/::1/localhost)."""
     max_concurrency: int = 8
     """Requests in flight at once (a thread pool)."""
     timeout_s: float = 120.0

@@ -43,6 +43,8 @@ class OpenAILLM(LLMBackend):
 
         self._httpx = httpx2
         self.base_url = config.base_url.rstrip("/")
+        # user:password in base_url is sent as the Authorization it means, never logged, cached or shown
+        self.shown_url = _without_credentials(self.base_url)
         # "server": chat prompts go to /chat/completions as messages; strings to /completions.
         self.template = None if config.chat_template == "server" else resolve_template(config.chat_template)
         self._local = threading.local()  # one client per worker thread: no shared connection state
@@ -54,7 +56,7 @@ class OpenAILLM(LLMBackend):
     def model_id(self) -> str:
         # extra_body can change answers (sampling options), so it is part of the model identity.
         extra = json.dumps(self.config.extra_body, sort_keys=True) if self.config.extra_body else ""
-        return (self.config.model or self.base_url) + (f" {extra}" if extra else "")
+        return (self.config.model or self.shown_url) + (f" {extra}" if extra else "")
 
     def render(self, prompt: Any) -> Any:
         if self.template is None and not isinstance(prompt, str):
@@ -84,8 +86,12 @@ class OpenAILLM(LLMBackend):
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
-        if key:
+        if key and _key_may_go_to(self.base_url, self.config.allow_insecure_key):
             headers["Authorization"] = f"Bearer {key}"
+        elif key and not getattr(self, "_warned_key", False):
+            self._warned_key = True
+            log.warning("not sending $%s to %s: plain http to a non-loopback host (set allow_insecure_key: true "
+                        "to send it anyway)", self.config.api_key_env, self.shown_url)
         return headers
 
     def _send(self, url: str, payload: dict, attempt: str):
@@ -118,9 +124,17 @@ class OpenAILLM(LLMBackend):
 
         threading.Thread(target=watchdog, name="intarsia-llm-deadline", daemon=True).start()
         try:
-            response = self._client().post(url, json=payload, headers=self._headers(), extensions={"trace": trace})
-            local.stream = response.extensions.get("network_stream", conn["stream"])
-            return response
+            limit = self.config.max_response_bytes
+            with self._client().stream("POST", url, json=payload, headers=self._headers(),
+                                       extensions={"trace": trace}) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():  # bounded: a huge answer is refused, never held whole
+                    body += chunk
+                    if len(body) > limit:
+                        raise ServerError(f"LLM server {_without_credentials(url)} sent more than "
+                                          f"max_response_bytes={limit} bytes; refused")
+                local.stream = response.extensions.get("network_stream", conn["stream"])
+                return _Answer(response.status_code, response.headers, bytes(body))
         except self._httpx.TransportError:
             if expired.is_set():
                 raise TimeoutError from None
@@ -130,13 +144,13 @@ class OpenAILLM(LLMBackend):
                 finished.set()
 
     def _post(self, path: str, payload: dict) -> dict:
-        url = f"{self.base_url}/{path}"
+        url = f"{self.shown_url}/{path}"  # what messages show; requests go to the full base_url
         attempts = self.config.max_retries + 1
         last = ""
         for attempt in range(attempts):
             retry_after = None
             try:
-                response = self._send(url, payload, f"attempt {attempt + 1} of {attempts}")
+                response = self._send(f"{self.base_url}/{path}", payload, f"attempt {attempt + 1} of {attempts}")
             except self._httpx.ConnectError as exc:
                 last = f"connection failed ({type(exc).__name__}: {exc})"
             except (self._httpx.TimeoutException, TimeoutError):
@@ -148,6 +162,10 @@ class OpenAILLM(LLMBackend):
                 if status == 429 or status >= 500:
                     last = f"HTTP {status}: {response.text[:300]!r}"
                     retry_after = _retry_after(response.headers.get("retry-after"))
+                elif 300 <= status < 400:
+                    raise ServerError(f"LLM server {url} answered with a redirect (HTTP {status}) to "
+                                      f"{_without_credentials(response.headers.get('location', '?'))}: set base_url "
+                                      "to where the server is (redirects are not followed)")
                 elif status >= 400:
                     raise ServerError(f"LLM server {url} answered HTTP {status}: {response.text[:500]}")
                 else:
@@ -163,7 +181,7 @@ class OpenAILLM(LLMBackend):
                 time.sleep(delay)
         if last.startswith("connection failed"):
             raise ServerError(f"LLM server {url} is unreachable after {attempts} attempts: {last}. "
-                              f"Is the server running at base_url={self.base_url!r}?")
+                              f"Is the server running at base_url={self.shown_url!r}?")
         if last.startswith("malformed JSON"):
             raise MalformedResponseError(f"LLM server {url} gave {last} ({attempts} attempts)")
         raise ServerError(f"LLM server {url} failed after {attempts} attempts: {last}")
@@ -280,3 +298,46 @@ def _retry_after(value: str | None) -> float | None:
         return min(MAX_BACKOFF_S, max(0.0, float(value)))
     except ValueError:
         return None
+
+
+class _Answer:
+    """A response read whole (within ``max_response_bytes``)."""
+
+    def __init__(self, status_code: int, headers, content: bytes):
+        self.status_code, self.headers, self.content = status_code, headers, content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+def _without_credentials(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    if u.username is None and u.password is None:
+        return url
+    host = (u.hostname or "") + (f":{u.port}" if u.port else "")
+    return u._replace(netloc=host).geturl()
+
+
+def _key_may_go_to(url: str, allow_insecure: bool) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    if u.scheme == "https" or allow_insecure:
+        return True
+    host = (u.hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

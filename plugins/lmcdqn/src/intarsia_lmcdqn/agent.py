@@ -11,7 +11,8 @@ Common machinery: n-step uniform replay, a hard-synced target network (synced ev
 ``target_update_every`` gradient steps, counting each Langevin step as the authors' Tianshou policy
 does), optional double-Q targets, MSE (or Huber) loss. The schedule follows Tianshou's off-policy
 trainer: after ``learning_starts`` env steps, every ``train_every`` env steps run ``updates_per_round``
-updates.
+updates; all three count global env steps (all ranks together: the runner's ``step``), so every rank runs
+the same rounds at the same moment (:class:`intarsia.schedule.TrainSchedule`).
 
 Data parallel: Fabric wraps the Q-network, so DDP all-reduces the gradients; the Langevin noise comes
 from a generator seeded identically on every rank, so replicas stay identical after each noisy step.
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from intarsia.schedule import TrainSchedule
 
 from .config import DQNConfig, LMCDQNConfig
 from .networks import build_q_network
@@ -55,13 +57,15 @@ class DQNAgent:
 
         net = build_q_network(config.network, obs_shape, self.n_actions, hidden_sizes=config.hidden_sizes,
                               scale_obs=config.scale_obs)
-        self.target = copy.deepcopy(net).to(fabric.device).requires_grad_(False)
         self.q, self.optim = fabric.setup(net, self._make_optimizer(net.parameters()))
+        # copied after setup: DDP has broadcast rank 0's weights into ``net`` by now
+        self.target = copy.deepcopy(net).requires_grad_(False)
         self.replay = NStepReplay(config.buffer_size, obs_shape, obs_space.dtype, self.num_envs,
                                   config.n_step, config.gamma)
         self.env_steps = 0  # per rank
+        self.step = 0  # the runner's global env step, as of the latest update(step)
         self.gradient_steps = 0
-        self.next_round_at = config.learning_starts
+        self.schedule = TrainSchedule(config.learning_starts, config.train_every, config.updates_per_round)
 
     # ----------------------------------------------------------------------------------------------
     def _make_optimizer(self, params) -> torch.optim.Optimizer:
@@ -70,7 +74,7 @@ class DQNAgent:
     @property
     def epsilon(self) -> float:
         c = self.cfg
-        frac = min(1.0, self.env_steps / max(1, c.eps_decay_steps))
+        frac = min(1.0, self.step / max(1, c.eps_decay_steps))
         return c.eps_start + frac * (c.eps_end - c.eps_start)
 
     def _to_tensor(self, obs) -> torch.Tensor:
@@ -97,16 +101,18 @@ class DQNAgent:
         self.env_steps += batch.num_envs
 
     def update(self, step: int) -> dict[str, float]:
-        if self.env_steps < self.next_round_at or len(self.replay) == 0:
+        self.step = int(step)
+        if len(self.replay) == 0:
+            return {}
+        updates = self.schedule.due(step)  # catches up when one vector step spans several rounds
+        if not updates:
             return {}
         losses, qs = [], []
-        while self.env_steps >= self.next_round_at:  # catches up when num_envs > train_every
-            self.next_round_at += self.cfg.train_every
-            for _ in range(self.cfg.updates_per_round):
-                for _ in range(self.steps_per_update):
-                    loss, q = self._gradient_step()
-                    losses.append(loss)
-                    qs.append(q)
+        for _ in range(updates):
+            for _ in range(self.steps_per_update):
+                loss, q = self._gradient_step()
+                losses.append(loss)
+                qs.append(q)
         metrics = {"loss/td": float(torch.stack(losses).mean()), "q/mean": float(torch.stack(qs).mean()),
                    "train/gradient_steps": float(self.gradient_steps)}
         metrics.update(self._extra_metrics())
@@ -150,7 +156,8 @@ class DQNAgent:
             "q": self.q.state_dict(),
             "target": self.target.state_dict(),
             "optim": self.optim.state_dict(),
-            "counters": torch.tensor([self.env_steps, self.gradient_steps, self.next_round_at]),
+            "counters": torch.tensor([self.env_steps, self.gradient_steps, self.step]),
+            "schedule": self.schedule.state_dict(),
             "rng": self.rng.get_state(),
             "noise_rng": self.noise_generator.get_state(),
         }
@@ -162,13 +169,15 @@ class DQNAgent:
         self.q.load_state_dict(state["q"])
         self.target.load_state_dict(state["target"])
         self.optim.load_state_dict(state["optim"])
-        self.env_steps, self.gradient_steps, self.next_round_at = (int(x) for x in state["counters"])
+        self.env_steps, self.gradient_steps, self.step = (int(x) for x in state["counters"])
+        self.schedule.load_state_dict(state["schedule"])
         self.rng.set_state(state["rng"])
         self.noise_generator.set_state(state["noise_rng"])
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
-        else:  # replay not checkpointed: refill one batch's worth before learning again
-            self.next_round_at = self.env_steps + max(self.cfg.learning_starts, self.cfg.batch_size)
+        else:  # replay not checkpointed: refill one batch's worth (per rank) before learning again
+            world = self.fabric.world_size
+            self.schedule.restart(self.step, max(self.cfg.learning_starts, self.cfg.batch_size * self.num_envs * world))
 
 
 class LMCDQNAgent(DQNAgent):

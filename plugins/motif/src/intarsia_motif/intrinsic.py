@@ -18,6 +18,7 @@ or ``10`` (staircase tasks).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +43,9 @@ class MotifReward:
         if model is None:
             if not config.reward_model:
                 raise ValueError("reward 'motif' needs reward_model=PATH (a reward_model.pt from the motif pipeline)")
+            if not Path(config.reward_model).is_file():
+                raise ValueError(f"reward_model: no file {config.reward_model!r}; train one with `intarsia run motif/demo`"
+                                  " (it writes RUN/reward_model.pt) and set rewards.0.reward_model=RUN/reward_model.pt")
             model = CaptionRewardModel.load(config.reward_model, device=config.device)
         if config.scored_caption not in ("obs", "next"):
             raise ValueError(f"motif: scored_caption must be 'obs' or 'next', got {config.scored_caption!r}")

@@ -176,6 +176,8 @@ class PPOAgent:
         return self.model(next_x, h_after, torch.zeros_like(starts))
 
     def update(self, step: int) -> dict[str, float]:
+        """One PPO update once the rollout holds ``rollout`` vector steps: on-policy, so no train ratio;
+        every rank fills its rollout at the same global ``step``, so all ranks update together."""
         if len(self.buf["x"]) < self.config.rollout:
             return {}
         c = self.config

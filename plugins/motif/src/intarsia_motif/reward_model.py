@@ -362,7 +362,9 @@ class CaptionRewardModel:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> CaptionRewardModel:
-        artefact = torch.load(str(path), map_location="cpu", weights_only=True)
+        from intarsia.safe_load import load_torch_file
+
+        artefact = load_torch_file(path, what="reward model")
         if not isinstance(artefact, Mapping) or artefact.get("format") != "intarsia-motif/reward-model/1":
             raise ValueError(f"{path}: not an intarsia-motif reward model file")
         return cls(artefact, device)

@@ -17,6 +17,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 import torch.nn as nn
+from intarsia.metric_means import MetricMeans
+from intarsia.schedule import TrainSchedule
 
 from .config import AgentConfig
 from .nets import MLP, TwoHotSymlog, unimix_logits
@@ -37,6 +39,22 @@ def obs_to_array(space, obs) -> np.ndarray:
     if len(space.shape) == 3 and space.dtype == np.uint8:
         return obs.astype(np.uint8)
     return obs.reshape(len(obs), -1).astype(np.float32)
+
+
+def _all_reduce_mean(grads: list[torch.Tensor], world_size: int) -> None:
+    """Average gradients over the ranks in place: one flat all-reduce per dtype (not one call, and one
+    barrier, per tensor). Every rank passes the same tensors in the same order."""
+    import torch.distributed as dist
+
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+    for g in grads:
+        by_dtype.setdefault(g.dtype, []).append(g)
+    for same in by_dtype.values():
+        flat = torch.cat([g.reshape(-1) for g in same])
+        dist.all_reduce(flat)  # a sum: gloo has no average
+        flat.div_(world_size)
+        for g, part in zip(same, flat.split([g.numel() for g in same]), strict=True):
+            g.copy_(part.view_as(g))
 
 
 class ReturnNorm:
@@ -100,9 +118,11 @@ class R2IAgent:
         torch.manual_seed(init_seed + 1000 * fabric.global_rank + 2)  # per-rank action/imagination sampling
         self._slot = np.full(self.num_envs, -1, dtype=np.int64)  # replay slot of each env's latest obs
         self._need_first = np.ones(self.num_envs, dtype=bool)
-        self.env_steps = 0
+        self.env_steps = 0  # per rank
+        # train_ratio replayed steps per global env step, batch_size x batch_length of them per update
+        self.schedule = TrainSchedule.from_ratio(cfg.learning_starts, cfg.train_ratio / (cfg.batch_size * cfg.batch_length))
         self.updates = 0
-        self._owed = 0.0
+        self._metrics = MetricMeans(cfg.metrics_every)
 
     # -- parameters ----------------------------------------------------------------------------
     def _wm_param_groups(self):
@@ -123,21 +143,21 @@ class R2IAgent:
 
     def _step_opt(self, loss, opt, params, clip):
         """Backward, (DDP) gradient mean, clip and step. ``params`` is a list of parameters, or a list of
-        such lists that are clipped separately (the world model's groups). Returns the total grad norm."""
+        such lists that are clipped separately (the world model's groups). Returns the total grad norm as a
+        tensor (reading it would wait for the device)."""
         opt.zero_grad(set_to_none=True)
         self.fabric.backward(loss)
         params = list(params)
         groups = params if params and isinstance(params[0], list) else [params]
-        norms = []
-        for group in groups:
-            group = [p for p in group if p.grad is not None]
-            if self.fabric.world_size > 1:
-                for p in group:
-                    p.grad = self.fabric.all_reduce(p.grad, reduce_op="mean")
-            if group:
-                norms.append(torch.nn.utils.clip_grad_norm_(group, clip))
+        # under 16-mixed the gradients still carry the loss scale: unscale before clipping, or the clip
+        # would shrink by that scale (the scaler then steps without unscaling twice)
+        self.fabric.strategy.precision.unscale_gradients(getattr(opt, "optimizer", opt))
+        groups = [[p for p in group if p.grad is not None] for group in groups]
+        if self.fabric.world_size > 1:
+            _all_reduce_mean([p.grad for group in groups for p in group], self.fabric.world_size)
+        norms = [torch.nn.utils.clip_grad_norm_(group, clip) for group in groups if group]
         opt.step()
-        return float(torch.stack(norms).square().sum().sqrt()) if norms else 0.0
+        return torch.stack(norms).square().sum().sqrt() if norms else torch.zeros((), device=self.device)
 
     # -- acting --------------------------------------------------------------------------------
     def _actor_dist(self, feat):
@@ -182,6 +202,10 @@ class R2IAgent:
         else:
             first = np.zeros(n, dtype=bool) if reset is None else np.asarray(reset, dtype=bool)
         latent, prev_action = state
+        with self.fabric.autocast():
+            return self._act(obs, latent, prev_action, first, explore)
+
+    def _act(self, obs, latent, prev_action, first, explore):
         embed = self.wm.encode(self._tensor(obs, None if obs.dtype == np.uint8 else torch.float32))
         # evaluation (explore=False) is deterministic: latent modes and the greedy action
         self.wm.stochastic = explore
@@ -230,16 +254,17 @@ class R2IAgent:
 
     # -- learning ------------------------------------------------------------------------------
     def update(self, step: int) -> dict[str, float]:
-        cfg = self.cfg
-        if self.env_steps < cfg.learning_starts or not self.replay.can_sample(cfg.batch_length):
+        """Train as ``schedule`` says at global env step ``step`` (all ranks together): the first update at
+        ``learning_starts``, then ``train_ratio / (batch_size * batch_length)`` per env step. Every rank
+        sees the same ``step``, so all run the same updates; rounds due before the replay can give a
+        batch are caught up."""
+        if not self.replay.can_sample(self.cfg.batch_length):
             return {}
-        target = (self.env_steps - cfg.learning_starts) * cfg.train_ratio / (cfg.batch_size * cfg.batch_length)
         metrics: dict[str, float] = {}
-        if self.updates == 0:
-            target = max(target, 1.0)
-        while self.updates < target:
-            metrics = self.train_step()
-        self._last = metrics or getattr(self, "_last", {})
+        for _ in range(self.schedule.due(step)):
+            self._metrics.add(self.train_step())
+            if self._metrics.due() or self.updates == 1:
+                metrics = self._metrics.pop()
         return metrics
 
     def _sample_batch(self):
@@ -260,11 +285,15 @@ class R2IAgent:
                  "dyn": cfg.loss_dyn, "rep": cfg.loss_rep}
         return sum(v * (cfg.loss_reward if k.startswith("reward/") else scale[k]) for k, v in losses.items())
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One world-model and actor-critic update. Returns its metrics as detached tensors: reading them
+        waits for the device, so :meth:`update` sums them and reads every ``metrics_every`` updates."""
         cfg = self.cfg
         batch = self._sample_batch()
-        losses, post = self.wm.loss(batch)
-        wm_norm = self._step_opt(self._wm_loss(losses), self.wm_opt, self._wm_clip_groups, cfg.model_clip)
+        with self.fabric.autocast():
+            losses, post = self.wm.loss(batch)
+            wm_loss = self._wm_loss(losses)
+        wm_norm = self._step_opt(wm_loss, self.wm_opt, self._wm_clip_groups, cfg.model_clip)
         start = {k: v.detach().flatten(0, 1) for k, v in post.items()}
         start_cont = 1.0 - batch["is_terminal"].flatten()
         if cfg.imag_starts and cfg.imag_starts < len(start_cont):
@@ -272,7 +301,7 @@ class R2IAgent:
             start = {k: v[keep] for k, v in start.items()}
             start_cont = start_cont[keep]
         metrics = self._train_actor_critic(start, start_cont)
-        metrics.update({f"wm/{k}": float(v.detach()) for k, v in losses.items()})
+        metrics.update({f"wm/{k}": v.detach() for k, v in losses.items()})
         metrics["wm/grad_norm"] = wm_norm
         self.updates += 1
         if self.updates % cfg.slow_critic_update == 0:
@@ -301,7 +330,27 @@ class R2IAgent:
             head = torch.stack([self.wm.features(s, self.wm.cfg.head_inputs) for s in states])
         return feats, head, torch.stack(actions)
 
-    def _train_actor_critic(self, start, start_cont) -> dict[str, float]:
+    def _train_actor_critic(self, start, start_cont) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        with self.fabric.autocast():
+            actor_loss, ret, weight, feats, scale, rewards = self._actor_objective(start, start_cont)
+        actor_norm = self._step_opt(actor_loss, self.actor_opt, self.actor.parameters(), cfg.ac_clip)
+        # critic: two-hot regression onto the returns + regulariser towards the slow critic
+        with self.fabric.autocast():
+            logits = self.critic(feats[:-1].detach())
+            with torch.no_grad():
+                slow = self.twohot.mean(self.slow_critic(feats[:-1].detach()))
+            critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
+            critic_loss = (critic_loss * weight[:-1]).mean()
+        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.critic_clip)
+        return {"loss/actor": actor_loss.detach(), "loss/critic": critic_loss.detach(),
+                "ac/entropy": self._last_entropy,
+                "ac/return": ret.detach().mean(), "ac/return_scale": scale.detach(),
+                "ac/imag_reward": rewards.detach().mean(),
+                "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
+
+    def _actor_objective(self, start, start_cont):
+        """Imagination from ``start`` and the actor loss on it (run under autocast by the caller)."""
         cfg = self.cfg
         for p in self.wm.parameters():
             p.requires_grad_(False)  # the actor/critic losses must not train the world model
@@ -326,19 +375,7 @@ class R2IAgent:
         ret = torch.stack(rets[1:][::-1])  # (H, N)
         offset, scale = self.retnorm.update(ret)
         actor_loss = self._actor_loss(feats, actions, ret, value, weight, offset, scale)
-        actor_norm = self._step_opt(actor_loss, self.actor_opt, self.actor.parameters(), cfg.ac_clip)
-        # critic: two-hot regression onto the returns + regulariser towards the slow critic
-        logits = self.critic(feats[:-1].detach())
-        with torch.no_grad():
-            slow = self.twohot.mean(self.slow_critic(feats[:-1].detach()))
-        critic_loss = -self.twohot.log_prob(logits, ret.detach()) - cfg.slowreg * self.twohot.log_prob(logits, slow)
-        critic_loss = (critic_loss * weight[:-1]).mean()
-        critic_norm = self._step_opt(critic_loss, self.critic_opt, self.critic.parameters(), cfg.critic_clip)
-        return {"loss/actor": float(actor_loss.detach()), "loss/critic": float(critic_loss.detach()),
-                "ac/entropy": float(self._last_entropy),
-                "ac/return": float(ret.detach().mean()), "ac/return_scale": float(scale),
-                "ac/imag_reward": float(rewards.detach().mean()),
-                "ac/actor_grad_norm": actor_norm, "ac/critic_grad_norm": critic_norm}
+        return actor_loss, ret, weight, feats, scale, rewards
 
     def _continue_flags(self, p_cont: torch.Tensor) -> torch.Tensor:
         """Continue flags of imagined steps from the cont head's probabilities: its mode (1 if p > 0.5), as
@@ -366,7 +403,7 @@ class R2IAgent:
             "slow_critic": self.slow_critic.state_dict(), "wm_opt": self.wm_opt.state_dict(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "retnorm": {"lo": self.retnorm.lo.clone(), "hi": self.retnorm.hi.clone()},
-            "env_steps": int(self.env_steps), "updates": int(self.updates),
+            "env_steps": int(self.env_steps), "updates": int(self.updates), "schedule": self.schedule.state_dict(),
         }
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
@@ -385,6 +422,7 @@ class R2IAgent:
         self.retnorm.lo = state["retnorm"]["lo"].clone()
         self.retnorm.hi = state["retnorm"]["hi"].clone()
         self.env_steps, self.updates = int(state["env_steps"]), int(state["updates"])
+        self.schedule.load_state_dict(state["schedule"])
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
             self._slot[...] = state["replay_cursor"]["slot"].numpy()

@@ -125,9 +125,14 @@ class S5Layer(nn.Module):
         self.log_step = nn.Parameter(torch.rand(state_size) * (log_hi - log_lo) + log_lo)
 
     # -- discrete parameters -------------------------------------------------------------------
+    # The recurrence always runs in float32/complex64, whatever the precision: half-precision complex numbers
+    # are not supported (``torch.complex`` refuses bf16), and a state carried over thousands of steps in bf16
+    # would lose its memory to rounding. Half-precision parameters (``bf16-true``) are read as float32 here
+    # and the layer's output is cast back to its input's dtype.
     def lambda_continuous(self) -> torch.Tensor:
-        re = self.lambda_re.clamp(max=-1e-4) if self.clip_eigs else self.lambda_re
-        return torch.complex(re, self.lambda_im)
+        re = self.lambda_re.float()
+        re = re.clamp(max=-1e-4) if self.clip_eigs else re
+        return torch.complex(re, self.lambda_im.float())
 
     _cached = None  # discrete parameters held fixed during a rollout (see S5Stack.cached)
 
@@ -135,25 +140,28 @@ class S5Layer(nn.Module):
         """(Lambda_bar (P,), B_bar (P, H), C~ (H, P)) as complex tensors."""
         if self._cached is not None:
             return self._cached
-        lam_bar, b_bar = discretize(self.lambda_continuous(), torch.complex(self.b_re, self.b_im),
-                                    torch.exp(self.log_step), self.discretization)
-        return lam_bar, b_bar, torch.complex(self.c_re, self.c_im)
+        lam_bar, b_bar = discretize(self.lambda_continuous(), torch.complex(self.b_re.float(), self.b_im.float()),
+                                    torch.exp(self.log_step.float()), self.discretization)
+        return lam_bar, b_bar, torch.complex(self.c_re.float(), self.c_im.float())
 
     def _readout(self, x: torch.Tensor, c: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         y = torch.einsum("...p,hp->...h", x, c).real
         if self.conj_sym:
             y = 2.0 * y
-        return y + self.d * u
+        return (y + self.d.float() * u.float()).to(u.dtype)
 
     # -- sequences and steps --------------------------------------------------------------------
     def forward(self, u: torch.Tensor, x0: torch.Tensor, reset: torch.Tensor | None = None,
                 x_init: torch.Tensor | None = None, scan: str | None = None):
         """Returns (y (B, T, H), states (B, T, P))."""
         lam_bar, b_bar, c = self.discrete()
-        bu = torch.einsum("bth,ph->btp", u.to(b_bar.dtype), b_bar)
-        a, b = mask_coefficients(lam_bar, bu, reset, x_init)
-        xs = linear_scan(a, b, x0.to(bu.dtype), scan or self.scan)
-        return self._readout(xs, c, u), xs
+        # autocast off: the complex einsums stay complex64 (under autocast the matmuls inside them would be
+        # lowered to half precision where the backend allows it)
+        with torch.autocast(u.device.type, enabled=False):
+            bu = torch.einsum("bth,ph->btp", u.float().to(b_bar.dtype), b_bar)
+            a, b = mask_coefficients(lam_bar, bu, reset, None if x_init is None else x_init.to(bu.dtype))
+            xs = linear_scan(a, b, x0.to(bu.dtype), scan or self.scan)
+            return self._readout(xs, c, u), xs
 
     def step(self, u: torch.Tensor, x: torch.Tensor, reset: torch.Tensor | None = None,
              x_init: torch.Tensor | None = None):

@@ -237,15 +237,15 @@ class S3M(DreamerWorldModel):
         return 2 * self.cfg.ssm_layers * self.ssm_states
 
     def hidden_flat(self, state):
-        h = state["hidden"]
-        return torch.cat([h.real, h.imag], -1).flatten(-2)
+        h = state["hidden"]  # complex64 under any precision (s5.py); the features take the model's dtype
+        return torch.cat([h.real, h.imag], -1).flatten(-2).to(state["deter"].dtype)
 
     def ssm_parameters(self):
         """Parameters of the S5 layers proper (no weight decay, as the official optimiser groups them)."""
         return [p for n, p in self.ssm.named_parameters() if ".ssm." in f".{n}"]
 
     def _x_init(self) -> torch.Tensor:
-        return torch.complex(self.init_hidden[0], self.init_hidden[1])  # (L, P)
+        return torch.complex(self.init_hidden[0].float(), self.init_hidden[1].float())  # (L, P), complex64
 
     def initial(self, batch_size: int) -> dict:
         deter = torch.tanh(self.init_deter).expand(batch_size, -1)

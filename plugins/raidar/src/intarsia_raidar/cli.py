@@ -143,8 +143,13 @@ def add_commands(cli: click.Group) -> None:
 @click.option("--model", "-m", "model_path", envvar="INTARSIA_RAIDAR_MODEL", type=click.Path(),
               help="Model file from `intarsia raidar fit` (default: $INTARSIA_RAIDAR_MODEL).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per text.")
+@click.option("--llm", default="gguf", show_default=True, help="intarsia-llm backend that rewrites plain texts.")
+@click.option("--llm-option", multiple=True, metavar="KEY=VALUE", help="Option for the LLM backend (repeatable).")
+@click.option("--trust-model-llm", is_flag=True,
+              help="Use the LLM backend a model file names (its URL, its API-key variable) instead of refusing it.")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-def detect(model_path: str | None, as_json: bool, files: tuple[str, ...]) -> None:
+def detect(model_path: str | None, as_json: bool, llm: str, llm_option: tuple[str, ...], trust_model_llm: bool,
+           files: tuple[str, ...]) -> None:
     """Print the probability that each text in FILES is machine-generated (Raidar).
 
     A FILE is a plain text (one text), JSON lines / a JSON list of texts, or records in the paper's
@@ -159,7 +164,8 @@ def detect(model_path: str | None, as_json: bool, files: tuple[str, ...]) -> Non
     with _user_errors():
         from .detector import RaidarDetector
 
-        det = RaidarDetector.load(model_path)
+        det = RaidarDetector.load(model_path, llm_name=llm, llm_options=_parse_llm_options(llm_option),
+                                  trust_model_llm=trust_model_llm)
     rows, failed = [], 0
     for path in files:
         try:

@@ -6,7 +6,10 @@ fitted on records uses the records' keys as its prompts, so the same code serves
 code prompts, or any others a data set was made with.
 
 Model files are JSON (config, prompts, scaler, classifier numbers) with a SHA-256 of their content;
-nothing is unpickled on load (see :mod:`.classifiers`).
+nothing is unpickled on load (see :mod:`.classifiers`). A model file holds the classifier and feature
+settings only, never where texts go: the LLM backend and its options (URL, key variable) come from the
+command line or the caller. The digest has no secret, so anyone can edit a model file; one that names a
+backend is refused unless the caller trusts it (``trust_model_llm``), and then its endpoint is shown.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .rewrite import Rewriter
 from .textio import InputError, Item, check_record, check_text
 
 FORMAT = "intarsia-raidar-model/1"
+_LLM_KEYS = ("llm", "llm_options")  # where texts (and API keys) go: never taken from a model file unasked
 
 
 class ModelFileError(InputError):
@@ -160,7 +164,7 @@ class RaidarDetector:
         payload = {
             "format": FORMAT,
             "detector": "raidar",
-            "config": dataclasses.asdict(self.config),
+            "config": {k: v for k, v in dataclasses.asdict(self.config).items() if k not in _LLM_KEYS},
             "prompts": list(self.prompts or ()),
             "feature_names": self.feature_names,
             "scaler": {"mean": self.scaler_mean.tolist(), "scale": self.scaler_scale.tolist()},
@@ -173,7 +177,11 @@ class RaidarDetector:
             raise ModelFileError(f"{path}: cannot write the model file: {exc.strerror or exc}") from None
 
     @classmethod
-    def load(cls, path: str | Path, *, llm: Any = None) -> RaidarDetector:
+    def load(cls, path: str | Path, *, llm: Any = None, llm_name: str | None = None,
+             llm_options: dict | None = None, trust_model_llm: bool = False) -> RaidarDetector:
+        """Read a model file. The rewriting backend is ``llm`` (an object), else ``llm_name`` with
+        ``llm_options`` (default: the embedded ``gguf`` model); a backend named in the file is refused
+        unless ``trust_model_llm``, and then used (with a warning showing its endpoint)."""
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -195,7 +203,24 @@ class RaidarDetector:
         unknown = set(payload["config"]) - known
         if unknown:
             raise ModelFileError(f"{path}: unknown config keys {sorted(unknown)} (written by a newer version?)")
-        det = cls(RaidarConfig(**payload["config"]), llm=llm)
+        config = dict(payload["config"])
+        named = {k: config.pop(k) for k in _LLM_KEYS if k in config}
+        defaults = RaidarConfig()
+        if named and (named.get("llm", defaults.llm) != defaults.llm or named.get("llm_options") not in (None, {})):
+            endpoint = _endpoint(named)
+            if not trust_model_llm:
+                raise ModelFileError(f"{path}: the model file names an LLM backend ({endpoint}); a model file must not "
+                                     "choose where texts and keys go: pass --llm/--llm-option yourself, or "
+                                     "--trust-model-llm to use it")
+            import warnings
+
+            warnings.warn(f"{path}: using the LLM backend the model file names: {endpoint}", stacklevel=2)
+            llm_name, llm_options = named.get("llm", defaults.llm), dict(named.get("llm_options") or {})
+        if llm_name is not None:
+            config["llm"] = llm_name
+        if llm_options is not None:
+            config["llm_options"] = dict(llm_options)
+        det = cls(RaidarConfig(**config), llm=llm)
         det.prompts = tuple(payload["prompts"])
         det.scaler_mean = np.asarray(payload["scaler"]["mean"], dtype=np.float64)
         det.scaler_scale = np.asarray(payload["scaler"]["scale"], dtype=np.float64)
@@ -206,3 +231,22 @@ class RaidarDetector:
         if len(det.feature_names) != len(det.scaler_mean):
             raise ModelFileError(f"{path}: {len(det.scaler_mean)} scaler entries for {len(det.feature_names)} features")
         return det
+
+
+def _endpoint(named: dict) -> str:
+    """What a model file's backend section points at, for the refusal and the warning."""
+    options = named.get("llm_options") or {}
+    where = options.get("base_url") if isinstance(options, dict) else None
+    parts = [f"llm={named.get('llm', 'gguf')!r}"]
+    if where:
+        from urllib.parse import urlsplit
+
+        u = urlsplit(str(where))
+        host = (u.hostname or "") + (f":{u.port}" if u.port else "")  # no user:password in the message
+        parts.append(f"base_url={u._replace(netloc=host).geturl()!r}")
+    if isinstance(options, dict) and options.get("api_key_env"):
+        parts.append(f"api key from ${options['api_key_env']}")
+    other = sorted(set(options) - {"base_url", "api_key_env"}) if isinstance(options, dict) else []
+    if other:
+        parts.append(f"options {other}")
+    return ", ".join(parts)

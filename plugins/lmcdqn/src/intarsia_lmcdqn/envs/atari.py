@@ -29,8 +29,10 @@ def make_atari(game: str = "Alien", frame_stack: int = 4, screen_size: int = 84,
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
         raise ImportError("Atari envs need ale-py: pip install 'intarsia-lmcdqn[atari]'") from exc
     gym.register_envs(ale_py)
+    from intarsia.env_ids import check_env_id
+
     env = gym.make(
-        f"ALE/{game}-v5",
+        check_env_id(f"ALE/{game}-v5", what="game"),
         frameskip=1,  # AtariPreprocessing does the skipping (and max-pools the last two frames)
         repeat_action_probability=repeat_action_probability,
         full_action_space=full_action_space,

@@ -19,13 +19,18 @@ from gymnasium import spaces
 
 
 class DeepSeaEnv(gym.Env):
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    cell = 6
+    """pixels per grid cell in ``render()``'s image"""
 
     def __init__(self, size: int = 10, deterministic: bool = True, unscaled_move_cost: float = 0.01,
                  randomize_actions: bool = True, mapping_seed: int | None = 0, render_mode: str | None = None):
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
         self.size = int(size)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
         self.deterministic = deterministic
         self.unscaled_move_cost = unscaled_move_cost
         if randomize_actions:
@@ -45,6 +50,17 @@ class DeepSeaEnv(gym.Env):
         if self.row < self.size:
             obs[self.row, self.column] = 1.0
         return obs
+
+    def render(self) -> np.ndarray | None:
+        """The grid (the treasure's bottom-right cell gold, the agent white), HxWx3 uint8."""
+        if self.render_mode != "rgb_array":
+            return None
+        c, n = self.cell, self.size
+        img = np.full((c * n, c * n, 3), 30, dtype=np.uint8)
+        img[c * (n - 1):, c * (n - 1):] = (200, 160, 0)
+        if self.row < n:
+            img[c * self.row:c * (self.row + 1), c * self.column:c * (self.column + 1)] = 255
+        return img
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

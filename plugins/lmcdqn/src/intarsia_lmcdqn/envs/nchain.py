@@ -19,7 +19,9 @@ from gymnasium import spaces
 
 
 class NChainEnv(gym.Env):
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    cell = 8
+    """pixels per state in ``render()``'s image"""
 
     def __init__(self, n: int = 10, terminate_at_horizon: bool = True, render_mode: str | None = None):
         if n < 3:
@@ -27,6 +29,9 @@ class NChainEnv(gym.Env):
         self.n = int(n)
         self.horizon = self.n + 8
         self.terminate_at_horizon = terminate_at_horizon
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n,), dtype=np.float32)
         self.action_space = spaces.Discrete(2)
         self.state = 1
@@ -39,6 +44,16 @@ class NChainEnv(gym.Env):
 
     def _obs(self) -> np.ndarray:
         return (np.arange(self.n) <= self.state).astype(np.float32)
+
+    def render(self) -> np.ndarray | None:
+        """The chain as a row of cells (the goal sN green, the agent's state white), HxWx3 uint8."""
+        if self.render_mode != "rgb_array":
+            return None
+        c = self.cell
+        img = np.full((c, c * self.n, 3), 40, dtype=np.uint8)
+        img[:, c * (self.n - 1):, 1] = 140
+        img[1:-1, c * self.state + 1:c * (self.state + 1) - 1] = 255
+        return img
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

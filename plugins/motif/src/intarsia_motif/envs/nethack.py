@@ -32,6 +32,9 @@ class NetHackCaptioned(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, task: str = "NetHackScore-v0", max_episode_steps: int = 5000, crop: int = 9):
+        from intarsia.env_ids import check_env_id
+
+        check_env_id(task, what="task")  # before anything imports: "module:Env" would import the module
         try:
             import nle  # noqa: F401  (registers the NetHack gymnasium ids)
         except ImportError as exc:  # pragma: no cover - depends on the optional extra

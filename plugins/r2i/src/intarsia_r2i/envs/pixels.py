@@ -35,7 +35,9 @@ class AtariEnv(gym.Env):
         gym.register_envs(ale_py)
         self.repeat, self.noops = int(repeat), int(noops)
         # the time limit counts emulator frames: max_episode_steps agent steps of `repeat` frames each
-        self.env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.25 if sticky else 0.0,
+        from intarsia.env_ids import check_env_id
+
+        self.env = gym.make(check_env_id(f"ALE/{game}-v5", what="game"), frameskip=1, repeat_action_probability=0.25 if sticky else 0.0,
                             full_action_space=False, max_episode_steps=int(max_episode_steps) * self.repeat)
         self.size = int(size)
         self.observation_space = spaces.Box(0, 255, (self.size, self.size, 3), np.uint8)
@@ -121,19 +123,28 @@ class MemoryMazeEnv(gym.Env):
 
     def __init__(self, size: str = "9x9"):
         os.environ.setdefault("MUJOCO_GL", "egl")
-        import gym as old_gym  # memory-maze registers with the old gym API
+        from memory_maze import tasks
 
-        self.env = old_gym.make(f"memory_maze:MemoryMaze-{size}-v0", disable_env_checker=True)  # gym 0.26 checker needs numpy<2
+        self._task = getattr(tasks, f"memory_maze_{size}", None)
+        if self._task is None:
+            raise ValueError(f"size: expected 9x9, 11x11, 13x13 or 15x15, got {size!r}")
+        self.env = self._load(None)
         self.observation_space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
         self.action_space = spaces.Discrete(int(self.env.action_space.n))
 
+    def _load(self, seed: int | None):
+        from memory_maze.gym_wrappers import GymWrapper  # memory-maze's own gym 0.26 adapter of its dm_env task
+
+        return GymWrapper(self._task(seed=seed, image_only_obs=True))
+
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
-        try:
-            out = self.env.reset(seed=seed) if seed is not None else self.env.reset()
-        except TypeError:  # memory-maze's gym wrapper takes no seed argument
-            out = self.env.reset()
-        obs = out[0] if isinstance(out, tuple) else out
+        if seed is not None:
+            # the maze layout, the targets and the start all come from the task's random state, fixed when the
+            # task is built (its gym reset takes no seed): a seeded reset builds the task again from the seed
+            self.env.env.close()
+            self.env = self._load(int(seed))
+        obs = self.env.reset()
         return np.asarray(obs, np.uint8), {"caption": ""}
 
     def step(self, action):
