@@ -29,6 +29,13 @@ TINY = {
     "capprobe": [f"{s}.{k}" for s in ("pretrain", "finetune", "reverse", "scratch")
                  for k in ("steps=4", "samples=64", "batch_size=32", "eval_every=2")]
                 + ["sweep.steps=2", "sweep.lr_ratios=[1.0]", "sweep.correlations=[1.0]", "eval_samples=32", "probe_samples=60", "prune.random_repeats=1"],
+    # the oracle judges (no LLM to load); the agent stage is the train job's tiny run on the CPU
+    "motif-pipeline": ["collect.steps=64", "collect.num_envs=1", "pairs.num_pairs=32", "annotator.kind=oracle",
+                       "compare_with=[]", "reward_model.epochs=1", "reward_model.batch_size=16",
+                       "checkpoint.every=0", "train.steps=16", "train.num_envs=1", "train.vector=sync",
+                       "train.checkpoint.every=0", "train.log.every=8", "train.eval.every=0", "train.eval.episodes=1",
+                       "train.fabric.accelerator=cpu", "train.fabric.devices=1", "train.cpu_threads=1",
+                       "train.log.progress=false"],
 }
 # recipe-specific additions (fnmatch patterns): what a recipe needs from outside, made tiny
 EXTRA = {
