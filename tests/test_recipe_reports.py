@@ -28,13 +28,26 @@ TINY = {
             "train.eval_every=0", "checkpoint.every=0"],
     "capprobe": [f"{s}.{k}" for s in ("pretrain", "finetune", "reverse", "scratch")
                  for k in ("steps=4", "samples=64", "batch_size=32", "eval_every=2")]
-                + ["sweep.steps=2", "sweep.lr_ratios=[1.0]", "sweep.correlations=[1.0]", "eval_samples=32", "probe_samples=60", "prune.random_repeats=1"],
+                + ["sweep.steps=2", "sweep.lr_ratios=[1.0]", "sweep.correlations=[1.0]", "eval_samples=32", "probe_samples=60", "prune.random_repeats=1"]
+                # one pre-training (every recipe's sweep has "high"); saliency scored once, not 4 neurons at a time
+                # (iterating to prune_k=128 recomputed it 32 times: 30 of the GPU recipes' 60 s of analyses)
+                + ["sweep.priors=[high]", "prune.chunk=0"],
+    # the oracle judges (no LLM to load); the agent stage is the train job's tiny run on the CPU
+    "motif-pipeline": ["collect.steps=64", "collect.num_envs=1", "pairs.num_pairs=32", "annotator.kind=oracle",
+                       "compare_with=[]", "reward_model.epochs=1", "reward_model.batch_size=16",
+                       "checkpoint.every=0", "train.steps=16", "train.num_envs=1", "train.vector=sync",
+                       "train.checkpoint.every=0", "train.log.every=8", "train.eval.every=0", "train.eval.episodes=1",
+                       "train.fabric.accelerator=cpu", "train.fabric.devices=1", "train.cpu_threads=1",
+                       "train.log.progress=false"],
 }
 # recipe-specific additions (fnmatch patterns): what a recipe needs from outside, made tiny
 EXTRA = {
     "lmcdqn/atari-*": ["policy.buffer_size=64"],  # the paper's 1M-frame replay would be allocated up front
     "motif/grid-*": ["rewards.0.reward_model={reward_model}"],  # trained by motif-pipeline; here random
     "motif/nethack-*": ["rewards.0.reward_model={reward_model}"],
+    # the paper-size slot encoder (128 channels, 5x5, stride 1) on 64x64 images took 76 s on 2 CPU cores for
+    # one epoch of 64 pairs: the same networks on 16x16 images
+    "crl/*-gpu": ["sprites.image_size=16"],
 }
 # recipes whose envs need what a CPU test machine may lack get their own reason to skip
 NEEDS = {"r2i/memory-maze-9x9": "memory_maze", "r2i/dmc-vision": "dm_control", "hc/cheetah-run": "dm_control",

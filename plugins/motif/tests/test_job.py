@@ -104,30 +104,40 @@ def test_a_bad_section_fails_before_any_stage_runs(tmp_path, override, message):
 
 
 def test_report_starts_with_the_judge_the_ranking_and_both_agents(pipeline_run):
+    from intarsia.runner.context import report_problems
     from intarsia_motif.config import PipelineConfig
-    from intarsia_motif.job import with_headline
+    from intarsia_motif.job import headline_metrics
 
     _, report = pipeline_run
-    keys = [k for k in report if k not in ("recipe", "name")]
-    assert keys[:4] == ["judge_order_consistency", "judge_kappa", "judge_kappa_symmetric", "caption_ranking"]
+    assert report_problems(report) == []
+    keys = list(report)
+    after = [k for k in keys[keys.index("metrics") + 1:] if k not in ("training", "artifacts")]
+    assert after[:4] == ["judge_order_consistency", "judge_kappa", "judge_kappa_symmetric", "caption_ranking"]
     # the oracle's ranking has its tie (torch = <empty>); the reward model ranks every caption
     assert "A torch flickers on the wall. = <empty>" in report["oracle_ranking"] or \
         "<empty> = A torch flickers on the wall." in report["oracle_ranking"]
     assert report["caption_ranking"].count(" > ") == len(report["highest_rewarded_captions"]) - 1
     assert report["metrics"]["caption_spearman"] > 0.8  # oracle labels
+    assert report["step_unit"] == "env steps" and report["steps"] == report["agent"]["steps"]
 
     captions = [{"caption": "You reach the goal.", "r_norm": 1.0}, {"caption": "", "r_norm": 0.0},
                 {"caption": "You bump into the wall.", "r_norm": -1.0}]
-    fake = {"recipe": "r", "name": "n", "seconds": 1.0,
-            "annotation": {"stats": {"order_consistency": 1.0}, "agreement": {"oracle": {"kappa": 0.5, "kappa_symmetric": 0.8}}},
+    fake = {"annotation": {"stats": {"order_consistency": 1.0}, "agreement": {"oracle": {"kappa": 0.5, "kappa_symmetric": 0.8}}},
             "agent": {"metrics": {"success_rate": 0.4, "eval_success": 0.9}},
             "baseline": {"metrics": {"success_rate": 0.1}}}
-    out = with_headline(PipelineConfig(), fake, captions)
-    assert out["metrics"] == {
-        "judge_order_consistency": 1.0, "judge_kappa": 0.5, "judge_kappa_symmetric": 0.8,
-        "caption_ranking": "You reach the goal. > <empty> > You bump into the wall.",
-        "oracle_ranking": "You reach the goal. > <empty> > You bump into the wall.", "caption_spearman": 1.0,
+    head, metrics = headline_metrics(PipelineConfig(), fake, captions)
+    assert metrics == {
+        "judge_order_consistency": 1.0, "judge_kappa": 0.5, "judge_kappa_symmetric": 0.8, "caption_spearman": 1.0,
         "success_motif": 0.9, "success_extrinsic_only": 0.1}
-    assert list(out)[:3] == ["recipe", "name", "judge_order_consistency"]
-    noted = with_headline(PipelineConfig(meta={"note": "one seed"}), fake, captions)
-    assert list(noted)[10] == "note" and noted["note"] == "one seed" and "note" not in noted["metrics"]
+    assert head["caption_ranking"] == "You reach the goal. > <empty> > You bump into the wall."
+    assert head["oracle_ranking"] == "You reach the goal. > <empty> > You bump into the wall."
+    assert list(head)[0] == "judge_order_consistency"
+
+
+def test_moved_keys_fail_with_one_line(tmp_path):
+    from intarsia.errors import ConfigError
+    from intarsia.runner.api import run_recipe
+
+    for key, new in (("reward_model.accelerator=cpu", "fabric.accelerator"), ("motif.device=cpu", "train.fabric.accelerator")):
+        with pytest.raises(ConfigError, match=re.escape(f"moved to {new}")):
+            run_recipe("motif/demo-ppo", overrides=[*SMALL, key], run_dir=tmp_path / "run")

@@ -85,7 +85,7 @@ def test_reward_model_learns_oracle_preferences(tmp_path, encoder):
 
     rows = labelled_pairs(pairs, AnnotationLog(tmp_path / "ann.jsonl").labels())
     cfg = RewardModelConfig(encoder=encoder, epochs=12, batch_size=128, lr=1e-3, hidden_dim=32, head_dims=[64, 64],
-                            char_embed_dim=16, accelerator="cpu", seed=0, val_split="pair")
+                            char_embed_dim=16, seed=0, val_split="pair")
     metrics = train_reward_model(rows, cfg, tmp_path / "rm.pt")
     # held-out distinct pairs (never trained on): chance is 0.5
     assert metrics["val_decisive_pairs"] >= 20

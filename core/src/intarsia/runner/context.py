@@ -266,8 +266,6 @@ def finish_report(report: Mapping[str, Any], *, config: Any, raw: Any, job: str,
     out.setdefault("metrics", {})
     out.setdefault("training", {})
     out["artifacts"] = [a for a in out.get("artifacts", []) if (Path(run_dir) / str(a)).exists()]
-    if "step_unit" not in out:  # a job not on run.report yet keeps the order it chose (its headline first)
-        return out
     first = ("schema", "recipe", "job", "name", "seed", "steps", "step_unit", "seconds", "world_size", "metrics")
     return {**{k: out[k] for k in first if k in out}, **{k: v for k, v in out.items() if k not in first}}
 

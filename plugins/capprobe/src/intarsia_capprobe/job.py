@@ -187,6 +187,17 @@ def _check(config: CapprobeConfig) -> None:
         raise ConfigError(f"task.kind must be 'counter' or 'pcfg', got {config.task.kind!r}")
 
 
+def analysis_device(accelerator: str):
+    """The torch device for ``fabric.accelerator=accelerator`` (one process: the analyses are not distributed)."""
+    import torch
+
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    if accelerator == "mps":
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | None = None, registry=None) -> dict:
     """Probes (pre-trained vs fine-tuned, per block), saliency vs random pruning of the fine-tuned model on
     the original task, exact match on every eval set, and the analyses ``config.analyses`` names, each built
@@ -207,12 +218,14 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
             raise IntarsiaError(f"{str(root)!r} has no {path.relative_to(root)}: run the pre-training and "
                                 "fine-tuning stages first")
     exp = exp or Experiment(config)
-    pre, ft = MiniGPT.load(pre_path), MiniGPT.load(ft_path)
+    # the analyses run where the fits ran (each batch follows the model's device)
+    device = analysis_device(str(config.fabric.accelerator))
+    pre, ft = MiniGPT.load(pre_path).to(device), MiniGPT.load(ft_path).to(device)
     probe = analysis("linear-probe", config.probe)
     data = exp.original_rows()
     before, after = probe.run(pre, data), probe.run(ft, data)
     # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
-    control = probe.run(exp.new_model(config.seed + 99), data)
+    control = probe.run(exp.new_model(config.seed + 99).to(device), data)
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
     pruning = analysis("saliency-pruning", config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},

@@ -157,7 +157,7 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         check_values(self, positive=("epochs", "batch_size", "lr"),
-                     non_negative=("weight_decay", "threads", "max_minutes", "eval_every"))
+                     non_negative=("weight_decay", "max_minutes", "eval_every"))
         at_most(self, "batch_size", 10**6)
 
 

@@ -7,9 +7,9 @@ states a value, and say so. ``omegaconf`` merges recipe YAML and ``a.b=c`` overr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from intarsia.runner.run_config import check_values
+from intarsia.runner.run_config import RunConfig, check_values
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -156,8 +156,6 @@ class RewardModelConfig:
     drops them instead"""
     seed: int = 0
     """init / split seed"""
-    accelerator: str = "auto"
-    """Lightning Trainer accelerator ("cpu", "gpu", "auto")"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("max_len", "char_embed_dim", "hidden_dim", "head_dims", "token_vocab", "epochs",
@@ -268,13 +266,17 @@ class NetHackConfig:
 # Stage 6: the end-to-end pipeline job ("motif-pipeline")
 # --------------------------------------------------------------------------------------------------------------
 @dataclass
-class PipelineConfig:
-    """collect -> annotate -> train reward model -> train an agent with the composed reward -> report."""
+class PipelineConfig(RunConfig):
+    """collect -> annotate -> train reward model -> train an agent with the composed reward -> report.
+
+    The top-level ``fabric:`` section says where the reward model is fitted; the agent stage is a child run with
+    its own ``train.fabric:`` section, and the Motif reward term runs on that run's device."""
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"reward_model.accelerator": "fabric.accelerator",
+                                            "motif.device": "train.fabric.accelerator"}
 
     job: str = "motif-pipeline"
     """the job's registered name"""
-    recipe: str = ""
-    """set by the loader: which recipe/file this came from"""
     name: str = "motif"
     """run name"""
     seed: int = 0
@@ -288,18 +290,15 @@ class PipelineConfig:
     compare_with: list[str] = field(default_factory=lambda: ["oracle"])
     """extra annotators whose labels are compared with the main one (agreement statistics); e.g. ["oracle"]"""
     reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
-    """stage 3: the Bradley-Terry reward model over captions"""
+    """stage 3: the Bradley-Terry reward model over captions (fitted on ``fabric:``)"""
     train: dict[str, Any] = field(default_factory=dict)
-    """the core train job's config (env, policy, steps, extrinsic_coef, ...); the pipeline adds the motif term"""
+    """the core train job's config (env, policy, steps, extrinsic_coef, fabric, ...); the pipeline adds the motif
+    term"""
     motif: dict[str, Any] = field(default_factory=lambda: {"coef": 0.1})
-    """motif reward section (coef, beta, ...)"""
+    """motif reward section (coef, beta, ...); it runs on the agent run's device (``train.fabric``)"""
     baseline: bool = False
     """also train the same agent on the extrinsic reward alone (for the report)"""
     top_k_captions: int = 10
     """how many highest/lowest rewarded captions the report lists"""
     skip_train: bool = False
     """stop after the reward model (for annotation-only studies)"""
-    meta: dict[str, Any] | None = None
-    """free-form notes copied into the report"""
-    log: dict[str, Any] = field(default_factory=dict)
-    """{dir: ROOT}: where `intarsia run` puts run directories"""

@@ -21,12 +21,9 @@ Run-directory layout::
 
 from __future__ import annotations
 
-import json
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from intarsia.runner.stages import Stages
 
 from .config import PipelineConfig
 
@@ -35,29 +32,20 @@ def run_pipeline(config: PipelineConfig, *, run) -> dict:
     """The job factory: ``factory(config, *, run)`` -> report dict."""
     root = Path(run.dir)
     root.mkdir(parents=True, exist_ok=True)
-    stages = Stages(root, prefix="motif")
-    registry = getattr(run, "registry", None)
-    validate(config, root, stages, registry)
-    t_start = time.perf_counter()
-
-    collect = stages.run("collect", lambda: _collect(config, root))
-    pairs_info = stages.run("pairs", lambda: _pairs(config, root))
-    annotate = stages.run("annotate", lambda: _annotate(config, root))
-    reward = stages.run("reward_model", lambda: _reward_model(config, root))
+    validate(config, root, run.stage_done, run.registry)
+    collect = run.stage("collect", lambda: _collect(config, root))
+    pairs_info = run.stage("pairs", lambda: _pairs(config, root))
+    annotate = run.stage("annotate", lambda: _annotate(config, root))
+    reward = run.stage("reward_model", lambda: _reward_model(config, root, run))
     agent = baseline = None
     if not config.skip_train:
-        agent = stages.run("agent", lambda: _train_agent(config, root, "agent", with_motif=True, registry=registry))
+        agent = run.stage("agent", lambda: _train_agent(config, root, run, "agent", with_motif=True))
         if config.baseline:
-            baseline = stages.run("baseline", lambda: _train_agent(config, root, "baseline", with_motif=False,
-                                                                    registry=registry))
-    report = _report(config, root, collect, pairs_info, annotate, reward, agent, baseline)
-    report["seconds"] = round(time.perf_counter() - t_start, 2)
-    report["stage_seconds"] = {name: (stages.done(name) or {}).get("seconds") for name in
-                               ("collect", "pairs", "annotate", "reward_model", "agent", "baseline")}
-    return report
+            baseline = run.stage("baseline", lambda: _train_agent(config, root, run, "baseline", with_motif=False))
+    return _report(config, root, run, collect, pairs_info, annotate, reward, agent, baseline)
 
 
-def validate(config: PipelineConfig, root: Path, stages: Stages, registry=None) -> None:
+def validate(config: PipelineConfig, root: Path, stage_done: Callable[[str], dict | None], registry=None) -> None:
     """Check the sections of every stage still to run before the first one starts, so a typo in the LLM
     section or the agent's config fails in a second, not after the collect stage (each raises a one-line
     ``ConfigError`` naming the key). Sections of finished stages are not needed any more and not checked."""
@@ -66,14 +54,14 @@ def validate(config: PipelineConfig, root: Path, stages: Stages, registry=None) 
 
     from .annotators import ANNOTATOR_KINDS
 
-    if stages.done("collect") is None:
+    if stage_done("collect") is None:
         make_spec("envs", dict(config.collect.env), registry=registry, path="collect.env")
         make_spec("policies", dict(config.collect.policy), registry=registry, path="collect.policy")
     for where, kind in [("annotator.kind", config.annotator.kind)] + [
             (f"compare_with.{i}", k) for i, k in enumerate(config.compare_with)]:
         if kind not in ANNOTATOR_KINDS:
             raise ConfigError(f"{where}: unknown annotator {kind!r}; choose one of {', '.join(ANNOTATOR_KINDS)}")
-    if stages.done("annotate") is None and "llm" in [config.annotator.kind, *config.compare_with]:
+    if stage_done("annotate") is None and "llm" in [config.annotator.kind, *config.compare_with]:
         spec = make_spec("llms", dict(config.annotator.llm), registry=registry, path="annotator.llm")
         model_path = str(getattr(spec.config, "model_path", "") or "")
         if model_path and not Path(model_path).expanduser().exists():
@@ -90,7 +78,7 @@ def validate(config: PipelineConfig, root: Path, stages: Stages, registry=None) 
         from intarsia.runner.fabric import refuse_nested_multiprocess
 
         for name, with_motif in (("agent", True), ("baseline", False)):
-            if (name == "agent" or config.baseline) and stages.done(name) is None:
+            if (name == "agent" or config.baseline) and stage_done(name) is None:
                 raw = train_config(config, root, name, with_motif=with_motif)
                 try:
                     prepare(raw, registry=registry)
@@ -163,15 +151,19 @@ def _annotate(config: PipelineConfig, root: Path) -> dict:
     return out
 
 
-def _reward_model(config: PipelineConfig, root: Path) -> dict:
+def _reward_model(config: PipelineConfig, root: Path, run) -> dict:
     from .dataset import load_dataset
     from .reward_model import train_reward_model
 
     ds = load_dataset(root / "labelled_pairs")
     rows = {k: list(ds[k]) for k in ("first", "second", "pair_id", "label")}
-    metrics = train_reward_model(rows, config.reward_model, root / "reward_model.pt", log_dir=root,
+
+    def trainer(**kwargs):  # the fit runs on the fabric: section, logs to logs/reward_model/, checkpoints in the store
+        return run.trainer(config, name="reward_model", **kwargs)
+
+    metrics = train_reward_model(rows, config.reward_model, root / "reward_model.pt", trainer=trainer, fit=run.fit,
                                  extra={"annotator": config.annotator.kind})
-    return {"metrics": metrics, "path": str(root / "reward_model.pt")}
+    return {"metrics": metrics, "path": str(root / "reward_model.pt"), "steps": metrics.get("optimizer_steps", 0)}
 
 
 def train_config(config: PipelineConfig, root: Path, name: str, *, with_motif: bool) -> dict:
@@ -182,7 +174,9 @@ def train_config(config: PipelineConfig, root: Path, name: str, *, with_motif: b
     raw["job"] = "train"
     rewards = [dict(r) for r in raw.get("rewards", []) or []]
     if with_motif:
-        rewards.append({"name": "motif", **dict(config.motif), "reward_model": str(root / "reward_model.pt")})
+        device = reward_device(dict(raw.get("fabric", {}) or {}).get("accelerator", "auto"))
+        rewards.append({"name": "motif", **dict(config.motif), "reward_model": str(root / "reward_model.pt"),
+                        "device": device})
     raw["rewards"] = rewards
     log = dict(raw.get("log", {}) or {})
     log.setdefault("progress", False)
@@ -190,17 +184,23 @@ def train_config(config: PipelineConfig, root: Path, name: str, *, with_motif: b
     return raw
 
 
-def _train_agent(config: PipelineConfig, root: Path, name: str, *, with_motif: bool, registry=None) -> dict:
-    from intarsia.runner.api import resume_run, run_config
+def reward_device(accelerator: str) -> str:
+    """The torch device the Motif term of an agent run on ``fabric.accelerator=accelerator`` scores captions on."""
+    accelerator = str(accelerator)
+    if accelerator in ("gpu", "cuda"):
+        return "cuda"
+    if accelerator == "mps":
+        return "mps"
+    if accelerator == "auto":
+        import torch
 
-    run_dir = root / name
-    if (run_dir / "report.json").exists():
-        report = json.loads((run_dir / "report.json").read_text())
-    elif (run_dir / "config.yaml").exists() and (run_dir / "checkpoints").exists():
-        report = resume_run(run_dir, registry=registry)
-    else:
-        report = run_config(train_config(config, root, name, with_motif=with_motif), run_dir=run_dir, registry=registry)
-    return {"report": report, "dir": str(run_dir)}
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def _train_agent(config: PipelineConfig, root: Path, run, name: str, *, with_motif: bool) -> dict:
+    report = run.child(name, train_config(config, root, name, with_motif=with_motif))
+    return {"report": report, "dir": str(root / name)}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -248,24 +248,22 @@ def caption_rewards(root: Path, motif: dict) -> list[dict]:
     return sorted(rows, key=lambda d: -d["r_norm"])
 
 
-def _report(config, root, collect, pairs_info, annotate, reward, agent, baseline) -> dict:
+def _report(config, root, run, collect, pairs_info, annotate, reward, agent, baseline) -> dict:
     captions = caption_rewards(root, dict(config.motif))
     k = config.top_k_captions
-    report: dict[str, Any] = {
-        "recipe": config.recipe, "name": config.name,
+    sections: dict[str, Any] = {
         "collect": collect, "pairs": pairs_info,
         "annotation": annotate, "reward_model": reward.get("metrics", {}),
         "preference_accuracy": reward.get("metrics", {}).get("val_accuracy"),
         "highest_rewarded_captions": captions[:k],
         "lowest_rewarded_captions": list(reversed(captions[-k:])),
-        "meta": config.meta or {},
     }
     curves = {}
     if agent is not None:
-        report["agent"] = agent["report"]
+        sections["agent"] = agent["report"]
         curves["motif"] = read_curves(Path(agent["dir"]))
     if baseline is not None:
-        report["baseline"] = baseline["report"]
+        sections["baseline"] = baseline["report"]
         curves["extrinsic-only"] = read_curves(Path(baseline["dir"]))
     plots = []
     if curves:
@@ -275,14 +273,21 @@ def _report(config, root, collect, pairs_info, annotate, reward, agent, baseline
     p = plot_captions(captions, root / "captions.png", k)
     if p:
         plots.append(p.name)
-    report["plots"] = plots
-    return with_headline(config, report, captions)
+    head, headline = headline_metrics(config, sections, captions)
+    # the agents' env steps when they trained, else the reward model's optimizer steps
+    agent_steps = sum(int((r or {}).get("steps", 0) or 0) for r in (sections.get("agent"), sections.get("baseline")))
+    steps, unit = (agent_steps, "env steps") if agent_steps else (int(reward.get("steps", 0) or 0), "optimizer steps")
+    meta = config.meta if hasattr(config.meta, "get") else {}
+    # a recipe's caveat (meta.note) is printed right under the numbers it qualifies
+    note = {"note": str(meta["note"])} if meta.get("note") else {}
+    return run.report(steps=steps, unit=unit, metrics=headline, artifacts=plots + ["reward_model.pt"],
+                      training={"stage_seconds": run.stage_seconds()}, **head, **note, **sections, plots=plots)
 
 
-def with_headline(config, report: dict, captions: list[dict]) -> dict:
-    """The report with what a reader needs first at its top (and as its ``metrics``): the judge's order
-    consistency and kappa against the oracle, the reward model's caption ranking next to the oracle's,
-    and the success rate of the agent with and without the Motif reward."""
+def headline_metrics(config, report: dict, captions: list[dict]) -> tuple[dict, dict]:
+    """What a reader needs first: the judge's order consistency and kappa against the oracle, the reward model's
+    caption ranking next to the oracle's, and the success rate of the agent with and without the Motif reward.
+    Returns (everything, for the top of the report; the numbers among it, the report's ``metrics``)."""
     from .annotators import make_annotator
 
     agree = (report.get("annotation", {}).get("agreement", {}) or {}).get("oracle", {}) or {}
@@ -314,11 +319,7 @@ def with_headline(config, report: dict, captions: list[dict]) -> dict:
             if name in metrics:
                 head[key] = metrics[name]
                 break
-    first = {k: report[k] for k in ("recipe", "name") if k in report}
-    # a recipe's caveat (meta.note) is printed right under the numbers it qualifies
-    meta = config.meta if hasattr(config.meta, "get") else {}
-    note = {"note": str(meta["note"])} if meta.get("note") else {}
-    return {**first, **head, **note, **{k: v for k, v in report.items() if k not in first}, "metrics": head}
+    return head, {k: v for k, v in head.items() if not isinstance(v, str)}
 
 
 def plot_reward_terms(curves: dict[str, dict], path: Path, title: str) -> Path | None:

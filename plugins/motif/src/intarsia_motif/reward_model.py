@@ -24,7 +24,7 @@ import dataclasses
 import hashlib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +249,13 @@ def unknown_to_tie(rows: Mapping[str, Sequence]) -> dict[str, list]:
 
 
 def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, out_path: str | Path, *,
+                       trainer: Callable[..., Any] | None = None, fit: Callable[..., Any] | None = None,
                        log_dir: str | Path | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train on labelled pairs (``first``, ``second``, ``pair_id``, ``label``), save to ``out_path``.
 
-    Returns metrics: held-out preference accuracy (decisive pairs), pair counts, reward statistics.
+    ``trainer(**kwargs)`` makes the Lightning Trainer and ``fit(trainer, module, train, val)`` runs it (the job
+    passes the run context's, so the fit runs on ``fabric:`` and resumes); without them a CPU Trainer logging to
+    ``log_dir``. Returns metrics: held-out preference accuracy (decisive pairs), pair counts, reward statistics.
     """
     import lightning as L
     from torch.utils.data import DataLoader
@@ -267,12 +270,14 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     train_ds = _pair_dataset(train_rows, encoder)
     loader = DataLoader(train_ds, batch_size=config.batch_size, shuffle=True)
     val_loader = DataLoader(_pair_dataset(val_rows, encoder), batch_size=config.batch_size) if val_rows["label"] else None
-    trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=1, logger=_csv_logger(log_dir),
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, deterministic=False, log_every_n_steps=max(1, min(50, len(loader))),
-    )
-    trainer.fit(module, loader, val_loader)
+    settings = {"max_epochs": config.epochs, "log_every_n_steps": max(1, min(50, len(loader)))}
+    if trainer is None:
+        fitter = L.Trainer(accelerator="cpu", devices=1, logger=_csv_logger(log_dir), enable_checkpointing=False,
+                           enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, **settings)
+    else:
+        fitter = trainer(**settings)
+    (fit or (lambda t, *a: t.fit(*a)))(fitter, module, loader, val_loader)
+    # the normalisation statistics and the saved weights are computed on the CPU copy (the file loads anywhere)
     net = module.net.cpu().eval()
 
     # normalisation over the training pairs' captions (with multiplicity), quantiles over unique ones
@@ -295,6 +300,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
         "train_accuracy": tc / tt if tt else None, "train_pairs": len(train_rows["label"]),
         "val_pairs": len(val_rows["label"]), "unique_train_captions": len(uniq),
         "reward_mean": float(mean), "reward_std": float(std), "val_split": config.val_split,
+        "optimizer_steps": int(fitter.global_step),
     }
     artefact = {
         "format": "intarsia-motif/reward-model/1",
