@@ -32,7 +32,7 @@ def test_dmc_recipe_builds_and_updates(intarsia_host, tmp_path, name):
     pytest.importorskip("dm_control")
     intarsia_host(plugin)
     fast = ["env.action_repeat=10"] if name == DMC[0] else []
-    report = run_config(name, [*fast, "steps=24", "policy.seed_steps=16", "policy.batch_size=8", "eval.episodes=1",
+    report = run_config(name, [*fast, "steps=24", "policy.seed_steps=16", "policy.batch_size=8", "policy.metrics_every=1", "eval.episodes=1",
                                "log.every=8", "log.progress=false", "checkpoint.every=0", "eval.every=0",
                                "fabric.accelerator=cpu"], run_dir=tmp_path / "run")
     assert report["training"]["policy_train_updates"] >= 8
