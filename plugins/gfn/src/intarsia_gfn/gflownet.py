@@ -69,25 +69,27 @@ class GFlowNet:
         cfg = self.config
         n_replay = int(round(cfg.batch_size * cfg.replay.ratio)) if len(self.replay) else 0
         explore = {"epsilon": cfg.exploration.epsilon, "temperature": cfg.exploration.temperature}
-        if self._score_in_rollout(n_replay):
-            traj, scores = sample_and_score(self.env, self.net, cfg.batch_size, **explore)
-            fresh = traj.terminals
-            log_r = self.env.log_reward(fresh)
-        else:
-            traj = sample_forward(self.env, self._forward_logits, cfg.batch_size - n_replay, **explore)
-            fresh = traj.terminals
-            if n_replay:
-                traj = Trajectories.cat([traj, sample_backward(self.env, self._backward_logits,
-                                                               self.replay.sample(n_replay))])
-            log_r = self.env.log_reward(traj.terminals)
-            scores = score(self.env, self.net, traj)
-        if cfg.loss == "tb":
-            terms = losses.trajectory_balance(scores, self.net.log_z, log_r)
-        elif cfg.loss == "db":
-            terms = losses.detailed_balance(scores, log_r)
-        else:
-            terms = losses.subtrajectory_balance(scores, log_r, cfg.subtb_lambda)
-        loss = sum(terms.values())
+        # forward_logits bypasses the Fabric wrapper's autocast, so the rollout and the loss get it here
+        with self.fabric.autocast():
+            if self._score_in_rollout(n_replay):
+                traj, scores = sample_and_score(self.env, self.net, cfg.batch_size, **explore)
+                fresh = traj.terminals
+                log_r = self.env.log_reward(fresh)
+            else:
+                traj = sample_forward(self.env, self._forward_logits, cfg.batch_size - n_replay, **explore)
+                fresh = traj.terminals
+                if n_replay:
+                    traj = Trajectories.cat([traj, sample_backward(self.env, self._backward_logits,
+                                                                   self.replay.sample(n_replay))])
+                log_r = self.env.log_reward(traj.terminals)
+                scores = score(self.env, self.net, traj)
+            if cfg.loss == "tb":
+                terms = losses.trajectory_balance(scores, self.net.log_z, log_r)
+            elif cfg.loss == "db":
+                terms = losses.detailed_balance(scores, log_r)
+            else:
+                terms = losses.subtrajectory_balance(scores, log_r, cfg.subtb_lambda)
+            loss = sum(terms.values())
         self.opt.zero_grad(set_to_none=True)
         self.fabric.backward(loss)
         if cfg.grad_clip > 0:

@@ -122,7 +122,8 @@ class DQNAgent:
         return {"explore/epsilon": self.epsilon}
 
     def _td_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.no_grad():
+        # the target copy is not Fabric-wrapped, so its forward needs the autocast the wrapper gives self.q
+        with torch.no_grad(), self.fabric.autocast():
             target_net = self.target if self.cfg.target_update_every > 0 else self.q
             next_q = target_net(batch["next_obs"]).float()
             if self.cfg.double_q:  # online network picks, target network evaluates
