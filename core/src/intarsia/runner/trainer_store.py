@@ -45,7 +45,7 @@ class StoreCheckpoint(L.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         target = ckpt.trainer_file(self.folder, step)
         tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        trainer.save_checkpoint(tmp)  # every rank calls; Lightning writes on rank 0
+        trainer.save_checkpoint(tmp, weights_only=False)  # the full state (loops, optimizers) a fit resumes from; every rank calls, rank 0 writes
         trainer.strategy.barrier()
         if trainer.is_global_zero:
             os.replace(tmp, target)
