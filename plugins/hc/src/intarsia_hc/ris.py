@@ -38,7 +38,7 @@ from . import actor as pi
 from .config import RISConfig
 from .critic import DoubleQCritic, polyak
 from .replay import Replay
-from .sac import _unwrap
+from .sac import _unwrap, run_due_updates
 
 GOAL_KEYS = ("observation", "desired_goal", "achieved_goal")
 
@@ -137,15 +137,7 @@ class RISAgent:
         self.env_steps += n
 
     def update(self, step: int) -> dict[str, float]:
-        self.step = int(step)
-        count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
-        if not count or len(self.replay) < self.cfg.batch_size:
-            return {}
-        for _ in range(count):
-            self._metrics.add(self._update_once())
-        if not self._metrics.due():
-            return {}
-        return {**self._metrics.pop(), "train/updates": float(self.updates)}
+        return run_due_updates(self, step)
 
     # ----------------------------------------------------------------------------------------------
     def _relabelled_batch(self) -> dict[str, torch.Tensor]:

@@ -123,15 +123,7 @@ class SACAgent:
         self.env_steps += batch.num_envs
 
     def update(self, step: int) -> dict[str, float]:
-        self.step = int(step)
-        count = self.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
-        if not count or len(self.replay) < self.cfg.batch_size:
-            return {}
-        for _ in range(count):
-            self._metrics.add(self._update_once())
-        if not self._metrics.due():
-            return {}
-        return {**self._metrics.pop(), "train/updates": float(self.updates)}
+        return run_due_updates(self, step)
 
     # ----------------------------------------------------------------------------------------------
     def _update_once(self) -> dict[str, torch.Tensor]:
@@ -217,3 +209,16 @@ class SACAgent:
         if "replay" in state:  # else learning waits until the replay holds a batch again
             self.replay.load_state_dict(state["replay"])
 
+
+def run_due_updates(agent, step: int) -> dict[str, float]:
+    """``update(step)`` of the hc agents (SAC and RIS): the updates ``agent.schedule`` says are due at global env
+    step ``step``, once the replay holds a batch; metrics every ``metrics_every`` updates, else ``{}``."""
+    agent.step = int(step)
+    count = agent.schedule.due(step)  # rounds due while the replay holds less than a batch are dropped
+    if not count or len(agent.replay) < agent.cfg.batch_size:
+        return {}
+    for _ in range(count):
+        agent._metrics.add(agent._update_once())
+    if not agent._metrics.due():
+        return {}
+    return {**agent._metrics.pop(), "train/updates": float(agent.updates)}
