@@ -138,13 +138,18 @@ def test_the_old_model_key_is_mapped_with_a_notice(intarsia_host, cpu_fabric, ca
     from intarsia.build import build
     from intarsia.interfaces import EnvSpec
 
+    import intarsia_r2i.config as config
+
     intarsia_host(plugin)
     env = MemoryLengthEnv(3)
     spec = EnvSpec(env.observation_space, env.action_space, 1)
-    agent = build("policies", "dreamerv3", {"model": {"deter": 8}}, env_spec=spec, fabric=cpu_fabric)
-    assert agent.wm.cfg.deter == 8
+    config._NOTICED.discard("policy.model")
+    capsys.readouterr()
+    for _ in range(2):  # the notice comes once per process
+        agent = build("policies", "dreamerv3", {"model": {"deter": 8}}, env_spec=spec, fabric=cpu_fabric)
+        assert agent.wm.cfg.deter == 8
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "policy.model is deprecated" in err[0] and "policy.world_model" in err[0]
+    assert len(err) == 1 and "policy.model is now policy.world_model" in err[0] and "removed" in err[0]
 
 
 def test_an_unknown_world_model_is_one_line_naming_the_kind(intarsia_host, cpu_fabric):

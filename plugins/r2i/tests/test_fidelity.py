@@ -29,8 +29,8 @@ def _observe(wm, embed, prev_action, is_first, state=None):
 
 @pytest.mark.parametrize("mid_chunk", [False, True])
 def test_s3m_reset_rule(mid_chunk):
-    """Official: an episode start inside a chunk masks the action and resets the SSM state, but the previous
-    posterior is still fed; the initial latent replaces the carried one only at the chunk's first step."""
+    """Official: an episode start masks the action and resets the SSM state, but the previous posterior is
+    still fed, inside a chunk and at its step 0 (there: the state passed in, the chunk-start rule's)."""
     torch.manual_seed(0)
     obs_space, act_space = spaces.Box(-1, 1, (5,), np.float32), spaces.Discrete(3)
     wm = make_s3m(WorldModelConfig(**TINY, reset_stoch_mid_chunk=mid_chunk), obs_space=obs_space,
@@ -61,11 +61,14 @@ def test_s3m_reset_rule(mid_chunk):
     e3[1, 3] = e3[1, 3] * -4 + 3
     assert not torch.equal(_observe(wm, e3, prev_action, is_first)["stoch"][1, 3], base["stoch"][1, 3])
     assert changed(_observe(wm, e3, prev_action, is_first), 4) is not mid_chunk
-    # at the chunk's first step a carried state is always replaced by the initial one
+    # at step 0 (is_first) a carried state's posterior is read, its SSM state is not; reset_stoch_mid_chunk
+    # replaces the posterior there too
     carried = {k: v[:, -1] for k, v in base.items()}
     carried["stoch"] = torch.flip(carried["stoch"], [-1])
     again = _observe(wm, embed, prev_action, is_first, carried)
-    torch.testing.assert_close(again["deter"], base["deter"])
+    assert torch.allclose(again["deter"][:, 0], base["deter"][:, 0]) is mid_chunk
+    carried_hidden = {**wm.initial(B), "hidden": carried["hidden"] * 3 + 1}
+    torch.testing.assert_close(_observe(wm, embed, prev_action, is_first, carried_hidden)["deter"], base["deter"])
 
 
 def _continuous_agent(cpu_fabric, **overrides):

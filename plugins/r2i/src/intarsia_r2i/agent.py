@@ -20,7 +20,7 @@ from intarsia.metric_means import MetricMeans
 from intarsia.schedule import TrainSchedule
 
 from .config import AgentConfig
-from .nets import MLP, TwoHotSymlog, unimix_logits
+from .nets import MLP, TwoHotSymlog, uniform_fan_avg_, unimix_logits
 from .replay import SequenceReplay
 from .world_model import action_layout
 
@@ -98,6 +98,10 @@ class R2IAgent:
         feat = self.wm.feature_dim(cfg.policy_inputs)
         out = self.action_dim if self.discrete else 2 * self.action_dim
         self.actor = MLP(feat, cfg.actor_layers, cfg.actor_units, out)
+        if not self.discrete:  # the official mean and std layers are two Linears, each with its own fans
+            with torch.no_grad():
+                for half in self.actor.head.weight.chunk(2, 0):
+                    uniform_fan_avg_(half, fan=(half.shape[1] + half.shape[0]) / 2)
         self.critic = MLP(feat, cfg.critic_layers, cfg.critic_units, cfg.critic_bins, zero_out=True)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.twohot = TwoHotSymlog(cfg.critic_bins).to(self.device)
@@ -119,6 +123,7 @@ class R2IAgent:
         torch.manual_seed(init_seed + 1000 * fabric.global_rank + 2)  # per-rank action/imagination sampling
         self._slot = np.full(self.num_envs, -1, dtype=np.int64)  # replay slot of each env's latest obs
         self._need_first = np.ones(self.num_envs, dtype=bool)
+        self._carry: dict | None = None  # chunk_start 'carry': each batch row's last posterior of the last update
         self.env_steps = 0  # per rank
         # train_ratio replayed steps per global env step, batch_size x batch_length of them per update
         self.schedule = TrainSchedule.from_ratio(cfg.learning_starts, cfg.train_ratio / (cfg.batch_size * cfg.batch_length))
@@ -143,10 +148,19 @@ class R2IAgent:
         return wm
 
     def _wm_param_groups(self):
-        """Official optimiser groups: the S5 parameters (no weight decay) and the rest, where weight decay
-        only touches kernels (``wd_pattern='/(w|kernel)$'``: Linear / conv weights; not biases, norm
-        scales or the learned initial state). Each of the two groups is gradient-clipped on its own."""
-        ssm = list(self.wm.ssm_parameters()) if hasattr(self.wm, "ssm_parameters") else []
+        """Official optimiser groups: one per S5 parameter kind (``model_opt_group_keys``: Lambda_re,
+        Lambda_im, B, C, D, log_step; no weight decay) and the rest, where weight decay only touches kernels
+        (``wd_pattern='/(w|kernel)$'``: Linear / conv weights; not biases, norm scales or the learned initial
+        state). Each group is gradient-clipped on its own, as optax's multi_transform does with one
+        clip_by_global_norm per label. A world model with ``ssm_parameters()`` only gives one SSM group."""
+        if hasattr(self.wm, "ssm_parameter_groups"):
+            ssm_groups = [list(g) for g in self.wm.ssm_parameter_groups().values()]
+        elif hasattr(self.wm, "ssm_parameters"):
+            ssm_groups = [list(self.wm.ssm_parameters())]
+        else:
+            ssm_groups = []
+        ssm_groups = [g for g in ssm_groups if g]
+        ssm = [p for g in ssm_groups for p in g]
         ssm_ids = {id(p) for p in ssm}
         kernel_ids = {id(m.weight) for m in self.wm.modules()
                       if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))} - ssm_ids
@@ -155,7 +169,7 @@ class R2IAgent:
         groups = [{"params": kernels, "weight_decay": self.cfg.model_wd}, {"params": others, "weight_decay": 0.0}]
         if ssm:
             groups.append({"params": ssm, "weight_decay": 0.0})
-        self._wm_clip_groups = [kernels + others] + ([ssm] if ssm else [])
+        self._wm_clip_groups = [kernels + others] + ssm_groups
         return groups
 
     def _step_opt(self, loss, opt, params, clip):
@@ -219,6 +233,12 @@ class R2IAgent:
         else:
             first = np.zeros(n, dtype=bool) if reset is None else np.asarray(reset, dtype=bool)
         latent, prev_action = state
+        if first.any():  # as the official obs_step: an episode start begins from the initial state
+            f = self._tensor(first)
+            init = self.wm.initial(n)
+            latent = {k: torch.where(f.view(-1, *([1] * (v.dim() - 1))), init[k].to(v.dtype), v)
+                      for k, v in latent.items()}
+            prev_action = prev_action * (~f).to(prev_action.dtype).unsqueeze(-1)
         with self.fabric.autocast():
             return self._act(obs, latent, prev_action, first, explore)
 
@@ -312,16 +332,25 @@ class R2IAgent:
         return metrics
 
     def _sample_batch(self):
-        data = self.replay.sample(self.cfg.batch_size, self.cfg.batch_length, self.cfg.replay_episode_starts)
+        cfg = self.cfg
+        sample = self.replay.sample_online if cfg.replay_online else self.replay.sample
+        data = sample(cfg.batch_size, cfg.batch_length, cfg.replay_episode_starts)
         obs = self._tensor(data["obs"], None if data["obs"].dtype == np.uint8 else torch.float32)
         rewards = self._tensor(data["rewards"], torch.float32)
-        return {
+        is_first = data["is_first"].copy()
+        # as the official replays: every chunk's step 0 is marked is_first, so the SSM state and the action
+        # restart there whatever the chunk-start rule (the carried posterior is the only state that crosses)
+        is_first[:, 0] = True
+        batch = {
             "obs": obs,
             "action": self._tensor(data["action"], torch.float32),
-            "is_first": self._tensor(data["is_first"], torch.float32),
+            "is_first": self._tensor(is_first, torch.float32),
             "is_terminal": self._tensor(data["is_terminal"], torch.float32),
             "rewards": {t: rewards[..., i] for i, t in enumerate(self.terms)},
         }
+        if cfg.chunk_start == "carry" and self._carry is not None:
+            batch["state"] = self._carry
+        return batch
 
     def _wm_loss(self, losses: dict) -> torch.Tensor:
         cfg = self.cfg
@@ -338,6 +367,7 @@ class R2IAgent:
         with self.fabric.autocast():
             losses, post = self.wm.loss(batch)
             wm_loss = self._wm_loss(losses)
+        self._keep_carry(post)
         wm_norm = self._step_opt(wm_loss, self.wm_opt, self._wm_clip_groups, cfg.model_clip)
         start = {k: v.detach().flatten(0, 1) for k, v in post.items()}
         start_cont = 1.0 - batch["is_terminal"].flatten()
@@ -354,6 +384,12 @@ class R2IAgent:
                 for s, p in zip(self.slow_critic.parameters(), self.critic.parameters(), strict=True):
                     s.lerp_(p, cfg.slow_critic_fraction)
         return metrics
+
+    def _keep_carry(self, post: dict) -> None:
+        """chunk_start 'carry': each row's last posterior starts the next update's row (the official train
+        state; its action is the chunk's last, which step 0's is_first masks anyway)."""
+        if self.cfg.chunk_start == "carry":
+            self._carry = {k: v[:, -1].detach() for k, v in post.items()}
 
     def _imagine(self, start):
         """Roll the prior forward H steps with actor actions. Returns features (H+1, N, F), the states stacked
@@ -452,6 +488,8 @@ class R2IAgent:
             "retnorm": {"lo": self.retnorm.lo.clone(), "hi": self.retnorm.hi.clone()},
             "env_steps": int(self.env_steps), "updates": int(self.updates), "schedule": self.schedule.state_dict(),
         }
+        if self._carry is not None:  # chunk_start 'carry': the next update starts from it
+            state["carry"] = {k: v.clone() for k, v in self._carry.items()}
         if self.cfg.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
             state["replay_cursor"] = {"slot": torch.from_numpy(self._slot.copy()),
@@ -473,6 +511,8 @@ class R2IAgent:
             self.schedule.load_state_dict(state["schedule"])
         else:  # saved before the schedule, when env steps were counted per rank
             self.schedule.resume(self.env_steps * self.fabric.world_size)
+        if "carry" in state:
+            self._carry = {k: v.to(self.device) for k, v in state["carry"].items()}
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
             self._slot[...] = state["replay_cursor"]["slot"].numpy()

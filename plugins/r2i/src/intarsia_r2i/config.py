@@ -72,9 +72,12 @@ class WorldModelConfig:
     """S3M output projection h = out_proj(y): false is the official Linear(bias) + SiLU; true adds DreamerV3's LayerNorm
     (Linear without bias -> LayerNorm -> SiLU), this plugin's earlier choice"""
     reset_stoch_mid_chunk: bool = False
-    """S3M training chunks: at an episode start *inside* a chunk, also replace the previous posterior fed to the
-    sequence model by the initial latent. Official (false): only the action is masked there and the SSM state is
-    reset; the initial latent replaces the carried one only at a chunk's first step"""
+    """S3M training chunks: at every episode start in a chunk (step 0 included), replace the previous posterior fed
+    to the sequence model by the initial latent. Official (false): only the action is masked there and the SSM
+    state is reset; the previous posterior is the one given (``policy.chunk_start``) or the old episode's last"""
+    action_clip: float = 1.0
+    """actions the dynamics read are scaled by sg(clip / max(clip, |a|)) (official ``rssm.action_clip``: 1.0;
+    acts on imagined continuous actions); 0 turns it off"""
     encoder: dict = field(default_factory=dict)
     """image observations: a registered encoder (``encoders`` kind) instead of the built-in CNN, as
     ``{name: <encoder>, frozen: true|false, <its options>}`` (e.g. ``{name: crl-slots, checkpoint:
@@ -84,7 +87,14 @@ class WorldModelConfig:
     def __post_init__(self) -> None:
         check_values(self, positive=("stoch", "classes", "deter", "units", "ssm_state", "ssm_layers", "ssm_blocks", "dt_min",
                                      "dt_max", "mlp_units", "head_units", "cnn_depth", "cnn_minres", "bins"),
-                     non_negative=("mlp_layers", "head_layers", "reward_out_std", "free_nats"), probabilities=("unimix",))
+                     non_negative=("mlp_layers", "head_layers", "reward_out_std", "free_nats", "action_clip"),
+                     probabilities=("unimix",))
+
+
+_NOTICED: set[str] = set()  # deprecated keys already reported in this process
+
+CHUNK_STARTS = ("carry", "initial")
+"""``AgentConfig.chunk_start`` values"""
 
 
 @dataclass
@@ -121,7 +131,8 @@ class AgentConfig:
     model_eps: float = 1.0e-8
     """world-model Adam epsilon"""
     model_clip: float = 1000.0
-    """world-model gradient-norm clip, per parameter group (SSM / the rest), as officially"""
+    """world-model gradient-norm clip, applied to each parameter group on its own as officially (S3M: Lambda_re,
+    Lambda_im, B, C, D, log_step and the rest: 7 groups)"""
     model_wd: float = 0.0
     """world-model weight decay on Linear/conv kernels only (official wd_pattern), not SSM"""
     actor_lr: float = 3.0e-5
@@ -178,10 +189,18 @@ class AgentConfig:
     """replayed steps per global env step (batch_size * batch_length per update)"""
     learning_starts: int = 1024
     """global env steps (all ranks) collected before training"""
-    replay_capacity: int = 1_000_000
-    """replay size in steps (all envs together)"""
+    replay_capacity: int = 10_000_000
+    """replay size in steps (all envs together; official replay_size 1e7). Memory grows with what is held"""
     replay_episode_starts: bool = False
     """chunks start at episode starts (short CPU runs on memory tasks)"""
+    replay_online: bool = False
+    """row i of each batch continues row i of the previous batch in the same env stream where those steps
+    exist (the official replay's ``online`` mode; official default off: uniformly placed chunks)"""
+    chunk_start: str = "carry"
+    """state the world model starts each training chunk from. 'carry' (official): each batch row's last posterior
+    of the previous update (the official train state; with replay_online the true previous step), with the SSM
+    state and the action reset at step 0, which the replay marks is_first as officially; 'initial': the initial
+    latent for every chunk"""
     imag_starts: int = 0
     """posterior states used as imagination starts per update (0 = all B*T)"""
     checkpoint_replay: bool = False
@@ -201,11 +220,15 @@ class AgentConfig:
                      probabilities=("actor_unimix", "return_lambda", "retnorm_decay", "slow_critic_fraction"))
         at_most(self, "replay_capacity", 10**9)
         check_values(self, positive=("critic_bins",))
+        if self.chunk_start not in CHUNK_STARTS:
+            raise ValueError(f"chunk_start: expected one of {', '.join(CHUNK_STARTS)}, got {self.chunk_start!r}")
         if isinstance(self.world_model, str):
             self.world_model = {"name": self.world_model}
         if self.model is not None:
-            print("intarsia: policy.model is deprecated; its options now go under policy.world_model "
-                  "(e.g. policy.world_model.deter=512)", file=sys.stderr)
+            if "policy.model" not in _NOTICED:  # once per process, as the core's notice for renamed components
+                _NOTICED.add("policy.model")
+                print("intarsia: policy.model is now policy.world_model (e.g. policy.world_model.deter=512); "
+                      "the old key will be removed", file=sys.stderr)
             old = self.model if isinstance(self.model, dict) else dict(self.model)
             self.world_model = {**old, **dict(self.world_model or {})}
             self.model = None
@@ -271,6 +294,9 @@ class AtariConfig:
     """env-step cap (108k frames)"""
     noops: int = 30
     """random no-op frames in [0, noops) after each reset (official atari100k: 30)"""
+    time_limit_terminal: bool = True
+    """reaching max_episode_steps ends the episode as a terminal (official: is_terminal = is_last); false: a
+    truncation (the value bootstraps)"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("size", "repeat", "max_episode_steps"), non_negative=("noops",))

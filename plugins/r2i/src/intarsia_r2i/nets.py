@@ -8,6 +8,48 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+NORM_EPS = 1e-3
+"""LayerNorm epsilon of the official ``Norm('layer')`` (torch's default is 1e-5)"""
+
+TRUNC_STD = 0.87962566103423978
+"""std of a standard normal truncated to [-2, 2]: the official initialiser divides by it"""
+
+
+def fan_avg(weight: torch.Tensor) -> float:
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(weight)
+    return (fan_in + fan_out) / 2
+
+
+@torch.no_grad()
+def trunc_normal_fan_avg_(weight: torch.Tensor, scale: float = 1.0, fan: float | None = None) -> torch.Tensor:
+    """The official ``Initializer('normal', scale, fan='avg')``: a normal truncated at two standard deviations,
+    rescaled so that the samples' std is sqrt(scale / fan), fan the mean of fan-in and fan-out."""
+    std = math.sqrt(scale / (fan or fan_avg(weight))) / TRUNC_STD
+    return nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+
+
+@torch.no_grad()
+def uniform_fan_avg_(weight: torch.Tensor, scale: float = 1.0, fan: float | None = None) -> torch.Tensor:
+    """The official ``Initializer('uniform', scale, fan='avg')`` (its Linear's default, used by the output and
+    latent-statistics layers): U(-l, l) with l = sqrt(3 scale / fan), so the std is sqrt(scale / fan)."""
+    limit = math.sqrt(3 * scale / (fan or fan_avg(weight)))
+    return nn.init.uniform_(weight, -limit, limit)
+
+
+def linear(inp: int, out: int, bias: bool = True, init: str = "normal", scale: float = 1.0) -> nn.Linear:
+    """nn.Linear with the official initialisation: kernel by ``init`` ('normal' or 'uniform', fan avg; scale 0:
+    zeros), bias zeros."""
+    layer = nn.Linear(inp, out, bias=bias)
+    if scale == 0:
+        nn.init.zeros_(layer.weight)
+    elif init == "normal":
+        trunc_normal_fan_avg_(layer.weight, scale)
+    else:
+        uniform_fan_avg_(layer.weight, scale)
+    if bias:
+        nn.init.zeros_(layer.bias)
+    return layer
+
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.log1p(x.abs())
@@ -18,14 +60,15 @@ def symexp(x: torch.Tensor) -> torch.Tensor:
 
 
 class Dense(nn.Sequential):
-    """Linear -> LayerNorm -> SiLU (DreamerV3's hidden layer)."""
+    """Linear -> LayerNorm -> SiLU (DreamerV3's hidden layer; official init and norm epsilon)."""
 
     def __init__(self, inp: int, out: int):
-        super().__init__(nn.Linear(inp, out, bias=False), nn.LayerNorm(out), nn.SiLU())
+        super().__init__(linear(inp, out, bias=False), nn.LayerNorm(out, eps=NORM_EPS), nn.SiLU())
 
 
 class MLP(nn.Module):
-    """``layers`` Dense layers then a linear output (``out`` None: no output layer)."""
+    """``layers`` Dense layers then a linear output (``out`` None: no output layer). The output layer is
+    initialised as the official ``Dist`` layer's: uniform, fan avg (``zero_out``: zeros, outscale 0)."""
 
     def __init__(self, inp: int, layers: int, units: int, out: int | None = None, zero_out: bool = False):
         super().__init__()
@@ -36,10 +79,8 @@ class MLP(nn.Module):
         self.out_dim = units if layers else inp
         self.head = None
         if out is not None:
-            self.head = nn.Linear(self.out_dim, out)
-            if zero_out:  # DreamerV3 initialises reward and critic outputs at zero (outscale 0)
-                nn.init.zeros_(self.head.weight)
-                nn.init.zeros_(self.head.bias)
+            # DreamerV3 initialises reward and critic outputs at zero (outscale 0)
+            self.head = linear(self.out_dim, out, init="uniform", scale=0.0 if zero_out else 1.0)
             self.out_dim = out
 
     def forward(self, x):
@@ -103,7 +144,14 @@ class ChannelLayerNorm(nn.LayerNorm):
 
 
 def _channel_norm(ch: int) -> nn.Module:
-    return ChannelLayerNorm(ch)
+    return ChannelLayerNorm(ch, eps=NORM_EPS)
+
+
+def _conv_init(conv: nn.Module, init: str = "normal") -> nn.Module:
+    (trunc_normal_fan_avg_ if init == "normal" else uniform_fan_avg_)(conv.weight)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+    return conv
 
 
 class ImageEncoder(nn.Module):
@@ -116,7 +164,7 @@ class ImageEncoder(nn.Module):
         mods, ch = [], c
         for i in range(stages):
             out = depth * 2 ** i
-            mods += [nn.Conv2d(ch, out, 4, 2, 1, bias=False), _channel_norm(out), nn.SiLU()]  # norm: no bias
+            mods += [_conv_init(nn.Conv2d(ch, out, 4, 2, 1, bias=False)), _channel_norm(out), nn.SiLU()]  # norm: no bias
             ch = out
         self.net = nn.Sequential(*mods)
         self.out_dim = ch * (h // 2 ** stages) * (w // 2 ** stages)
@@ -135,12 +183,13 @@ class ImageDecoder(nn.Module):
         h, w, c = shape
         stages = int(math.log2(h) - math.log2(minres))
         self.start = (depth * 2 ** (stages - 1), minres, minres * w // h)
-        self.fc = nn.Linear(inp, int(math.prod(self.start)))
+        self.fc = linear(inp, int(math.prod(self.start)), init="uniform")  # the official 'in' Linear: its default init
         mods, ch = [], self.start[0]
         for i in reversed(range(stages)):
             last = i == 0
             out = c if last else depth * 2 ** (i - 1)
-            mods.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last))
+            # the official last conv takes no config options: its default (uniform) init
+            mods.append(_conv_init(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last), "uniform" if last else "normal"))
             if not last:
                 mods += [_channel_norm(out), nn.SiLU()]
             ch = out

@@ -74,7 +74,17 @@ def discretize(lam: torch.Tensor, b_tilde: torch.Tensor, step: torch.Tensor, met
     return lam_bar, b_bar
 
 
-def _trunc_normal(shape, std, generator=None) -> torch.Tensor:
+TRUNC_STD = 0.87962566103423978
+"""std of a standard normal truncated to [-2, 2]; jax's truncated initialisers divide by it"""
+
+S5_NORM_EPS = 1e-6
+"""epsilon of flax's ``nn.LayerNorm()``, the official S5 block's norm"""
+
+
+def _lecun_normal(shape, fan_in: int, generator=None) -> torch.Tensor:
+    """jax's ``lecun_normal()``: a normal truncated at two standard deviations, divided by their std (0.8796)
+    so that the samples' std is sqrt(1 / fan_in)."""
+    std = math.sqrt(1.0 / fan_in) / TRUNC_STD
     t = torch.empty(shape)
     nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std, generator=generator)
     return t
@@ -101,8 +111,8 @@ class S5Layer(nn.Module):
         vinv = v.conj().T  # V is unitary per block
         self.lambda_re = nn.Parameter(torch.from_numpy(lam.real).float())
         self.lambda_im = nn.Parameter(torch.from_numpy(lam.imag).float())
-        # B~ = V^{-1} B with B lecun-normal (fan-in = first axis, as jax's initialiser) in the real basis
-        b = torch.randn(local_p, d_model) / math.sqrt(local_p)
+        # B~ = V^{-1} B with B lecun-normal (truncated; fan-in = the first axis of (P, H), as jax computes it)
+        b = _lecun_normal((local_p, d_model), local_p)
         b_tilde = vinv @ b.to(torch.complex64)
         self.b_re = nn.Parameter(b_tilde.real.contiguous())
         self.b_im = nn.Parameter(b_tilde.imag.contiguous())
@@ -111,8 +121,8 @@ class S5Layer(nn.Module):
         # C~ = C V; 'complex_normal' samples C~ directly with std sqrt(1/2) per part (a much stronger
         # initial read-out of the state).
         if c_init in ("trunc_standard_normal", "lecun_normal"):
-            std = 1.0 / math.sqrt(local_p * d_model)
-            c = torch.complex(_trunc_normal((d_model, local_p), std), _trunc_normal((d_model, local_p), std))
+            fan_in = local_p * d_model  # jax's fans of the (H, P, 2) array: receptive field H times P
+            c = torch.complex(_lecun_normal((d_model, local_p), fan_in), _lecun_normal((d_model, local_p), fan_in))
             c_tilde = c @ v
         elif c_init == "complex_normal":
             c_tilde = torch.complex(torch.randn(d_model, state_size), torch.randn(d_model, state_size)) * math.sqrt(0.5)
@@ -177,9 +187,15 @@ class S5Block(nn.Module):
     def __init__(self, d_model: int, state_size: int, **s5_kwargs):
         super().__init__()
         self.ssm = S5Layer(d_model, state_size, **s5_kwargs)
+        # flax's nn.Dense and nn.LayerNorm as the official block builds them: lecun-normal kernels, zero biases,
+        # epsilon 1e-6
         self.out = nn.Linear(d_model, d_model)
         self.gate = nn.Linear(d_model, d_model)
-        self.norm = nn.LayerNorm(d_model)
+        for layer in (self.out, self.gate):
+            with torch.no_grad():
+                layer.weight.copy_(_lecun_normal((d_model, d_model), d_model))
+                nn.init.zeros_(layer.bias)
+        self.norm = nn.LayerNorm(d_model, eps=S5_NORM_EPS)
 
     def _mix(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         y = F.gelu(y)

@@ -28,11 +28,13 @@ import torch.nn.functional as F
 from .config import WorldModelConfig
 from .nets import (
     MLP,
+    NORM_EPS,
     Dense,
     ImageDecoder,
     ImageEncoder,
     TwoHotSymlog,
     categorical_kl,
+    linear,
     mode_onehot,
     sample_onehot,
     symlog,
@@ -189,6 +191,15 @@ class DreamerWorldModel(nn.Module):
             return torch.cat(parts, -1)
         raise ValueError(f"unknown feature kind {kind!r}; expected one of {FEATURE_KINDS}")
 
+    def clip_action(self, action: torch.Tensor) -> torch.Tensor:
+        """The official ``action_clip``: actions the dynamics read are scaled by sg(clip / max(clip, |a|))
+        (elementwise), so an imagined continuous action outside [-clip, clip] enters the model clipped while
+        its gradient keeps flowing (scaled). One-hot actions are unchanged. ``action_clip: 0`` turns it off."""
+        clip = self.cfg.action_clip
+        if clip <= 0:
+            return action
+        return action * (clip / torch.clamp(action.abs(), min=clip)).detach()
+
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         if self.obs_kind == "image":
             return self.encoder(obs)
@@ -215,13 +226,14 @@ class DreamerWorldModel(nn.Module):
         """Named, unweighted loss terms and the posterior states.
 
         ``batch``: ``obs`` (B, T, ...), ``action`` (B, T, A) taken at each step, ``is_first`` and
-        ``is_terminal`` (B, T), ``rewards`` {term: (B, T)} (reward received on arriving at each step).
+        ``is_terminal`` (B, T), ``rewards`` {term: (B, T)} (reward received on arriving at each step);
+        optional ``state``: the state before step 0 (the agent's chunk-start rule; none: :meth:`initial`).
         """
         obs, action = batch["obs"], batch["action"]
         is_first = batch["is_first"].float()
         prev_action = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
         embed = self.encode(obs)
-        post, prior = self.observe(embed, prev_action, is_first)
+        post, prior = self.observe(embed, prev_action, is_first, batch.get("state"))
         feat = self.features(post, self.cfg.head_inputs)
         losses = {}
         recon = self.decoder(feat)
@@ -269,11 +281,12 @@ class S3M(DreamerWorldModel):
                            conj_sym=cfg.conj_sym, clip_eigs=cfg.clip_eigs, scan=cfg.scan, c_init=cfg.c_init)
         # official out_proj: Linear (with bias) and the SiLU activation, no norm
         self.out_proj = Dense(cfg.units, cfg.deter) if cfg.out_proj_norm else nn.Sequential(
-            nn.Linear(cfg.units, cfg.deter), nn.SiLU())
+            linear(cfg.units, cfg.deter), nn.SiLU())
         self.img_out = Dense(cfg.deter, cfg.units)
-        self.img_stats = nn.Linear(cfg.units, self.stoch_dim)
+        # the official latent-statistics layers take no config options: its Linear's default (uniform) init
+        self.img_stats = linear(cfg.units, self.stoch_dim, init="uniform")
         self.obs_out = Dense(self.embed_dim, cfg.units)
-        self.obs_stats = nn.Linear(cfg.units, self.stoch_dim)
+        self.obs_stats = linear(cfg.units, self.stoch_dim, init="uniform")
         # learned initial state: SSM states (real, imag) per layer and an initial output state
         self.init_hidden = nn.Parameter(torch.zeros(2, cfg.ssm_layers, self.ssm_states))
         self.init_deter = nn.Parameter(torch.zeros(cfg.deter))
@@ -295,9 +308,22 @@ class S3M(DreamerWorldModel):
         layers = {f"ssm.{i}": torch.cat([h[..., i, :].real, h[..., i, :].imag], -1) for i in range(h.shape[-2])}
         return {**layers, **super().named_features(state)}
 
+    SSM_GROUPS = {"lambda_re": "Lambda_re", "lambda_im": "Lambda_im", "b_re": "B", "b_im": "B", "c_re": "C",
+                  "c_im": "C", "d": "D", "log_step": "log_step"}
+    """S5 parameter -> its official optimiser group (``model_opt_group_keys``: one label per parameter name,
+    over all layers; B and C are one (re, im) array each officially)"""
+
     def ssm_parameters(self):
         """Parameters of the S5 layers proper (no weight decay, as the official optimiser groups them)."""
-        return [p for n, p in self.ssm.named_parameters() if ".ssm." in f".{n}"]
+        return [p for group in self.ssm_parameter_groups().values() for p in group]
+
+    def ssm_parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The S5 parameters by official optimiser group (six groups, each clipped on its own)."""
+        groups: dict[str, list[nn.Parameter]] = {}
+        for name, p in self.ssm.named_parameters():
+            if ".ssm." in f".{name}":
+                groups.setdefault(self.SSM_GROUPS[name.rsplit(".", 1)[-1]], []).append(p)
+        return groups
 
     def _x_init(self) -> torch.Tensor:
         return torch.complex(self.init_hidden[0].float(), self.init_hidden[1].float())  # (L, P), complex64
@@ -316,15 +342,15 @@ class S3M(DreamerWorldModel):
         post_logit = self._stats(lambda x: self.obs_stats(self.obs_out(x)), embeds)
         post_stoch = self._sample(post_logit)
         # teacher forcing: the sequence model reads the previous posterior sample and action. At an episode
-        # start the action is masked and the SSM state reset (below); the previous posterior is replaced by
-        # the initial latent only at the chunk's first step, as officially (the acting path, one step per
-        # call, thus replaces it at every episode start, as the official obs_step does)
+        # start the action is masked and the SSM state reset (below); the previous posterior is never
+        # replaced, as in the official observe_nonrecurrent_enc: step 0 reads state["stoch"] (whatever the
+        # caller passes: the agent's chunk-start rule, or at acting the initial latent after a reset), and
+        # mid-chunk the new episode's first step reads the old episode's last posterior
         prev_stoch = torch.cat([state["stoch"].unsqueeze(1), post_stoch[:, :-1]], 1)
-        replace = is_first if self.cfg.reset_stoch_mid_chunk else torch.cat(
-            [is_first[:, :1], torch.zeros_like(is_first[:, 1:])], 1)
-        first = replace[..., None, None]
-        prev_stoch = prev_stoch * (1 - first) + init["stoch"].unsqueeze(1) * first
-        prev_action = actions * (1 - is_first.unsqueeze(-1))
+        if self.cfg.reset_stoch_mid_chunk:
+            first = is_first[..., None, None]
+            prev_stoch = prev_stoch * (1 - first) + init["stoch"].unsqueeze(1) * first
+        prev_action = self.clip_action(actions) * (1 - is_first.unsqueeze(-1))
         u = self.img_in(torch.cat([prev_stoch.flatten(-2), prev_action], -1))
         out, hidden = self.ssm(u, state["hidden"], reset=is_first, x_init=self._x_init())
         deter = self.out_proj(out)
@@ -337,7 +363,7 @@ class S3M(DreamerWorldModel):
         return self.ssm.cached()
 
     def imagine_step(self, state, action):
-        u = self.img_in(torch.cat([state["stoch"].flatten(-2), action], -1))
+        u = self.img_in(torch.cat([state["stoch"].flatten(-2), self.clip_action(action)], -1))
         out, hidden = self.ssm.step(u, state["hidden"])
         deter = self.out_proj(out)
         logit = self._stats(lambda x: self.img_stats(self.img_out(x)), deter)
@@ -352,12 +378,12 @@ class GRURSSM(DreamerWorldModel):
     def __init__(self, cfg: WorldModelConfig, *, obs_space, action_space, reward_terms=("extrinsic",)):
         super().__init__(cfg, obs_space=obs_space, action_space=action_space, reward_terms=reward_terms)
         self.img_in = Dense(self.stoch_dim + self.action_dim, cfg.units)
-        self.gru = nn.Linear(cfg.units + cfg.deter, 3 * cfg.deter, bias=False)
-        self.gru_norm = nn.LayerNorm(3 * cfg.deter)
+        self.gru = linear(cfg.units + cfg.deter, 3 * cfg.deter, bias=False)
+        self.gru_norm = nn.LayerNorm(3 * cfg.deter, eps=NORM_EPS)
         self.img_out = Dense(cfg.deter, cfg.units)
-        self.img_stats = nn.Linear(cfg.units, self.stoch_dim)
+        self.img_stats = linear(cfg.units, self.stoch_dim, init="uniform")
         self.obs_out = Dense(cfg.deter + self.embed_dim, cfg.units)
-        self.obs_stats = nn.Linear(cfg.units, self.stoch_dim)
+        self.obs_stats = linear(cfg.units, self.stoch_dim, init="uniform")
         self.init_deter = nn.Parameter(torch.zeros(cfg.deter))
 
     def hidden_dim(self) -> int:
@@ -379,7 +405,7 @@ class GRURSSM(DreamerWorldModel):
         return update * cand + (1 - update) * deter
 
     def imagine_step(self, state, action):
-        x = self.img_in(torch.cat([state["stoch"].flatten(-2), action], -1))
+        x = self.img_in(torch.cat([state["stoch"].flatten(-2), self.clip_action(action)], -1))
         deter = self._cell(state["deter"], x)
         logit = self._stats(lambda h: self.img_stats(self.img_out(h)), deter)
         return {"deter": deter, "hidden": deter, "logit": logit, "stoch": self._sample(logit)}

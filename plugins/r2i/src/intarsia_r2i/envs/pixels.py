@@ -35,12 +35,14 @@ class AtariEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(self, game: str = "Pong", size: int = 64, repeat: int = 4, sticky: bool = False,
-                 max_episode_steps: int = 27000, noops: int = 30, render_mode: str | None = None):
+                 max_episode_steps: int = 27000, noops: int = 30, render_mode: str | None = None,
+                 time_limit_terminal: bool = True):
         import ale_py
 
         self.render_mode = _check_render_mode(render_mode)
         gym.register_envs(ale_py)
         self.repeat, self.noops = int(repeat), int(noops)
+        self.time_limit_terminal = bool(time_limit_terminal)
         # the time limit counts emulator frames: max_episode_steps agent steps of `repeat` frames each
         from intarsia.env_ids import check_env_id
 
@@ -70,6 +72,8 @@ class AtariEnv(gym.Env):
             if terminated or truncated:
                 break
         frame = obs if previous is None else np.maximum(obs, previous)  # ALE flicker: max of the last two
+        if truncated and self.time_limit_terminal:  # official: is_terminal = is_last, the time limit included
+            terminated, truncated = True, False
         return _resize(frame, self.size), total, bool(terminated), bool(truncated), {"caption": ""}
 
     def render(self) -> np.ndarray | None:
@@ -189,8 +193,10 @@ class MemoryMazeEnv(gym.Env):
         return self._frame, float(reward), bool(terminated), bool(truncated), {"caption": ""}
 
 
-def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000, noops=30, render_mode=None):
-    return AtariEnv(game, size, repeat, sticky, max_episode_steps, noops, render_mode=render_mode)
+def make_atari(game="Pong", size=64, repeat=4, sticky=False, max_episode_steps=27000, noops=30, render_mode=None,
+               time_limit_terminal=True):
+    return AtariEnv(game, size, repeat, sticky, max_episode_steps, noops, render_mode=render_mode,
+                    time_limit_terminal=time_limit_terminal)
 
 
 def make_dmc(domain="walker", task="walk", size=64, repeat=2, camera=0, pixels=True, render_mode=None):
