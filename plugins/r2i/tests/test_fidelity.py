@@ -207,3 +207,116 @@ def test_atari_noops_and_max_over_the_last_two_frames():
     assert reward == 4.0 and env.env.actions == [1, 1, 1, 1]
     assert obs[0, 0, 0] == 200  # the max over frames 3 and 4 keeps the flickering pixel
     assert obs[4, 4, 0] == 40
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ale_py") is None, reason="needs intarsia-r2i[atari]")
+@pytest.mark.parametrize("terminal", [True, False])
+def test_atari_time_limit_is_a_terminal_as_officially(terminal):
+    from intarsia_r2i.envs.pixels import make_atari
+
+    env = make_atari("Pong", size=16, repeat=4, noops=0, time_limit_terminal=terminal)
+
+    class Limit:
+        def step(self, a):
+            return np.zeros((16, 16, 3), np.uint8), 0.0, False, True, {}  # the TimeLimit wrapper's truncation
+
+    env.env = Limit()
+    _, _, terminated, truncated, _ = env.step(0)
+    assert (terminated, truncated) == ((True, False) if terminal else (False, True))
+
+
+def _hand_built_agent(cpu_fabric, rule, T):
+    """One stream of 2T steps (a single episode from step 0), chunks of T, one row per batch, consecutive
+    chunks (replay_online), latent modes."""
+    agent = make_r2i(tiny_config(batch_size=1, batch_length=T, replay_online=True, chunk_start=rule),
+                     env_spec=EnvSpec(spaces.Box(-1, 1, (3,), np.float32), spaces.Discrete(2), 1), fabric=cpu_fabric)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(2 * T, 3)).astype(np.float32)
+    actions = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 2 * T)]
+    for t in range(2 * T):
+        slot = agent.replay.add(0, obs[t], np.zeros(1, np.float32), t == 0, False)
+        agent.replay.set_action(0, slot, actions[t])
+    agent.replay._rows = (np.array([0]), np.array([0]))  # the first chunk starts at step 0
+    agent.wm.stochastic = False
+    return agent, torch.from_numpy(obs)[None], torch.from_numpy(actions)[None]
+
+
+@pytest.mark.parametrize("rule", ["carry", "initial"])
+def test_chunk_start_rules_on_a_hand_built_sequence(cpu_fabric, rule):
+    """Official ('carry'): chunk k+1 starts from chunk k's last posterior, with the SSM state and the action
+    reset at its step 0, which is marked is_first as the official replays mark it. On consecutive chunks this
+    equals one long chunk with is_first at the boundary; 'initial' starts every chunk from the initial latent."""
+    T = 6
+    agent, obs, actions = _hand_built_agent(cpu_fabric, rule, T)
+    wm = agent.wm
+    with torch.no_grad():
+        batch1 = agent._sample_batch()
+        _, post1 = wm.loss(batch1)
+        agent._keep_carry(post1)
+        batch2 = agent._sample_batch()
+        assert batch2["is_first"][0, 0] == 1 and batch2["is_first"][0, 1:].sum() == 0  # marked at step 0
+        assert ("state" in batch2) is (rule == "carry")
+        torch.testing.assert_close(batch2["obs"], obs[:, T:])  # the next chunk of the stream
+        _, post2 = wm.loss(batch2)
+        prev = torch.cat([torch.zeros_like(actions[:, :1]), actions[:, :-1]], 1)
+        first = torch.zeros(1, 2 * T)
+        first[0, 0] = first[0, T] = 1
+        whole, _ = wm.observe(wm.encode(obs), prev, first)
+        alone, _ = wm.observe(wm.encode(obs[:, T:]), prev[:, T:], first[:, T:])
+    torch.testing.assert_close(post1["deter"], whole["deter"][:, :T])
+    expected = whole if rule == "carry" else alone
+    torch.testing.assert_close(post2["deter"], expected["deter"][:, -T:])
+    torch.testing.assert_close(post2["hidden"], expected["hidden"][:, -T:])
+    # the two rules differ at the chunk's first step (its previous posterior), and only through it
+    assert not torch.allclose(whole["deter"][:, T], alone["deter"][:, 0])
+
+
+def test_world_model_clip_groups_are_the_official_seven(cpu_fabric):
+    agent = _continuous_agent(cpu_fabric)
+    assert list(agent.wm.ssm_parameter_groups()) == ["Lambda_re", "Lambda_im", "B", "C", "D", "log_step"]
+    assert len(agent._wm_clip_groups) == 7
+    every = [id(p) for group in agent._wm_clip_groups for p in group]
+    assert sorted(every) == sorted(id(p) for p in agent.wm.parameters())  # each parameter in one group
+    rssm = make_r2i(tiny_config(world_model={"name": "rssm", "deter": 8}), fabric=cpu_fabric,
+                    env_spec=EnvSpec(spaces.Box(-1, 1, (3,), np.float32), spaces.Discrete(2), 1))
+    assert len(rssm._wm_clip_groups) == 1
+
+
+def test_initialisers_follow_the_official_formulas():
+    from intarsia_r2i.nets import MLP, Dense
+    from intarsia_r2i.s5 import S5Block, S5Layer
+
+    torch.manual_seed(0)
+    # hidden layers: truncated normal, std sqrt(1 / mean(fan_in, fan_out)), cut at 2 / 0.8796 of it
+    w = Dense(512, 256)[0].weight
+    std = (1 / 384) ** 0.5
+    assert w.std().item() == pytest.approx(std, rel=0.03)
+    assert w.abs().max().item() <= 2 * std / 0.87962566103423978 + 1e-6
+    # output layers (the official Dist's Linear, default init): uniform with the same std
+    head = MLP(64, 1, 256, 128).head
+    assert head.weight.std().item() == pytest.approx((1 / 192) ** 0.5, rel=0.03)
+    assert head.weight.abs().max().item() <= (3 / 192) ** 0.5 + 1e-6
+    assert head.bias.abs().max().item() == 0
+    assert Dense(8, 8)[1].eps == 1e-3 and S5Block(8, 8, blocks=1).norm.eps == 1e-6
+    # S5: C truncated lecun normal over fan-in P*H (jax's 0.8796 correction: 12% larger than without it),
+    # B lecun normal over P, kept by the unitary V
+    layer = S5Layer(64, 64, blocks=1)
+    assert torch.cat([layer.c_re, layer.c_im]).std().item() == pytest.approx(1 / 64, rel=0.04)
+    assert (layer.b_re.square() + layer.b_im.square()).mean().item() == pytest.approx(1 / 64, rel=0.04)
+
+
+def test_imagined_continuous_actions_are_clipped(cpu_fabric):
+    agent = _continuous_agent(cpu_fabric)
+    wm = agent.wm
+    a = torch.tensor([[2.0, -0.5], [-4.0, 1.0]], requires_grad=True)
+    clipped = wm.clip_action(a)
+    assert clipped.tolist() == [[1.0, -0.5], [-1.0, 1.0]]
+    clipped.sum().backward()  # sg(clip / max(clip, |a|)): the gradient is scaled, not cut
+    assert a.grad.tolist() == [[0.5, 1.0], [0.25, 1.0]]
+    start, _ = _starts(agent, 2)
+    with torch.no_grad():
+        wm.stochastic = False
+        big = wm.imagine_step(start, torch.tensor([[3.0, -0.2], [0.3, -7.0]]))
+        unit = wm.imagine_step(start, torch.tensor([[1.0, -0.2], [0.3, -1.0]]))
+        wm.stochastic = True
+    torch.testing.assert_close(big["deter"], unit["deter"])
