@@ -134,11 +134,10 @@ def test_registered_policies_build_through_the_registry(intarsia_host, cpu_fabri
 
 
 def test_the_old_model_key_is_mapped_with_a_notice(intarsia_host, cpu_fabric, capsys):
+    import intarsia_r2i.config as config
     import intarsia_r2i.plugin as plugin
     from intarsia.build import build
     from intarsia.interfaces import EnvSpec
-
-    import intarsia_r2i.config as config
 
     intarsia_host(plugin)
     env = MemoryLengthEnv(3)

@@ -348,7 +348,8 @@ class R2IAgent:
             "is_terminal": self._tensor(data["is_terminal"], torch.float32),
             "rewards": {t: rewards[..., i] for i, t in enumerate(self.terms)},
         }
-        if cfg.chunk_start == "carry" and self._carry is not None:
+        # (a checkpoint's carry from a run with another batch size is not used)
+        if cfg.chunk_start == "carry" and self._carry is not None and len(self._carry["stoch"]) == cfg.batch_size:
             batch["state"] = self._carry
         return batch
 
