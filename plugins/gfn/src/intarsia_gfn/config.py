@@ -27,9 +27,10 @@ class EnvConfig:
     """hypergrid: dimension d"""
     height: int = 8
     """hypergrid: side H (coordinates 0..H-1)"""
-    reward: str = "standard"
-    """hypergrid: "standard" (R0 + R1 on the outer ring + R2 on the band, as torchgfn's "original") or
-    "random" (R0 everywhere, R0 + R2 on `modes` cells drawn with `modes_seed`)"""
+    reward: str = "default"
+    """the reward by name ("default": the env's first). hypergrid: "standard" (R0 + R1 on the outer ring + R2
+    on the band, as torchgfn's "original") or "random" (R0 everywhere, R0 + R2 on `modes` cells drawn with
+    `modes_seed`: one downstream task per seed); bitseq: "hamming" (below; one task per `modes_seed`)"""
     R0: float = 0.1
     """hypergrid: the floor reward; smaller values make modes harder to find (the TB paper uses 1e-1..1e-3)"""
     R1: float = 0.5
@@ -46,10 +47,16 @@ class EnvConfig:
     """bitseq: bits added per action (length must be a multiple)"""
     beta: float = 3.0
     """bitseq: R(x) = exp(-beta * min_m hamming(x, m) / length)"""
+    mode_delta: int = 0
+    """a mode counts as found once a sampled object lies within this distance of it (hypergrid: L1 between
+    cells; bitseq: Hamming between bit strings); 0: exact matches only (``modes_found``)"""
+    top_k: int = 100
+    """``top_k_reward``: the mean reward of the best ``top_k`` distinct objects sampled so far"""
 
     def __post_init__(self) -> None:
         # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
-        check_values(self, positive=("ndim", "height", "R0", "modes", "length", "word"), non_negative=("R1", "R2", "beta"))
+        check_values(self, positive=("ndim", "height", "R0", "modes", "length", "word", "top_k"),
+                     non_negative=("R1", "R2", "beta", "mode_delta"))
         at_most(self, "ndim", 64)
         at_most(self, "length", 1024)
 
