@@ -78,4 +78,4 @@ def test_bad_configs_are_clear_errors(cpu_fabric):
     with pytest.raises(ConfigError, match="not the DAG the model was pre-trained on"):
         AmortizedFinetune(FinetuneConfig(env=EnvConfig(ndim=3, height=4), pretrained=model), fabric=cpu_fabric)
     with pytest.raises(ValueError, match="reward_floor"):  # the config itself refuses it (a ConfigError when loaded)
-        OutcomeConditionedGFlowNet(OCGFNConfig(env=GRID, reward_floor=0.0), fabric=cpu_fabric)
+        OutcomeConditionedGFlowNet(OCGFNConfig(env=GRID, reward_floor=1.5), fabric=cpu_fabric)

@@ -161,10 +161,21 @@ class OCGFNConfig:
     """Adam learning rate"""
     grad_clip: float = 1.0
     """gradient-norm clip (0: none)"""
-    reward_floor: float = 1e-4
-    """R(x|y) = 1 if x = y else reward_floor (a zero reward has no log)"""
+    reward_floor: float = 0.0
+    """R(x|y) = 1 if x = y else reward_floor (a zero reward has no log); 0: 1e-4 / |X|. The floor biases
+    both what DB converges to (success 1 / (1 + floor (|X| - 1))) and the conversion (its target is
+    (1 - floor) R(x) + floor Z), so it must stay far below 1/|X|: 1e-4 caps success at 0.71 on 4,096 outcomes"""
     teleport: bool = True
     """outcome teleportation: log R(x|y) enters every transition's DB residual, not only the last"""
+    teleport_log_penalty: float = -9.21
+    """with teleportation, the log-reward added to each move of a trajectory that missed its outcome (hits
+    add 0); separate from the floor, which only sets the exit's target (-9.21 = log 1e-4)"""
+    success_goals: str = "uniform"
+    """outcomes whose success rate is estimated where it is not computed exactly: "uniform" (uniformly random
+    terminal objects) or "explorer" (fresh explorer samples); never the OC-GFN's own samples, which a model
+    collapsed on a few outcomes would reach again"""
+    success_samples: int = 1024
+    """outcomes of that estimate"""
     hindsight: bool = True
     """train on trajectories relabelled with the outcome they reached (successes by construction)"""
     negatives: bool = True
@@ -177,8 +188,14 @@ class OCGFNConfig:
     """the reward-free exploratory GFlowNet"""
 
     def __post_init__(self) -> None:
-        check_values(self, positive=("batch_size", "lr", "reward_floor"), non_negative=("grad_clip",),
-                     probabilities=("reward_floor", "attempt_epsilon"))
+        check_values(self, positive=("batch_size", "lr", "success_samples"), non_negative=("grad_clip", "reward_floor"),
+                     probabilities=("attempt_epsilon",))
+        if self.reward_floor >= 1:
+            raise ValueError(f"reward_floor: must lie in [0, 1) (0: 1e-4 / |X|), got {self.reward_floor}")
+        if self.teleport_log_penalty > 0:
+            raise ValueError(f"teleport_log_penalty: must be a log-reward <= 0, got {self.teleport_log_penalty}")
+        if self.success_goals not in ("uniform", "explorer"):
+            raise ValueError(f"success_goals: must be uniform or explorer, got {self.success_goals!r}")
         at_most(self, "batch_size", 10**6)
 
 
@@ -193,8 +210,12 @@ class FinetuneConfig:
     `pretrain` section fills this in)"""
     batch_size: int = 16
     """trajectories of the fine-tuned policy per iteration"""
+    transitions: str = "sampled"
+    """which transitions train the predictor: "sampled" (those the fine-tuned policy took, as the paper) or
+    "all" (every allowed action of each visited state: an ablation that trains the numerators of actions not
+    taken too, at n_actions times the queries)"""
     outcomes_per_transition: int = 4
-    """outcomes y drawn per visited transition; each is one reward query R(y)"""
+    """outcomes y drawn per transition; each is one reward query R(y)"""
     outcome_epsilon: float = 0.2
     """probability that an outcome token is drawn uniformly instead of from the outcome sampler"""
     lr: float = 3e-3
@@ -211,6 +232,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         check_values(self, positive=("batch_size", "outcomes_per_transition", "lr", "hidden"),
                      non_negative=("grad_clip", "layers"), probabilities=("outcome_epsilon",))
+        if self.transitions not in ("sampled", "all"):
+            raise ValueError(f"transitions: must be sampled or all, got {self.transitions!r}")
         at_most(self, "batch_size", 10**6)
 
 

@@ -147,6 +147,26 @@ class ModeTracker:
             self.best_log_r = state["best_log_r"].to(dev)
 
 
+class DistinctObjects:
+    """The distinct terminal objects whose reward a sampler has asked for (``reward_queries``)."""
+
+    def __init__(self, env: DAGEnv):
+        self.env = env
+        self.seen = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
+
+    def add(self, objects: torch.Tensor) -> None:
+        self.seen = torch.unique(torch.cat([self.seen, objects]), dim=0)
+
+    def __len__(self) -> int:
+        return len(self.seen)
+
+    def state_dict(self) -> dict:
+        return {"seen": self.seen.cpu()}
+
+    def load_state_dict(self, state) -> None:
+        self.seen = state["seen"].to(self.env.device)
+
+
 def total_modes(env: DAGEnv) -> int:
     states = all_states(env)
     terminal = env.can_exit(states)
