@@ -17,7 +17,10 @@ from intarsia_gfn.config import (
     OCGFNConfig,
     ReplayConfig,
 )
+from intarsia_gfn.config import DQNConfig, MCMCConfig
+from intarsia_gfn.dqn import DQN
 from intarsia_gfn.finetune import AmortizedFinetune
+from intarsia_gfn.mcmc import MetropolisHastings
 from intarsia_gfn.gflownet import GFlowNet
 from intarsia_gfn.ocgfn import OutcomeConditionedGFlowNet
 
@@ -65,6 +68,25 @@ class TestAmortizedFinetune(SamplerContract):
         cfg = FinetuneConfig(env=EnvConfig(ndim=2, height=4, reward="random", modes=2), pretrained=self.model,
                              batch_size=4, outcomes_per_transition=2, hidden=32, layers=1)
         return AmortizedFinetune(cfg, fabric=fabric)
+
+
+class TestAmortizedFinetuneAllActions(SamplerContract):
+    def make_sampler(self, fabric):
+        if TestAmortizedFinetune.model is None:
+            TestAmortizedFinetune.model = pretrained_model()
+        cfg = FinetuneConfig(env=EnvConfig(ndim=2, height=4, reward="random", modes=2), pretrained=TestAmortizedFinetune.model,
+                             transitions="all", batch_size=4, outcomes_per_transition=2, hidden=32, layers=1)
+        return AmortizedFinetune(cfg, fabric=fabric)
+
+
+class TestMCMC(SamplerContract):
+    def make_sampler(self, fabric):
+        return MetropolisHastings(MCMCConfig(env=EnvConfig(name="bitseq", length=8, word=2), batch_size=8), fabric=fabric)
+
+
+class TestDQN(SamplerContract):
+    def make_sampler(self, fabric):
+        return DQN(DQNConfig(env=GRID, batch_size=4, hidden=32, layers=1, train_batch=16, target_every=2), fabric=fabric)
 
 
 def test_bad_configs_are_clear_errors(cpu_fabric):

@@ -293,3 +293,61 @@ class GFNJobConfig(RunConfig):
         super().__post_init__()
         at_least(self, "iterations", 0)
         at_least(self, "pretrain_iterations", 0)
+
+
+@dataclass
+class MCMCConfig:
+    """Metropolis-Hastings over terminal objects: the from-scratch baseline that needs no DAG policy."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """the DAG and its reward"""
+    batch_size: int = 16
+    """chains, each proposing one move per iteration (one reward query each)"""
+    temperature: float = 1.0
+    """the chains target R(x)^(1/temperature)"""
+    tokens_per_move: int = 1
+    """a proposal redraws this many of the object's tokens uniformly (a symmetric proposal)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "temperature", "tokens_per_move"))
+        at_most(self, "batch_size", 10**6)
+
+
+@dataclass
+class DQNConfig:
+    """DQN on the DAG as an episodic MDP whose only reward, R(x), comes at the exit: the RL baseline."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """the DAG and its reward"""
+    batch_size: int = 16
+    """episodes (trajectories) per iteration"""
+    lr: float = 1e-3
+    """Adam learning rate"""
+    hidden: int = 256
+    """width of the Q network"""
+    layers: int = 2
+    """hidden layers of the Q network"""
+    buffer: int = 100_000
+    """transitions kept in the replay buffer"""
+    train_batch: int = 256
+    """transitions per gradient step"""
+    updates_per_iteration: int = 1
+    """gradient steps per iteration"""
+    gamma: float = 1.0
+    """discount (1: the episode's return is R(x))"""
+    epsilon_start: float = 1.0
+    """epsilon-greedy exploration at the first iteration"""
+    epsilon_end: float = 0.05
+    """... decayed linearly to this"""
+    epsilon_iterations: int = 200
+    """iterations of the decay"""
+    target_every: int = 50
+    """iterations between copies of the Q network to its target"""
+    grad_clip: float = 1.0
+    """gradient-norm clip (0: none)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "lr", "hidden", "buffer", "train_batch", "updates_per_iteration",
+                                     "epsilon_iterations", "target_every"),
+                     non_negative=("layers", "grad_clip"), probabilities=("gamma", "epsilon_start", "epsilon_end"))
+        at_most(self, "batch_size", 10**6)
