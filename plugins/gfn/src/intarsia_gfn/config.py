@@ -228,6 +228,9 @@ class FinetuneConfig:
     """hidden layers of both"""
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
     """how the fine-tuned policy's training rollouts deviate from it"""
+    reference: bool = True
+    """also evaluate the exact conversion of the frozen model (``conversion_*``) where it fits: one network
+    call per (state, outcome) pair, 2^20 of them on a 32x32 grid"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("batch_size", "outcomes_per_transition", "lr", "hidden"),

@@ -239,7 +239,7 @@ class AmortizedFinetune:
             p, target, terminal = self.terminal_distribution()
             out.update(distribution_metrics(p, target, terminal))
             out["modes_total"] = float(total_modes(self.env))
-            if self._reference is None and exact_pairs_fit(self.env):
+            if self._reference is None and self.config.reference and exact_pairs_fit(self.env):
                 self._reference = exact_conversion_metrics(self.env, self.frozen.net, self._table)
             out.update(self._reference or {})
         return out
