@@ -9,19 +9,20 @@ from intarsia.errors import ConfigError
 from intarsia.testing import PluginContract, SamplerContract
 from intarsia_gfn import plugin
 from intarsia_gfn.config import (
+    DQNConfig,
     EnvConfig,
     ExplorerConfig,
     FinetuneConfig,
     GFlowNetConfig,
+    MCMCConfig,
     NetworkConfig,
     OCGFNConfig,
     ReplayConfig,
 )
-from intarsia_gfn.config import DQNConfig, MCMCConfig
 from intarsia_gfn.dqn import DQN
 from intarsia_gfn.finetune import AmortizedFinetune
-from intarsia_gfn.mcmc import MetropolisHastings
 from intarsia_gfn.gflownet import GFlowNet
+from intarsia_gfn.mcmc import MetropolisHastings
 from intarsia_gfn.ocgfn import OutcomeConditionedGFlowNet
 
 GRID = EnvConfig(ndim=2, height=4)

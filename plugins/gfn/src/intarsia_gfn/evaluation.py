@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-
 from intarsia.errors import ConfigError
 
 from .dag import DAGEnv, all_states
