@@ -1,148 +1,225 @@
-"""OC-GFN fine-tuning against a DB GFlowNet trained from scratch, on new rewards: modes found against
-reward queries, and against wall-clock seconds with and without the pre-training compute.
+"""Pre-trained OC-GFN fine-tuning against DB from scratch, MCMC and DQN on the paper's metrics: modes found
+within a distance delta and the top-K mean reward, against training steps, distinct reward queries and
+wall-clock (with and without the pre-training cost), over seeds and several downstream rewards per space.
 
-    .venv/bin/python benchmarks/gfn_finetune.py [--height 8] [--pretrain-iterations 2000] [--iterations 600]
-        [--rewards 3] [--pretrained PATH/model.pt --pretrain-seconds S]
+    python benchmarks/gfn_finetune.py [--spaces bitseq,grid] [--seeds 0-4] [--rewards 1,2,3] [--workers 2]
+        [--scale 1.0]
 
-One reward-free OC-GFN is pre-trained on the 2-D grid (or loaded), then for each new reward (``random``
-modes, R0 = 0.01, drawn with seeds 1..rewards) the amortized fine-tuning and a DB GFlowNet from scratch
-(same batch of 16 trajectories per iteration) run for the same number of iterations. Reward queries are
-counted by wrapping the environment's reward during training (calls and distinct objects); pre-training
-queries none. Writes benchmarks/results/gfn_finetune.json and .png.
+Per space, one reward-free OC-GFN is pre-trained with outcome teleportation (a ``gfn`` run, reward never
+queried); then, for every downstream reward (a mode set drawn with ``modes_seed``) and seed, each method runs
+as a ``gfn`` job through ``intarsia sweep`` (one sweep per method, grid over ``sampler.env.modes_seed``) and
+``intarsia compare`` aggregates them (rliable IQM, 95% stratified-bootstrap CIs over seeds x rewards). Every
+method draws 16 trajectories (or proposals) per iteration. Writes benchmarks/results/gfn_finetune.json,
+gfn_finetune.png and, per space and metric, the compare folders under benchmarks/results/gfn_finetune/.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
-import torch
+import numpy as np
+import yaml
 
 RESULTS = Path(__file__).parent / "results"
+WORK = Path(os.environ.get("GFN_BENCH_DIR", "/tmp/gfn-finetune-bench"))
+
+SPACES = {
+    # 16 bits in 4-bit words: 65,536 sequences (the size of TF Bind 8), 83,521 states: enumerable
+    "bitseq": {"env": {"name": "bitseq", "length": 16, "word": 4, "modes": 8, "beta": 10.0, "mode_delta": 2},
+               "pretrain_iterations": 1000, "iterations": {"ocgfn-finetune": 60, "default": 300}},
+    # HyperGrid 2D H=32 (the issue's 32-64, at its CPU end), R0 = 1e-3, 8 random mode cells
+    "grid": {"env": {"name": "hypergrid", "ndim": 2, "height": 32, "reward": "random", "modes": 8, "R0": 1.0e-3,
+                     "R2": 1.0, "mode_delta": 2},
+             "pretrain_iterations": 1000, "iterations": {"ocgfn-finetune": 40, "default": 300}},
+}
+METHODS = ("ocgfn-finetune", "gflownet", "mcmc", "dqn")
+LABELS = {"ocgfn-finetune": "OC-GFN fine-tuning", "gflownet": "DB from scratch", "mcmc": "MCMC (MH)", "dqn": "DQN"}
+COMMON = {"job": "gfn", "cpu_threads": 1, "fabric": {"accelerator": "cpu"}, "log": {"every": 5, "progress": False,
+          "tensorboard": False}, "eval": {"every": 0}, "checkpoint": {"every": 0}}
 
 
-class CountedReward:
-    """Wraps ``env.log_reward`` to count the queries made while ``active``."""
-
-    def __init__(self, env):
-        self.inner, self.active, self.calls, self.seen = env.log_reward, False, 0, set()
-        env.log_reward = self
-
-    def __call__(self, x):
-        if self.active:
-            self.calls += len(x)
-            self.seen.update(map(tuple, x.tolist()))
-        return self.inner(x)
+def pretrain_env(env: dict) -> dict:
+    """The DAG without a downstream reward (OC-GFN pre-training never queries one)."""
+    keep = {k: v for k, v in env.items() if k in ("name", "ndim", "height", "length", "word")}
+    return keep
 
 
-def pretrain(height, iterations, seed, path):
-    from intarsia_gfn.config import EnvConfig, NetworkConfig, OCGFNConfig
-    from intarsia_gfn.ocgfn import OutcomeConditionedGFlowNet
-    from lightning.fabric import Fabric
+def pretrain(space: str, spec: dict, iterations: int, out: Path) -> dict:
+    from intarsia.runner.api import run_config
 
-    fabric = Fabric(accelerator="cpu", devices=1)
-    fabric.seed_everything(seed, verbose=False)
-    oc = OutcomeConditionedGFlowNet(OCGFNConfig(env=EnvConfig(ndim=2, height=height), batch_size=64, teleport=False,
-                                                network=NetworkConfig(hidden=128)), fabric=fabric)
+    config = {**COMMON, "name": f"pretrain-{space}", "seed": 0, "iterations": iterations,
+              "sampler": {"name": "ocgfn", "batch_size": 64, "teleport": True, "env": pretrain_env(spec["env"]),
+                          "network": {"hidden": 128, "layers": 2}}}
     t0 = time.perf_counter()
-    for i in range(iterations):
-        oc.update(i + 1)
-    seconds = time.perf_counter() - t0
-    torch.save(oc.model_state(), path)
-    return seconds, oc.success_rate()
+    report = run_config(config, run_dir=out, force=True)
+    return {"dir": str(out), "model": str(out / "model.pt"), "wall_seconds": time.perf_counter() - t0,
+            "train_seconds": report["training"]["train_seconds"], "success_rate": report["metrics"]["success_rate"],
+            "iterations": iterations}
 
 
-def curve(sampler, iterations, every=10):
-    counter = CountedReward(sampler.env)
-    out, seconds = [], 0.0
-    for i in range(iterations):
-        counter.active = True
-        t0 = time.perf_counter()
-        sampler.update(i + 1)
-        seconds += time.perf_counter() - t0
-        counter.active = False
-        if (i + 1) % every == 0 or i == 0:
-            out.append({"iteration": i + 1, "seconds": seconds, "reward_calls": counter.calls,
-                        "distinct_queries": len(counter.seen), "modes_found": len(sampler.modes)})
-    final = sampler.evaluate()
-    return {"curve": out, "final": {k: float(v) for k, v in final.items()}}
+def method_config(method: str, space: str, spec: dict, model: str, scale: float) -> dict:
+    iters = spec["iterations"].get(method, spec["iterations"]["default"])
+    env = {**spec["env"], "modes_seed": 1}
+    if method == "ocgfn-finetune":
+        sampler = {"name": method, "pretrained": model, "batch_size": 16, "outcomes_per_transition": 1,
+                   "transitions": "sampled", "reference": False, "exploration": {"epsilon": 0.1}}
+    elif method == "gflownet":
+        sampler = {"name": method, "loss": "db", "batch_size": 16, "exploration": {"epsilon": 0.05}}
+    elif method == "mcmc":
+        sampler = {"name": method, "batch_size": 16}
+    else:
+        sampler = {"name": method, "batch_size": 16, "epsilon_iterations": max(1, int(iters * scale) // 2)}
+    return {**COMMON, "name": f"{space}-{method}", "iterations": max(1, int(iters * scale)),
+            "sampler": {**sampler, "env": env}}
+
+
+def read_curve(run_dir: Path) -> list[dict]:
+    rows = []
+    with (run_dir / "logs" / "metrics.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("train/reward_queries"):
+                rows.append({k: float(row[k]) for k in ("step", "train/reward_queries", "train/seconds",
+                                                         "train/modes_within_delta", "train/top_k_reward")})
+    return rows
+
+
+def step_values(curve: list[dict], x_key: str, y_key: str, grid: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """y at each grid x: the last logged value with x <= grid point (0 before the first)."""
+    xs = np.array([r[x_key] for r in curve]) + shift
+    ys = np.array([r[y_key] for r in curve])
+    idx = np.searchsorted(xs, grid, side="right") - 1
+    return np.where(idx >= 0, ys[np.clip(idx, 0, None)], 0.0)
+
+
+def aggregate(runs: dict, x_key: str, y_key: str, grid: np.ndarray, rewards, seeds, shift=None) -> dict:
+    from intarsia.compare import stats
+
+    arrays = {}
+    for method, by_run in runs.items():
+        s = (shift or {}).get(method, 0.0)
+        arrays[method] = np.array([[step_values(by_run[(r, sd)], x_key, y_key, grid, s) for r in rewards]
+                                   for sd in seeds])  # (seeds, rewards, points)
+    point, interval = stats.curves(arrays, reps=500)
+    return {m: {"iqm": point[m].tolist(), "low": interval[m][0].tolist(), "high": interval[m][1].tolist()}
+            for m in arrays}
 
 
 def main() -> None:
-    from intarsia_gfn.config import EnvConfig, FinetuneConfig, GFlowNetConfig
-    from intarsia_gfn.finetune import AmortizedFinetune
-    from intarsia_gfn.gflownet import GFlowNet
-    from lightning.fabric import Fabric
+    import intarsia
+    from intarsia.compare import compare
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--height", type=int, default=8)
-    parser.add_argument("--modes", type=int, default=4)
-    parser.add_argument("--pretrain-iterations", type=int, default=2000)
-    parser.add_argument("--iterations", type=int, default=600)
-    parser.add_argument("--rewards", type=int, default=3)
-    parser.add_argument("--pretrained", default="")
-    parser.add_argument("--pretrain-seconds", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spaces", default="bitseq,grid")
+    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--rewards", default="1,2,3", help="modes_seed of each downstream reward")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every method's iterations")
+    parser.add_argument("--pretrain-scale", type=float, default=1.0)
     parser.add_argument("--out", default=str(RESULTS / "gfn_finetune.json"))
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model, pre_seconds, success = args.pretrained, args.pretrain_seconds, None
-    if not model:
-        model = str(Path(tempfile.mkdtemp()) / "model.pt")
-        pre_seconds, success = pretrain(args.height, args.pretrain_iterations, args.seed, model)
-        print(f"pre-trained in {pre_seconds:.0f}s, success rate {success:.3f}", flush=True)
-    results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
-               "height": args.height, "pretrain_seconds": pre_seconds, "pretrain_success_rate": success,
-               "iterations": args.iterations, "rewards": []}
-    for r in range(1, args.rewards + 1):
-        env = EnvConfig(ndim=2, height=args.height, reward="random", modes=args.modes, modes_seed=r, R0=0.01, R2=1.0)
-        fabric = Fabric(accelerator="cpu", devices=1)
-        fabric.seed_everything(args.seed, verbose=False)
-        ft = curve(AmortizedFinetune(FinetuneConfig(env=env, pretrained=model), fabric=fabric), args.iterations)
-        fabric.seed_everything(args.seed, verbose=False)
-        db = curve(GFlowNet(GFlowNetConfig(env=env, loss="db", batch_size=16), fabric=fabric), args.iterations)
-        results["rewards"].append({"modes_seed": r, "ocgfn_finetune": ft, "db_from_scratch": db})
-        print(f"reward {r}: finetune modes {ft['final']['modes_found']:.0f} l1 {ft['final']['l1_sum']:.3f} | "
-              f"DB modes {db['final']['modes_found']:.0f} l1 {db['final']['l1_sum']:.3f}", flush=True)
+    rewards = [int(r) for r in args.rewards.split(",")]
+    lo, _, hi = args.seeds.partition("-")
+    seeds = list(range(int(lo), int(hi or lo) + 1))
+    start = time.perf_counter()
+    results = {"command": "python benchmarks/gfn_finetune.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_start": os.getloadavg()},
+        "seeds": seeds, "rewards": rewards, "batch": 16, "spaces": {}}
+    compare_root = Path(args.out).with_suffix("")
+    for space in args.spaces.split(","):
+        spec = SPACES[space]
+        work = WORK / space
+        shutil.rmtree(work, ignore_errors=True)
+        pre = pretrain(space, spec, max(1, int(spec["pretrain_iterations"] * args.pretrain_scale)), work / "pretrain")
+        print(f"{space}: pre-trained in {pre['train_seconds']:.0f}s, success {pre['success_rate']:.3f}", flush=True)
+        sweeps, runs, finals = {}, {}, {}
+        for method in METHODS:
+            cfg = method_config(method, space, spec, pre["model"], args.scale)
+            cfg_path = work / f"{method}.yaml"
+            cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
+                                      workers=args.workers, sweep_dir=work / method, progress=False)
+            sweeps[method] = Path(manifest["dir"])
+            runs[method] = {}
+            for r in rewards:
+                for sd in seeds:
+                    run_dir = sweeps[method] / f"sampler.env.modes_seed={r}" / f"seed-{sd}"
+                    runs[method][(r, sd)] = read_curve(run_dir)
+            finals[method] = {k: float(np.mean([c[-1][k] for c in runs[method].values()]))
+                              for k in ("step", "train/reward_queries", "train/seconds")}
+            print(f"{space} {method}: {manifest['counts']} mean final {finals[method]}", flush=True)
+        compares = {}
+        for metric in ("train/modes_within_delta", "train/top_k_reward"):
+            out = compare_root / space / metric.split("/")[-1]
+            shutil.rmtree(out, ignore_errors=True)
+            res = compare(list(sweeps.values()), metric, by="sampler.name", baseline="sampler.name=gflownet",
+                          curve=metric, out=out)
+            compares[metric] = {g: {k: v for k, v in d.items() if k not in ("dirs",)} for g, d in res["groups"].items()}
+        # equal reward queries: up to the fewest distinct queries any run made
+        q_budget = min(c[-1]["train/reward_queries"] for m in runs.values() for c in m.values())
+        q_grid = np.linspace(0, q_budget, 21)
+        t_budget = min(c[-1]["train/seconds"] for m in runs.values() for c in m.values())
+        t_grid = np.linspace(0, t_budget, 21)
+        with_pre = {"ocgfn-finetune": pre["train_seconds"]}
+        t_pre_max = max(c[-1]["train/seconds"] + with_pre.get(m, 0.0) for m, rs in runs.items() for c in rs.values())
+        t_pre_grid = np.linspace(0, t_pre_max, 41)
+        curves = {}
+        for y_key in ("train/modes_within_delta", "train/top_k_reward"):
+            y = y_key.split("/")[-1]
+            curves[f"{y}_vs_queries"] = {"x": q_grid.tolist(), **aggregate(runs, "train/reward_queries", y_key, q_grid,
+                                                                           rewards, seeds)}
+            curves[f"{y}_vs_seconds"] = {"x": t_grid.tolist(), **aggregate(runs, "train/seconds", y_key, t_grid,
+                                                                           rewards, seeds)}
+            curves[f"{y}_vs_seconds_with_pretraining"] = {"x": t_pre_grid.tolist(), **aggregate(
+                runs, "train/seconds", y_key, t_pre_grid, rewards, seeds, shift=with_pre)}
+        results["spaces"][space] = {"env": spec["env"], "pretrain": pre, "finals": finals, "compare": compares,
+                                    "query_budget": q_budget, "seconds_budget": t_budget, "curves": curves,
+                                    "compare_dir": str(compare_root / space),
+                                    "n_modes": spec["env"]["modes"]}
+    results["wall_seconds"] = time.perf_counter() - start
+    results["machine"]["load_average_end"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     plot(results, out.with_suffix(".png"))
+    print(f"done in {results['wall_seconds']:.0f}s -> {out}", flush=True)
 
 
-def plot(results, path):
+def plot(results: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
-    colors = {"ocgfn_finetune": "tab:blue", "db_from_scratch": "tab:orange"}
-    pre = results["pretrain_seconds"]
-    for run in results["rewards"]:
-        for key, color in colors.items():
-            c = run[key]["curve"]
-            label = key if run is results["rewards"][0] else None
-            modes = [p["modes_found"] for p in c]
-            axes[0].plot([p["distinct_queries"] for p in c], modes, color=color, alpha=0.7, label=label)
-            axes[1].plot([p["seconds"] for p in c], modes, color=color, alpha=0.7, label=label)
-            shift = pre if key == "ocgfn_finetune" else 0.0
-            axes[2].plot([p["seconds"] + shift for p in c], modes, color=color, alpha=0.7, label=label)
-    axes[0].set_xlabel("distinct reward queries")
-    axes[1].set_xlabel("seconds (fine-tuning only)")
-    axes[2].set_xlabel("seconds (pre-training included)")
-    for ax in axes:
-        ax.set_ylabel("modes found")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(f"OC-GFN fine-tuning vs DB from scratch, 2D H={results['height']}")
+    panels = [("modes_within_delta_vs_queries", "distinct reward queries"),
+              ("modes_within_delta_vs_seconds", "seconds (fine-tuning only)"),
+              ("modes_within_delta_vs_seconds_with_pretraining", "seconds (pre-training included)"),
+              ("top_k_reward_vs_queries", "distinct reward queries")]
+    spaces = list(results["spaces"])
+    fig, axes = plt.subplots(len(spaces), len(panels), figsize=(4.2 * len(panels), 3.4 * len(spaces)), squeeze=False)
+    colors = {"ocgfn-finetune": "tab:blue", "gflownet": "tab:orange", "mcmc": "tab:green", "dqn": "tab:red"}
+    for i, space in enumerate(spaces):
+        for j, (key, xlabel) in enumerate(panels):
+            ax, c = axes[i][j], results["spaces"][space]["curves"][key]
+            for method, color in colors.items():
+                if method in c:
+                    ax.plot(c["x"], c[method]["iqm"], color=color, label=LABELS[method])
+                    ax.fill_between(c["x"], c[method]["low"], c[method]["high"], color=color, alpha=0.2)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("top-100 mean reward" if key.startswith("top") else "modes within delta")
+            ax.set_title(space, fontsize=9)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("IQM and 95% CI over seeds x downstream rewards")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 

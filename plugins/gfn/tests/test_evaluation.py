@@ -86,3 +86,33 @@ def test_all_pairs_of_small_grid_states_reachable_by_dp_support():
     assert (pt > 0).all()
     for s in itertools.product(range(3), repeat=2):
         assert pt[env.index(torch.tensor([s]))[0]] > 0
+
+
+def test_modes_within_delta_and_top_k_reward():
+    env = make_env(EnvConfig(ndim=2, height=8, reward="random", modes=2, modes_seed=0, R0=0.01, R2=1.0,
+                             mode_delta=1, top_k=2))
+    a, b = env.mode_objects().tolist()
+    tracker = ModeTracker(env)
+    near_a = [a[0] + 1 if a[0] < 7 else a[0] - 1, a[1]]  # L1 distance 1 from mode a, not a mode itself
+    far = [x for x in ([0, 0], [7, 7], [0, 7], [7, 0]) if min(abs(x[0] - m[0]) + abs(x[1] - m[1]) for m in (a, b)) > 1][0]
+    tracker.add(torch.tensor([near_a, far]))
+    assert (len(tracker), tracker.within_delta) == (0, 1)
+    assert tracker.top_k_reward == pytest.approx(0.01)
+    tracker.add(torch.tensor([b, b, far]))
+    assert (len(tracker), tracker.within_delta) == (1, 2)
+    assert tracker.top_k_reward == pytest.approx((1.01 + 0.01) / 2)  # distinct objects: b counted once
+
+
+def test_bitseq_modes_within_hamming_distance():
+    env = make_env(EnvConfig(name="bitseq", length=16, word=4, modes=3, mode_delta=2))
+    m = env.mode_objects()[0]
+    two_bits = m.clone()
+    two_bits[0] = two_bits[0] ^ 0b0011  # two bits flipped in the first word
+    three_bits = m.clone()
+    three_bits[1] = three_bits[1] ^ 0b0111
+    assert env.mode_distance(torch.stack([two_bits, three_bits]), m[None]).squeeze(1).tolist() == [2, 3]
+    tracker = ModeTracker(env)
+    tracker.add(three_bits[None])
+    assert tracker.within_delta == int((env.mode_distance(three_bits[None], env.mode_objects()) <= 2).sum())
+    tracker.add(two_bits[None])
+    assert tracker.within_delta >= 1 and len(tracker) == 0

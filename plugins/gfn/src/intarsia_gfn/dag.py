@@ -86,6 +86,16 @@ class DAGEnv(abc.ABC):
 
     enumerable: bool = False
     """True when exact evaluation can enumerate the space (an :class:`Enumerable` env small enough)"""
+    n_terminals: int | None = None
+    """|X|, the number of terminal objects, where known: OC-GFN's default reward floor is 1e-4 / |X|"""
+
+    def mode_objects(self) -> torch.Tensor:
+        """(M, *state_shape) the modes, for ``modes_within_delta`` (override with ``mode_distance``)"""
+        raise ConfigError(f"{self!r} lists no mode objects (DAGEnv.mode_objects): modes within a distance need them")
+
+    def mode_distance(self, terminals: torch.Tensor, modes: torch.Tensor) -> torch.Tensor:
+        """(n, M) distance of each terminal to each mode (0 for a match)"""
+        return (~(terminals[:, None] == modes[None]).flatten(2).all(-1)).long()
 
     def can_exit(self, states: torch.Tensor) -> torch.Tensor:
         return self.forward_mask(states)[:, -1]

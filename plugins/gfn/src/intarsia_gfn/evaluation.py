@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from intarsia.errors import ConfigError
 
 from .dag import DAGEnv, all_states
 
@@ -79,25 +80,90 @@ def distribution_metrics(p: torch.Tensor, target: torch.Tensor, terminal: torch.
 
 
 class ModeTracker:
-    """The distinct modes among the terminal objects seen so far (``modes_found``)."""
+    """What a sampler has discovered among the terminal objects it produced so far (the paper's metrics):
+
+    * ``modes_found``: distinct modes hit exactly (``env.is_mode``);
+    * ``modes_within_delta``: modes (``env.mode_objects()``) with some produced object within
+      ``env.config.mode_delta`` of them (``env.mode_distance``);
+    * ``top_k_reward``: the mean reward R(x) of the best ``env.config.top_k`` distinct objects produced (fewer
+      while fewer were produced).
+
+    The rewards read here are for measuring only; samplers count their training queries themselves."""
 
     def __init__(self, env: DAGEnv):
         self.env = env
+        cfg = getattr(env, "config", None)
+        self.delta = int(getattr(cfg, "mode_delta", 0))
+        self.k = int(getattr(cfg, "top_k", 100))
         self.found = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
+        try:
+            self.centres = env.mode_objects()
+        except ConfigError:
+            self.centres = None
+        n = 0 if self.centres is None else len(self.centres)
+        self.within = torch.zeros(n, dtype=torch.bool, device=env.device)
+        self.best = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
+        self.best_log_r = torch.zeros(0, device=env.device)
 
-    def add(self, terminals: torch.Tensor) -> None:
+    def add(self, terminals: torch.Tensor, log_rewards: torch.Tensor | None = None) -> None:
         modes = terminals[self.env.is_mode(terminals)]
         if len(modes):
             self.found = torch.unique(torch.cat([self.found, modes]), dim=0)
+        if self.centres is not None and len(self.centres):
+            near = (self.env.mode_distance(terminals, self.centres) <= self.delta).any(0)
+            self.within |= near
+        logr = (log_rewards if log_rewards is not None else self.env.log_reward(terminals)).float()
+        x, inverse = torch.unique(torch.cat([self.best, terminals]), dim=0, return_inverse=True)
+        r = torch.full((len(x),), float("-inf"), device=logr.device).scatter_reduce(
+            0, inverse, torch.cat([self.best_log_r, logr]), "amax")
+        keep = torch.argsort(r, descending=True)[: self.k]
+        self.best, self.best_log_r = x[keep], r[keep]
 
     def __len__(self) -> int:
         return len(self.found)
 
+    @property
+    def within_delta(self) -> int:
+        return int(self.within.sum())
+
+    @property
+    def top_k_reward(self) -> float:
+        return float(self.best_log_r.exp().mean()) if len(self.best_log_r) else 0.0
+
+    def metrics(self, prefix: str = "train/") -> dict[str, float]:
+        return {f"{prefix}modes_found": float(len(self.found)), f"{prefix}modes_within_delta": float(self.within_delta),
+                f"{prefix}top_k_reward": self.top_k_reward}
+
     def state_dict(self) -> dict:
-        return {"found": self.found.cpu()}
+        return {"found": self.found.cpu(), "within": self.within.cpu(), "best": self.best.cpu(),
+                "best_log_r": self.best_log_r.cpu()}
 
     def load_state_dict(self, state) -> None:
-        self.found = state["found"].to(self.env.device)
+        dev = self.env.device
+        self.found = state["found"].to(dev)
+        if "within" in state:  # checkpoints from before these metrics hold only ``found``
+            self.within, self.best = state["within"].to(dev), state["best"].to(dev)
+            self.best_log_r = state["best_log_r"].to(dev)
+
+
+class DistinctObjects:
+    """The distinct terminal objects whose reward a sampler has asked for (``reward_queries``)."""
+
+    def __init__(self, env: DAGEnv):
+        self.env = env
+        self.seen = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
+
+    def add(self, objects: torch.Tensor) -> None:
+        self.seen = torch.unique(torch.cat([self.seen, objects]), dim=0)
+
+    def __len__(self) -> int:
+        return len(self.seen)
+
+    def state_dict(self) -> dict:
+        return {"seen": self.seen.cpu()}
+
+    def load_state_dict(self, state) -> None:
+        self.seen = state["seen"].to(self.env.device)
 
 
 def total_modes(env: DAGEnv) -> int:

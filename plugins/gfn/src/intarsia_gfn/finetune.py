@@ -7,8 +7,8 @@ The policy for R is a marginalisation over outcomes:
 (a) ``exact_conversion``: the sum over every outcome, for small outcome spaces; the evaluation reference.
 (b) ``AmortizedFinetune`` (the ``ocgfn-finetune`` sampler): with the OC-GFN frozen, a numerator network
     log N(s, a) and an outcome sampler q(y | s, a) are trained so that N(s,a) q(y|s,a) matches
-    R(y) F(s|y) P_F(s'|s,y) on every allowed transition out of the states the fine-tuned policy visits,
-    with outcomes drawn from q (mixed with uniform tokens). At the optimum N(s, a) is the numerator above and q(y|s,a) the posterior over
+    R(y) F(s|y) P_F(s'|s,y) on the transitions the fine-tuned policy takes (``transitions: all``: every
+    allowed transition out of the states it visits), with outcomes drawn from q (mixed with uniform tokens). At the optimum N(s, a) is the numerator above and q(y|s,a) the posterior over
     outcomes, so the fine-tuned policy is P(a|s) = softmax_a log N(s, a): no sum over outcomes at
     sampling time. q draws an outcome token by token (``env.to_tokens``).
 """
@@ -35,6 +35,7 @@ from .evaluation import (
     transition_table,
 )
 from .networks import GFlowNetHeads, masked_log_softmax, mlp_trunk
+from .ocgfn import exact_pairs_fit
 from .trajectories import sample_forward
 
 
@@ -189,12 +190,14 @@ class AmortizedFinetune:
                               temperature=cfg.exploration.temperature)
         T = traj.actions.shape[1]
         valid = torch.arange(T, device=traj.lengths.device)[None] < traj.lengths[:, None]
-        # every allowed action of every visited state: an action never taken would otherwise keep an
-        # untrained numerator, and the policy is the softmax over all of them
         visited = traj.states[valid]
-        pair = torch.nonzero(env.forward_mask(visited))
+        if cfg.transitions == "all":  # the numerators of actions not taken are trained too
+            pair = torch.nonzero(env.forward_mask(visited))
+            s, a = visited[pair[:, 0]], pair[:, 1]
+        else:
+            s, a = visited, traj.actions[valid]
         k = cfg.outcomes_per_transition
-        s, a = visited[pair[:, 0]].repeat_interleave(k, 0), pair[:, 1].repeat_interleave(k, 0)
+        s, a = s.repeat_interleave(k, 0), a.repeat_interleave(k, 0)
         fs = env.features(s)
         cond = torch.cat([fs, nn.functional.one_hot(a, env.n_actions).float()], 1)
         y = env.from_tokens(self.model.module.outcomes.sample(cond, cfg.outcome_epsilon))
@@ -213,7 +216,7 @@ class AmortizedFinetune:
         self.trajectories += cfg.batch_size
         self.modes.add(traj.terminals)
         return {"loss/amortized": float(loss.detach()), "train/reward_queries": float(self.reward_queries),
-                "train/modes_found": float(len(self.modes))}
+                **self.modes.metrics()}
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
@@ -231,13 +234,14 @@ class AmortizedFinetune:
     def evaluate(self) -> dict[str, float]:
         out = {"modes_found": float(len(self.modes)), "trajectories": float(self.trajectories),
                "reward_queries": float(self.reward_queries)}
+        out.update(self.modes.metrics(prefix=""))
         if self.env.enumerable:
             p, target, terminal = self.terminal_distribution()
             out.update(distribution_metrics(p, target, terminal))
             out["modes_total"] = float(total_modes(self.env))
-            if self._reference is None:
+            if self._reference is None and self.config.reference and exact_pairs_fit(self.env):
                 self._reference = exact_conversion_metrics(self.env, self.frozen.net, self._table)
-            out.update(self._reference)
+            out.update(self._reference or {})
         return out
 
     def state_dict(self) -> dict:

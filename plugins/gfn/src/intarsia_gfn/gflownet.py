@@ -15,6 +15,7 @@ from .config import GFlowNetConfig
 from .dag import DAGEnv
 from .envs import make_env
 from .evaluation import (
+    DistinctObjects,
     ModeTracker,
     distribution_metrics,
     forward_log_probs_of,
@@ -46,6 +47,7 @@ class GFlowNet:
         self.net, self.opt = fabric.setup(net, opt)
         self.replay = TerminalReplay(config.replay.capacity, self.env.state_shape, self.env.device)
         self.modes = ModeTracker(self.env)
+        self.queried = DistinctObjects(self.env)
         self.trajectories = 0
         self._table = None
 
@@ -96,10 +98,12 @@ class GFlowNet:
             self.fabric.clip_gradients(self.net, self.opt, max_norm=cfg.grad_clip)
         self.opt.step()
         self.trajectories += len(fresh)
-        self.modes.add(fresh)
+        self.modes.add(fresh, log_r[: len(fresh)])
+        self.queried.add(fresh)
         self.replay.add(fresh, log_r[: len(fresh)])
         return {**{k: float(v.detach()) for k, v in terms.items()}, "train/log_z": float(self.net.log_z.detach()),
-                "train/log_reward": float(log_r[: len(fresh)].mean()), "train/modes_found": float(len(self.modes))}
+                "train/log_reward": float(log_r[: len(fresh)].mean()), **self.modes.metrics(),
+                "train/reward_queries": float(len(self.queried))}
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
@@ -116,7 +120,8 @@ class GFlowNet:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        out = {"modes_found": float(len(self.modes)), "trajectories": float(self.trajectories)}
+        out = {**self.modes.metrics(prefix=""), "trajectories": float(self.trajectories),
+               "reward_queries": float(len(self.queried))}
         if self.env.enumerable:
             p, target, terminal = self.terminal_distribution()
             out.update(distribution_metrics(p, target, terminal))
@@ -127,7 +132,7 @@ class GFlowNet:
 
     def state_dict(self) -> dict:
         return {"net": self.net.state_dict(), "opt": self.opt.state_dict(), "trajectories": self.trajectories,
-                "replay": self.replay.state_dict(), "modes": self.modes.state_dict()}
+                "replay": self.replay.state_dict(), "modes": self.modes.state_dict(), "queried": self.queried.state_dict()}
 
     def load_state_dict(self, state) -> None:
         self.net.load_state_dict(state["net"])
@@ -135,3 +140,5 @@ class GFlowNet:
         self.trajectories = int(state["trajectories"])
         self.replay.load_state_dict(state["replay"])
         self.modes.load_state_dict(state["modes"])
+        if "queried" in state:
+            self.queried.load_state_dict(state["queried"])

@@ -59,6 +59,7 @@ def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
             iteration += 1
             progress.advance(1)
             if config.log.every > 0 and iteration % config.log.every == 0:
+                last = {**last, "train/seconds": train_seconds}  # wall-clock of training, for curves against it
                 fabric.log_dict(last, step=iteration)
                 history.append({"iteration": iteration, **last})
             if config.eval.every > 0 and iteration % config.eval.every == 0:

@@ -23,6 +23,10 @@ def register_samplers(register):
     register("ocgfn-finetune", factory="intarsia_gfn.finetune:AmortizedFinetune",
              config="intarsia_gfn.config:FinetuneConfig",
              summary="Fine-tune a frozen OC-GFN to a new reward with the amortized numerator + outcome sampler")
+    register("mcmc", factory="intarsia_gfn.mcmc:MetropolisHastings", config="intarsia_gfn.config:MCMCConfig",
+             summary="Metropolis-Hastings over terminal objects (a from-scratch baseline for fine-tuning)")
+    register("dqn", factory="intarsia_gfn.dqn:DQN", config="intarsia_gfn.config:DQNConfig",
+             summary="DQN on the DAG as an MDP rewarded R(x) at the exit (an RL baseline for fine-tuning)")
 
 
 @hookimpl

@@ -55,6 +55,8 @@ def exploration_probs(logits, mask, *, epsilon: float = 0.0, temperature: float 
 
 
 GATHER_FROM = 256
+SYNC_EVERY = 8
+"""steps between host-side checks that every row of a (non-gathering) rollout has exited"""
 
 
 def categorical(probs: torch.Tensor) -> torch.Tensor:
@@ -133,7 +135,9 @@ def _rollout(env, logits_fn, n, epsilon, temperature, net) -> tuple[Trajectories
         exiting = (a == exit_a) & ~done
         lengths = torch.where(exiting, t + 1, lengths)
         done = done | exiting
-        if bool(done.all()):
+        # reading ``done`` on the host stalls a GPU stream: check every SYNC_EVERY steps (finished rows just
+        # repeat exit meanwhile); the gathering path synchronises in ``nonzero`` anyway, so it checks each step
+        if (gather or (t + 1) % SYNC_EVERY == 0) and bool(done.all()):
             break
         states = env.step(states, a)  # exit leaves a state unchanged
     k = len(out_states)

@@ -14,6 +14,7 @@ from ..dag import DAGEnv, Enumerable, OutcomeTokens
 
 class BitSequence(DAGEnv, Enumerable, OutcomeTokens):
     enumerable = True
+    REWARDS = ("hamming",)
 
     def __init__(self, config: EnvConfig, device="cpu"):
         if config.word < 1 or config.length % config.word:
@@ -27,6 +28,7 @@ class BitSequence(DAGEnv, Enumerable, OutcomeTokens):
         self.state_shape = (self.slots,)
         self.feature_dim = self.slots * (self.vocab + 1)
         self.outcome_tokens, self.outcome_vocab = self.slots, self.vocab
+        self.n_terminals = self.vocab ** self.slots
         g = torch.Generator().manual_seed(config.modes_seed)
         self.mode_words = torch.randint(0, self.vocab, (config.modes, self.slots), generator=g).to(self.device)
         self._bits = 2 ** torch.arange(config.word, device=self.device)
@@ -73,6 +75,12 @@ class BitSequence(DAGEnv, Enumerable, OutcomeTokens):
 
     def is_mode(self, terminals):
         return (terminals[:, None, :] == self.mode_words[None]).all(-1).any(-1)
+
+    def mode_objects(self):
+        return self.mode_words
+
+    def mode_distance(self, terminals, modes):
+        return (self._bits_of(terminals)[:, None, :] != self._bits_of(modes)[None]).sum(-1)
 
     def to_tokens(self, terminals):
         return terminals

@@ -12,12 +12,13 @@ from ..dag import DAGEnv, Enumerable, OutcomeTokens
 
 class HyperGrid(DAGEnv, Enumerable, OutcomeTokens):
     enumerable = True
+    REWARDS = ("standard", "random")
 
     def __init__(self, config: EnvConfig, device="cpu"):
         if config.ndim < 1 or config.height < 2:
             raise ConfigError(f"env: hypergrid needs ndim >= 1 and height >= 2, got ndim={config.ndim}, "
                               f"height={config.height}")
-        if config.reward not in ("standard", "random"):
+        if config.reward not in self.REWARDS:
             raise ConfigError(f"env.reward: unknown hypergrid reward {config.reward!r}; use standard or random")
         if min(config.R0, config.R1, config.R2) < 0 or config.R0 <= 0:
             raise ConfigError("env: hypergrid rewards need R0 > 0 and R1, R2 >= 0")
@@ -28,6 +29,7 @@ class HyperGrid(DAGEnv, Enumerable, OutcomeTokens):
         self.state_shape = (self.ndim,)
         self.feature_dim = self.ndim * self.height
         self.outcome_tokens, self.outcome_vocab = self.ndim, self.height
+        self.n_terminals = self.height ** self.ndim
         self._powers = self.height ** torch.arange(self.ndim, device=self.device)
         self._mode_cells = None
         if config.reward == "random":
@@ -81,6 +83,15 @@ class HyperGrid(DAGEnv, Enumerable, OutcomeTokens):
         has_band = bool(((self.all_states().float() / (self.height - 1) - 0.5).abs().sub(0.35).abs() < 0.05 - 1e-6)
                         .all(-1).any())
         return c.R0 + c.R1 + (c.R2 if has_band else 0.0)
+
+    def mode_objects(self):
+        if self._mode_cells is not None:
+            return self.all_states()[self._mode_cells]  # positions in all_states(), as reward() reads them
+        states = self.all_states()
+        return states[self.is_mode(states)]
+
+    def mode_distance(self, terminals, modes):
+        return (terminals[:, None, :] - modes[None]).abs().sum(-1)
 
     def to_tokens(self, terminals):
         return terminals
