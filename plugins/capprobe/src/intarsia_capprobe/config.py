@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from intarsia.runner.run_config import RunConfig, at_most, check_values
+from intarsia.runner.run_config import CheckpointConfig, RunConfig, at_most, check_values
 
 PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 """Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""
@@ -78,7 +78,7 @@ class ModelConfig:
 
 @dataclass
 class StageConfig:
-    """One supervised stage run with the Lightning Trainer (AdamW, linear warm-up, constant LR)."""
+    """One supervised stage run with the Lightning Trainer (AdamW, linear warm-up, then a constant or cosine LR)."""
 
     steps: int = 2000
     """optimizer steps (an upper bound when ``stop_at`` is set)"""
@@ -100,11 +100,20 @@ class StageConfig:
     """evaluate exact-match accuracy on the stage's eval set every this many steps (the learning curve)"""
     stop_at: float | None = None
     """stop once the eval accuracy reaches this (steps-to-threshold stages); None trains all ``steps``"""
+    schedule: str = "constant"
+    """LR after the warm-up: ``constant``, or ``cosine`` (decays to 0 at ``steps``; the paper's fine-tuning)"""
+    warmup_fraction: float = 0.0
+    """warm-up as a share of ``steps`` (the paper's fine-tuning: 0.2); 0 uses ``warmup`` steps instead"""
+    lr_level: str = ""
+    """fine-tuning only: the paper's named fine-tuning LR, ``S``, ``M`` or ``L`` (the ratios to the pre-training
+    LR in the job's ``lr_levels``); replaces ``lr_ratio`` when set"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("steps", "lr", "lr_ratio", "batch_size", "samples"),
                      non_negative=("weight_decay", "warmup", "eval_every"),  # eval_every 0: no learning curve
-                     probabilities=("correlation", "stop_at"))
+                     probabilities=("correlation", "stop_at", "warmup_fraction"))
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule: expected 'constant' or 'cosine', got {self.schedule!r}")
         at_most(self, "steps", 10**9)
         at_most(self, "batch_size", 10**6)
 
@@ -236,3 +245,6 @@ class CapprobeConfig(RunConfig):
     """samples the probes are fitted and tested on"""
     threshold: float = 0.9
     """accuracy that ``reverse_ft_steps`` and ``scratch_steps`` count the steps to"""
+    checkpoint: CheckpointConfig = field(default_factory=lambda: CheckpointConfig(every=100))
+    """each stage's fit checkpoints into ``checkpoints/<stage>/`` every ``every`` optimizer steps (a stage
+    interrupted mid-fit resumes there); a finished stage's checkpoints are removed"""

@@ -31,6 +31,23 @@ METRIC_KEYS = ("wrapper_correlated_acc", "wrapper_uncorrelated_acc", "pruned_ori
                "reverse_ft_steps", "scratch_steps")
 
 
+def process_rank() -> int:
+    """This process's global rank as the DDP launcher set it (0 outside DDP): before a stage's first fit the
+    Trainer that would say it does not exist yet (a resumed run, the analyses command)."""
+    import os
+
+    local, node = int(os.environ.get("LOCAL_RANK", "0") or 0), int(os.environ.get("NODE_RANK", "0") or 0)
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0)
+    return int(os.environ.get("RANK", node * per_node + local) or 0)
+
+
+def model_file(root: Path, stem: str, rank: int | None = None) -> Path:
+    """``models/<stem>.pt`` for rank 0, ``models/<stem>.rank<r>.pt`` for rank r: each rank reads the copy it
+    wrote itself, so no rank waits on another's file (the copies are equal under DDP)."""
+    rank = process_rank() if rank is None else rank
+    return Path(root) / "models" / (f"{stem}.pt" if rank == 0 else f"{stem}.rank{rank}.pt")
+
+
 class Experiment:
     """The generated data sets and model factory one config implies (deterministic from ``config.seed``)."""
 
@@ -51,16 +68,22 @@ class Experiment:
         torch.manual_seed(seed)
         return MiniGPT(self.config.model, len(self.task.vocab), self.task.width)
 
-    def train(self, model, stage, *, split: str, lr: float, eval_split: str, seed: int, root: Path, name: str,
-              correlation: float = 1.0, prior: str | None = None) -> dict:
-        from intarsia.runner.fabric import trainer_settings
-
-        from .training import train_stage
+    def train(self, model, stage, *, run, split: str, lr: float, eval_split: str, seed: int, name: str,
+              correlation: float = 1.0, prior: str | None = None, keep: str | None = None) -> dict:
+        """One fit of ``model`` (in place) as the run's fit ``name``; ``keep``: the stem under ``models/``
+        each rank saves the trained model to (:func:`model_file`). The fit's checkpoints go once the
+        stage's outputs are saved."""
+        from .training import drop_checkpoints, train_stage
 
         data = self.task.dataset(split, stage.samples, seed, correlation=correlation, prior=prior)
-        return train_stage(model, data, stage, lr=lr, seed=seed, eval_data=self.eval[eval_split],
-                           where=trainer_settings(self.config),
-                           log_dir=root / "logs", name=name)
+        out = train_stage(model, data, stage, lr=lr, seed=seed, run=run, config=self.config,
+                          eval_data=self.eval[eval_split], name=name)
+        rank = out.pop("rank")
+        out.pop("world_size")
+        if keep is not None:
+            model.save(model_file(run.dir, keep, rank))
+        drop_checkpoints(run, name, rank)
+        return out
 
     def accuracies(self, model) -> dict[str, float]:
         from .training import exact_match
@@ -87,9 +110,9 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
 
     def pretrain(prior: str) -> dict:
         model = exp.new_model(config.seed)
-        out = exp.train(model, config.pretrain, split="pretrain", lr=pre_lr, eval_split="original",
-                        seed=config.seed, root=root, name=f"pretrain_{prior}", prior=prior)
-        model.save(root / "models" / f"pretrain_{prior}.pt")
+        out = exp.train(model, config.pretrain, run=run, split="pretrain", lr=pre_lr, eval_split="original",
+                        seed=config.seed, name=f"pretrain_{prior}", prior=prior,
+                        keep=f"pretrain_{prior}")
         return {**out, "accuracies": exp.accuracies(model)}
 
     priors = [config.task.prior] + [p for p in (config.sweep.priors if config.sweep.enabled else [])
@@ -97,26 +120,26 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
     pre = {p: run.stage(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
 
     def finetune() -> dict:
-        model = MiniGPT.load(root / "models" / f"pretrain_{config.task.prior}.pt")
+        model = MiniGPT.load(model_file(root, f"pretrain_{config.task.prior}"))
         ft = config.finetune
-        out = exp.train(model, ft, split="finetune", lr=pre_lr * ft.lr_ratio, eval_split="correlated",
-                        seed=config.seed + 1, root=root, name="finetune", correlation=ft.correlation)
-        model.save(root / "models" / "finetune.pt")
+        out = exp.train(model, ft, run=run, split="finetune", lr=pre_lr * ft.lr_ratio, eval_split="correlated",
+                        seed=config.seed + 1, name="finetune", correlation=ft.correlation,
+                        keep="finetune")
         return {**out, "accuracies": exp.accuracies(model)}
 
     ft = run.stage("finetune", finetune)
     analyses = run.stage("analyses", lambda: analyze_run(root, config, exp=exp, registry=run.registry))
 
     def steps_stage(start: str | None, stage, name: str) -> dict:
-        model = MiniGPT.load(root / "models" / start) if start else exp.new_model(config.seed + 7)
-        out = exp.train(model, stage, split="pretrain", lr=stage.lr, eval_split="original", seed=config.seed + 2,
-                        root=root, name=name)
+        model = MiniGPT.load(model_file(root, start)) if start else exp.new_model(config.seed + 7)
+        out = exp.train(model, stage, run=run, split="pretrain", lr=stage.lr, eval_split="original",
+                        seed=config.seed + 2, name=name)
         from .training import steps_to
 
         reached = steps_to(out["curve"], config.threshold)
         return {**out, "steps_to_threshold": reached}
 
-    reverse = run.stage("reverse", lambda: steps_stage("finetune.pt", config.reverse, "reverse"))
+    reverse = run.stage("reverse", lambda: steps_stage("finetune", config.reverse, "reverse"))
     scratch = run.stage("scratch", lambda: steps_stage(None, config.scratch, "scratch"))
 
     grid, cells = [], []
@@ -126,12 +149,12 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
                 for corr in config.sweep.correlations:
                     name = f"sweep_{prior}_lr{ratio:g}_c{corr:g}"
                     cell = run.stage(name, lambda prior=prior, ratio=ratio, corr=corr: _sweep_cell(
-                        exp, root, prior, ratio, corr))
+                        exp, run, root, prior, ratio, corr))
                     cells.append(cell)
                     grid.append({"prior": prior, "lr_ratio": ratio, "correlation": corr,
                                  **{k: cell["accuracies"][k] for k in ("original", "correlated", "uncorrelated")}})
 
-    figures = _figures(root, config, grid, analyses, reverse, scratch)
+    figures = _figures(root, config, grid, analyses, reverse, scratch) if process_rank() == 0 else []
     rev_steps, scr_steps = reverse["steps_to_threshold"], scratch["steps_to_threshold"]
     metrics = {
         "wrapper_correlated_acc": ft["accuracies"]["correlated"],
@@ -161,14 +184,14 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         reverse_curve=reverse["curve"], scratch_curve=scratch["curve"], figures=figures)
 
 
-def _sweep_cell(exp: Experiment, root: Path, prior: str, ratio: float, corr: float) -> dict:
+def _sweep_cell(exp: Experiment, run, root: Path, prior: str, ratio: float, corr: float) -> dict:
     from .model import MiniGPT
 
     cfg = exp.config
-    model = MiniGPT.load(root / "models" / f"pretrain_{prior}.pt")
+    model = MiniGPT.load(model_file(root, f"pretrain_{prior}"))
     stage = dataclasses.replace(cfg.finetune, steps=cfg.sweep.steps, correlation=corr, stop_at=None)
-    out = exp.train(model, stage, split="finetune", lr=cfg.pretrain.lr * ratio, eval_split="correlated",
-                    seed=cfg.seed + 1, root=root, name=f"sweep_{prior}_lr{ratio:g}_c{corr:g}", correlation=corr)
+    out = exp.train(model, stage, run=run, split="finetune", lr=cfg.pretrain.lr * ratio, eval_split="correlated",
+                    seed=cfg.seed + 1, name=f"sweep_{prior}_lr{ratio:g}_c{corr:g}", correlation=corr)
     return {"accuracies": exp.accuracies(model), "steps": out["steps"]}
 
 
@@ -188,11 +211,14 @@ def _check(config: CapprobeConfig) -> None:
 
 
 def analysis_device(accelerator: str):
-    """The torch device for ``fabric.accelerator=accelerator`` (one process: the analyses are not distributed)."""
+    """The torch device for ``fabric.accelerator=accelerator``: under DDP each rank's own GPU (the analyses
+    are not distributed; every rank runs them on equal weights and rank 0 writes the results)."""
+    import os
+
     import torch
 
     if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0))
     if accelerator == "mps":
         return torch.device("mps")
     return torch.device("cpu")
@@ -212,13 +238,14 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
                      registry=registry)
 
     root = Path(root)
-    pre_path, ft_path = root / "models" / f"pretrain_{config.task.prior}.pt", root / "models" / "finetune.pt"
+    pre_path, ft_path = model_file(root, f"pretrain_{config.task.prior}"), model_file(root, "finetune")
     for path in (pre_path, ft_path):
         if not path.is_file():
             raise IntarsiaError(f"{str(root)!r} has no {path.relative_to(root)}: run the pre-training and "
                                 "fine-tuning stages first")
     exp = exp or Experiment(config)
-    # the analyses run where the fits ran (each batch follows the model's device)
+    writes = process_rank() == 0
+    # the analyses run where the fits ran, on the model's device (each batch follows it)
     device = analysis_device(str(config.fabric.accelerator))
     pre, ft = MiniGPT.load(pre_path).to(device), MiniGPT.load(ft_path).to(device)
     probe = analysis("linear-probe", config.probe)
@@ -238,7 +265,8 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         result = analysis(name, {k: v for k, v in spec.items() if k != "name"}).run(ft, data)
         extra[name] = {k: float(v) for k, v in result.get("metrics", {}).items()}
         for fig_name, fig in (result.get("figures") or {}).items():
-            fig.savefig(root / f"{name}_{fig_name}.png", dpi=100)
+            if writes:
+                fig.savefig(root / f"{name}_{fig_name}.png", dpi=100)
             extra_figures.append(f"{name}_{fig_name}.png")
     blocks = lambda m: {k: v for k, v in m.items() if k.startswith("probe/blocks")}  # noqa: E731
     out = {
@@ -251,6 +279,8 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "accuracy": acc,
         "extra": extra, "extra_figures": extra_figures,
     }
+    if not writes:  # the other DDP ranks computed the same (equal weights); rank 0 writes it
+        return out
     write_json(root / "analyses.json", out)
     for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),
                       ("pruning", pruning["figures"]["pruning"])):
