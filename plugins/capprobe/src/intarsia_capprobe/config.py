@@ -185,7 +185,7 @@ class PruneConfig:
     """``one-shot``: score once, prune the top K (the paper's); ``iterative``: recompute the scores on the
     pruned model after every ``chunk`` neurons (an option)"""
     chunk: int = 4
-    """``method: iterative`` only: neurons pruned between two scorings"""
+    """``method: iterative`` only: neurons pruned between two scorings (ignored one-shot)"""
     random_repeats: int = 5
     """random-pruning draws averaged per K"""
     seed: int = 0
@@ -194,7 +194,7 @@ class PruneConfig:
     """batch size of the saliency gradient and the evaluation"""
 
     def __post_init__(self) -> None:
-        check_values(self, positive=("random_repeats", "batch_size", "chunk"))
+        check_values(self, positive=("random_repeats", "batch_size"), non_negative=("chunk",))
         for k in self.ks:
             if k < 0:
                 raise ValueError(f"ks: every entry must be >= 0, got {k}")
@@ -202,6 +202,8 @@ class PruneConfig:
             raise ValueError(f"score: expected 'signed' or 'abs', got {self.score!r}")
         if self.method not in ("one-shot", "iterative"):
             raise ValueError(f"method: expected 'one-shot' or 'iterative', got {self.method!r}")
+        if self.method == "iterative" and self.chunk < 1:
+            raise ValueError(f"chunk: iterative pruning needs chunk >= 1, got {self.chunk}")
 
 
 @dataclass
