@@ -28,7 +28,7 @@ def test_capprobe_trains_under_ddp_and_the_ranks_end_with_equal_weights(tmp_path
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["world_size"] == 2
-    for stem in ("pretrain_high", "finetune"):
+    for stem in ("pretrain_high", "finetune", "pretrain_other", "finetune_other"):
         ranks = [torch.load(run_dir / "models" / name, weights_only=True)["state_dict"]
                  for name in (f"{stem}.pt", f"{stem}.rank1.pt")]
         assert ranks[0].keys() == ranks[1].keys()
