@@ -37,8 +37,8 @@ from .config import CapprobeConfig
 
 METRIC_KEYS = ("wrapper_correlated_acc", "wrapper_uncorrelated_acc", "pruned_original_acc",
                "random_pruned_original_acc", "control_pruned_original_acc", "probe_count_a_before",
-               "probe_count_a_after", "probe_count_a_untrained", "reverse_ft_steps", "scratch_ft_steps",
-               "scratch_steps")
+               "probe_count_a_after", "probe_count_a_untrained", "probe_count_a_not_pretrained",
+               "reverse_ft_steps", "scratch_ft_steps", "scratch_steps")
 
 
 def process_rank() -> int:
@@ -192,6 +192,8 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         "probe_count_a_after": analyses["probe_after_best"],
         # the same probe on an untrained model: what the probe reads without any training
         "probe_count_a_untrained": analyses["probe_random_init_best"],
+        # and on a model pre-trained on the new task only (count(a) was never a target)
+        "probe_count_a_not_pretrained": analyses["probe_not_pretrained_best"],
         # a stage that never reached the threshold reports its step budget (a lower bound; see *_reached)
         "reverse_ft_steps": rev_steps if rev_steps is not None else reverse["steps"],
         "scratch_ft_steps": sft_steps if sft_steps is not None else scratch_ft["steps"],
@@ -311,6 +313,9 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     before, after = probe.run(pre, data), probe.run(ft, data)
     # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
     control = probe.run(exp.new_model(config.seed + 99).to(device), data)
+    # and on the model whose pre-training never asked for count(a) (the control's pre-trained model)
+    other_path = model_file(root, "pretrain_other")
+    not_pretrained = probe.run(MiniGPT.load(other_path).to(device), data) if other_path.is_file() else None
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
     prune_input = {**{k: saliency_set[k] for k in ("input_ids", "positions")}, "labels": saliency_set["labels"],
@@ -339,6 +344,8 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "probe_after_best": max(blocks(after["metrics"]).values()),
         "probe_random_init": control["results"],
         "probe_random_init_best": max(blocks(control["metrics"]).values()),
+        "probe_not_pretrained": not_pretrained["results"] if not_pretrained else None,
+        "probe_not_pretrained_best": max(blocks(not_pretrained["metrics"]).values()) if not_pretrained else None,
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
         "pruning_control": ({"metrics": pruning_control["metrics"], "curve": pruning_control["curve"]}
                             if pruning_control else None),
