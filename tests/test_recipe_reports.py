@@ -28,7 +28,7 @@ TINY = {
             "train.eval_every=0", "checkpoint.every=0"],
     "capprobe": [f"{s}.{k}" for s in ("pretrain", "finetune", "reverse", "scratch")
                  for k in ("steps=4", "samples=64", "batch_size=32", "eval_every=2")]
-                + ["sweep.steps=2", "sweep.lr_ratios=[1.0]", "sweep.correlations=[1.0]", "eval_samples=32", "probe_samples=60", "prune.random_repeats=1"]
+                + ["sweep.steps=2", "sweep.lr_ratios=[1.0]", "sweep.lr_levels=[]", "sweep.correlations=[1.0]", "eval_samples=32", "probe_samples=60", "prune.random_repeats=1"]
                 # one pre-training (every recipe's sweep has "high"); saliency scored once, not 4 neurons at a time
                 # (iterating to prune_k=128 recomputed it 32 times: 30 of the GPU recipes' 60 s of analyses)
                 + ["sweep.priors=[high]", "prune.chunk=0"],

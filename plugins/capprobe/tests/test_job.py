@@ -14,7 +14,7 @@ TINY = {
     "finetune": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
     "reverse": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
     "scratch": {"steps": 6, "samples": 256, "batch_size": 32, "eval_every": 3},
-    "sweep": {"priors": ["high"], "lr_ratios": [1.0], "correlations": [1.0], "steps": 3},
+    "sweep": {"priors": ["high"], "lr_levels": ["L"], "correlations": [1.0], "steps": 3},
     "prune": {"ks": [0, 4], "random_repeats": 1}, "prune_k": 4,
     "eval_samples": 64, "probe_samples": 120,
 }
@@ -36,6 +36,20 @@ def test_report_holds_exactly_the_issue_metrics(tiny_run):
         assert (run_dir / fig).stat().st_size > 1000
     assert len(report["grid"]) == 1
     assert (run_dir / "models" / "finetune.pt").is_file()
+
+
+def test_reverse_runs_at_the_fine_tuning_lr_against_scr_ft_and_the_control_is_pruned(tiny_run):
+    run_dir, report = tiny_run
+    lrs = report["training"]["learning_rates"]
+    assert lrs["reverse"] <= lrs["finetune"] == pytest.approx(1e-4)  # η_L = η_PT / 10
+    for stage in ("pretrain_other", "finetune_other", "scratch_ft"):
+        assert (run_dir / "stages" / f"{stage}.json").is_file(), stage
+    assert (run_dir / "models" / "finetune_other.pt").is_file()
+    assert report["pruning_control_curve"]["k"] == report["pruning_curve"]["k"]
+    assert report["scratch_ft_curve"][0][0] == 0
+    # Scr.+FT starts from the model pre-trained on the new task; reverse from the fine-tuned one
+    assert report["scratch_ft_curve"][0][1] == report["control_accuracies"]["pretrain_other"]["original"]
+    assert report["reverse_curve"][0][1] == report["finetune_accuracies"]["original"]
 
 
 def test_resume_skips_completed_stages(tiny_run, capsys):

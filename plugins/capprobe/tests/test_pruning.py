@@ -1,4 +1,5 @@
-"""Pruning zeroes exactly the chosen neurons; saliency is |weight x gradient|; the model is left untouched."""
+"""Pruning zeroes exactly the chosen neurons; saliency is the signed weight x gradient (|w x g| as an option);
+the default is the paper's signed one-shot score with K from 5 to 15; the model is left untouched."""
 
 import copy
 
@@ -42,8 +43,8 @@ def test_prune_zeroes_exactly_the_chosen_neurons():
 
 def test_saliency_is_weight_times_gradient_per_neuron():
     model, data = _model_and_data()
-    scores = saliency(model, data, r"mlp\.fc$")
-    signed = saliency(model, data, r"mlp\.fc$", signed=True)
+    scores = saliency(model, data, r"mlp\.fc$", signed=False)
+    signed = saliency(model, data, r"mlp\.fc$")
     assert len(scores) == len(neurons(model, r"mlp\.fc$")) == 2 * 128
     ref = copy.deepcopy(model).eval()
     F.cross_entropy(answer_logits(ref, data["input_ids"], data["positions"]), data["labels"]).backward()
@@ -72,7 +73,27 @@ def test_pruning_analysis_curves_and_an_untouched_model():
 
 def test_iterative_order_is_distinct_and_one_shot_is_top_k():
     model, data = _model_and_data()
-    one_shot = salient_order(model, data, PruneConfig(score="abs", chunk=0), 10)
-    assert one_shot == top_k(saliency(model, data, PruneConfig().module_pattern), 10)
-    order = salient_order(model, data, PruneConfig(chunk=3), 10)
+    one_shot = salient_order(model, data, PruneConfig(score="abs"), 10)
+    assert one_shot == top_k(saliency(model, data, PruneConfig().module_pattern, signed=False), 10)
+    order = salient_order(model, data, PruneConfig(method="iterative", chunk=3), 10)
     assert len(order) == len(set(order)) == 10
+    assert order != salient_order(model, data, PruneConfig(), 10)  # rescoring changes the order
+
+
+def test_the_default_is_the_papers_signed_one_shot_score_with_k_from_5_to_15():
+    cfg = PruneConfig()
+    assert (cfg.score, cfg.method) == ("signed", "one-shot")
+    assert [k for k in cfg.ks if k] and min(k for k in cfg.ks if k) == 5 and max(cfg.ks) == 15
+    model, data = _model_and_data()
+    signed = saliency(model, data, cfg.module_pattern, signed=True)
+    assert salient_order(model, data, cfg, 15) == top_k(signed, 15)
+    assert top_k(signed, 15) != top_k(saliency(model, data, cfg.module_pattern, signed=False), 15)
+
+
+def test_every_shipped_recipe_prunes_with_the_papers_score():
+    from intarsia.runner.api import prepare
+
+    for recipe in ("capprobe/counter", "capprobe/pcfg", "capprobe/counter-gpu", "capprobe/pcfg-gpu"):
+        _, _, config = prepare(recipe)
+        assert (config.prune.score, config.prune.method) == ("signed", "one-shot"), recipe
+        assert 5 <= config.prune_k <= 15, recipe

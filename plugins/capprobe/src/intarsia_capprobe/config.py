@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from intarsia.runner.run_config import RunConfig, at_most, check_values
+from intarsia.runner.run_config import CheckpointConfig, RunConfig, at_most, check_values
 
 PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 """Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""
+
+LR_LEVELS = {"S": 0.001, "M": 0.01, "L": 0.1}
+"""The paper's named fine-tuning LRs as ratios to the pre-training LR: η_L = η_PT/10, η_M = η_PT/100,
+η_S = η_PT/1000 (App. C.2: 1e-4, 1e-5, 1e-6 with η_PT = 1e-3)."""
 
 
 def _probabilities(name: str, values: Any) -> None:
@@ -78,7 +82,7 @@ class ModelConfig:
 
 @dataclass
 class StageConfig:
-    """One supervised stage run with the Lightning Trainer (AdamW, linear warm-up, constant LR)."""
+    """One supervised stage run with the Lightning Trainer (AdamW, linear warm-up, then a constant or cosine LR)."""
 
     steps: int = 2000
     """optimizer steps (an upper bound when ``stop_at`` is set)"""
@@ -100,11 +104,20 @@ class StageConfig:
     """evaluate exact-match accuracy on the stage's eval set every this many steps (the learning curve)"""
     stop_at: float | None = None
     """stop once the eval accuracy reaches this (steps-to-threshold stages); None trains all ``steps``"""
+    schedule: str = "constant"
+    """LR after the warm-up: ``constant``, or ``cosine`` (decays to 0 at ``steps``; the paper's fine-tuning)"""
+    warmup_fraction: float = 0.0
+    """warm-up as a share of ``steps`` (the paper's fine-tuning: 0.2); 0 uses ``warmup`` steps instead"""
+    lr_level: str = ""
+    """the paper's named fine-tuning LR, ``S``, ``M`` or ``L`` (ratios to the pre-training LR in the job's
+    ``lr_levels``): replaces ``lr_ratio`` (fine-tuning) or ``lr`` (the other stages) when set"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("steps", "lr", "lr_ratio", "batch_size", "samples"),
                      non_negative=("weight_decay", "warmup", "eval_every"),  # eval_every 0: no learning curve
-                     probabilities=("correlation", "stop_at"))
+                     probabilities=("correlation", "stop_at", "warmup_fraction"))
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule: expected 'constant' or 'cosine', got {self.schedule!r}")
         at_most(self, "steps", 10**9)
         at_most(self, "batch_size", 10**6)
 
@@ -116,13 +129,16 @@ class SweepConfig:
     priors: list[str] = field(default_factory=lambda: ["low", "high"])
     """priors to pre-train a model for (the main prior's model is shared with the main pipeline)"""
     lr_ratios: list[float] = field(default_factory=lambda: [0.1, 1.0])
-    """fine-tuning LR ratios"""
+    """fine-tuning LR ratios (used when ``lr_levels`` is empty)"""
     correlations: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.8, 1.0])
     """shares of correlated fine-tuning samples"""
     steps: int = 300
     """fine-tuning steps per cell"""
     enabled: bool = True
     """skip the grid (and its extra pre-trainings) when false"""
+    lr_levels: list[str] = field(default_factory=list)
+    """the paper's named fine-tuning LRs for the grid (``S``, ``M``, ``L``: see the job's ``lr_levels``);
+    replace ``lr_ratios`` when given"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("lr_ratios", "steps"))
@@ -152,20 +168,24 @@ class ProbeConfig:
 
 @dataclass
 class PruneConfig:
-    """Saliency pruning: score neurons by |weight x gradient| of a loss, zero the top K; random K as control."""
+    """Saliency pruning: score neurons by weight x gradient of a loss, zero the top K; K random neurons as control.
+    The default is the paper's (App. D, Alg. 3): the signed score, computed once, K from 5 to 15."""
 
     module_pattern: str = r"^blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc|proj))$"
     """regex over module names: ``nn.Linear`` layers whose output units are the neurons (row + bias zeroed);
     the default takes every linear layer inside the blocks (MLP hidden units, attention q/k/v units and
     the units the attention and MLP write into the residual stream)"""
-    ks: list[int] = field(default_factory=lambda: [0, 4, 8, 16, 32, 64, 128])
-    """numbers of neurons pruned (the accuracy-against-neurons-pruned curve)"""
+    ks: list[int] = field(default_factory=lambda: [0, 5, 8, 10, 12, 15])
+    """numbers of neurons pruned (the accuracy-against-neurons-pruned curve; the paper's K is 5 to 15)"""
     score: str = "signed"
-    """``abs``: |w x grad| summed per neuron (one-shot, the paper's score); ``signed``: the sum of w x grad,
-    the first-order estimate of how much zeroing the neuron lowers the loss (ranks only neurons whose
-    removal helps, not those whose removal hurts)"""
+    """``signed``: the sum of w x grad over a neuron's row and bias, the paper's score (the first-order estimate
+    of how much zeroing the neuron lowers the loss: it ranks neurons whose removal helps, not those whose removal
+    hurts); ``abs``: |w x grad| summed per neuron (an option: the magnitude, blind to the direction)"""
+    method: str = "one-shot"
+    """``one-shot``: score once, prune the top K (the paper's); ``iterative``: recompute the scores on the
+    pruned model after every ``chunk`` neurons (an option)"""
     chunk: int = 4
-    """iterative pruning: recompute the scores after every ``chunk`` neurons pruned; 0 scores once"""
+    """``method: iterative`` only: neurons pruned between two scorings (ignored one-shot)"""
     random_repeats: int = 5
     """random-pruning draws averaged per K"""
     seed: int = 0
@@ -179,7 +199,11 @@ class PruneConfig:
             if k < 0:
                 raise ValueError(f"ks: every entry must be >= 0, got {k}")
         if self.score not in ("abs", "signed"):
-            raise ValueError(f"score: expected 'abs' or 'signed', got {self.score!r}")
+            raise ValueError(f"score: expected 'signed' or 'abs', got {self.score!r}")
+        if self.method not in ("one-shot", "iterative"):
+            raise ValueError(f"method: expected 'one-shot' or 'iterative', got {self.method!r}")
+        if self.method == "iterative" and self.chunk < 1:
+            raise ValueError(f"chunk: iterative pruning needs chunk >= 1, got {self.chunk}")
 
 
 @dataclass
@@ -195,7 +219,8 @@ class AccuracyConfig:
 
 @dataclass
 class CapprobeConfig(RunConfig):
-    """pre-train -> fine-tune (correlated) -> analyses -> reverse fine-tune -> from-scratch baseline -> report.
+    """pre-train -> fine-tune (correlated) -> the control model -> analyses -> reverse fine-tune against
+    Scr.+FT and from scratch -> grid -> report.
     Where to run is the ``fabric:`` section (``fabric.accelerator``, ``fabric.precision``)."""
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {"accelerator": "fabric.accelerator", "precision": "fabric.precision"}
@@ -212,19 +237,24 @@ class CapprobeConfig(RunConfig):
     """the transformer"""
     pretrain: StageConfig = field(default_factory=lambda: StageConfig(steps=3000, eval_every=250))
     """pre-training on the original task"""
-    finetune: StageConfig = field(default_factory=lambda: StageConfig(steps=300, lr_ratio=0.1, eval_every=50))
-    """fine-tuning on the new task (``correlation`` sets the spurious share)"""
-    reverse: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, eval_every=10, stop_at=0.9))
-    """reverse fine-tuning: the fine-tuned model trained back on the original task"""
+    finetune: StageConfig = field(default_factory=lambda: StageConfig(
+        steps=300, lr_level="L", schedule="cosine", warmup_fraction=0.2, eval_every=50))
+    """fine-tuning on the new task (``correlation`` sets the spurious share): the paper's η_L with a cosine
+    schedule and 20 % warm-up"""
+    reverse: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, lr_level="L", eval_every=10,
+                                                                     stop_at=0.9))
+    """reverse fine-tuning: the fine-tuned model trained back on the original task, at an LR at or below
+    fine-tuning's (the paper's); the Scr.+FT baseline (a model pre-trained on the new task only, fine-tuned on
+    the original task) runs with these same settings"""
     scratch: StageConfig = field(default_factory=lambda: StageConfig(steps=4000, eval_every=25, stop_at=0.9))
-    """from-scratch baseline on the original task (same optimiser settings as ``reverse``)"""
+    """the second baseline: a fresh model trained on the original task"""
     sweep: SweepConfig = field(default_factory=SweepConfig)
     """the prior x LR x correlation grid"""
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     """the linear-probe analysis"""
     prune: PruneConfig = field(default_factory=PruneConfig)
     """the saliency-pruning analysis"""
-    prune_k: int = 64
+    prune_k: int = 15
     """K behind ``pruned_original_acc`` / ``random_pruned_original_acc`` (must be one of ``prune.ks``)"""
     analyses: list[dict] = field(default_factory=list)
     """further analyses built by name from the registry (``[{name: NAME, option: value, ...}]``), run on the
@@ -235,4 +265,10 @@ class CapprobeConfig(RunConfig):
     probe_samples: int = 3000
     """samples the probes are fitted and tested on"""
     threshold: float = 0.9
-    """accuracy that ``reverse_ft_steps`` and ``scratch_steps`` count the steps to"""
+    """accuracy that ``reverse_ft_steps``, ``scratch_ft_steps`` and ``scratch_steps`` count the steps to"""
+    lr_levels: dict[str, float] = field(default_factory=lambda: dict(LR_LEVELS))
+    """the paper's named fine-tuning LRs as ratios to ``pretrain.lr``: ``L`` = η_PT/10, ``M`` = η_PT/100,
+    ``S`` = η_PT/1000 (a stage's or the grid's ``lr_level``/``lr_levels`` name them)"""
+    checkpoint: CheckpointConfig = field(default_factory=lambda: CheckpointConfig(every=100))
+    """each stage's fit checkpoints into ``checkpoints/<stage>/`` every ``every`` optimizer steps (a stage
+    interrupted mid-fit resumes there); a finished stage's checkpoints are removed"""

@@ -56,11 +56,13 @@ def probe_compare_figure(before: dict, after: dict, control: dict | None = None)
     return fig
 
 
-def steps_figure(reverse: list, scratch: list, threshold: float):
-    """Original-task accuracy against steps: reverse fine-tuning vs training from scratch."""
+def steps_figure(reverse: list, scratch: list, threshold: float, scratch_ft: list | None = None):
+    """Original-task accuracy against steps: reverse fine-tuning vs Scr.+FT (a model pre-trained on the other
+    operand, fine-tuned at the same LR) and training from scratch."""
     fig = _figure(figsize=(4.8, 3.3))
     ax = fig.subplots()
-    for curve, label in ((reverse, "reverse fine-tuning"), (scratch, "from scratch")):
+    series = [(reverse, "reverse fine-tuning")] + ([(scratch_ft, "Scr.+FT")] if scratch_ft else [])
+    for curve, label in (*series, (scratch, "from scratch")):
         ax.plot([s for s, _ in curve], [a for _, a in curve], marker=".", label=label)
     ax.axhline(threshold, color="grey", ls="--")
     ax.set_xlabel("gradient steps")
@@ -68,5 +70,23 @@ def steps_figure(reverse: list, scratch: list, threshold: float):
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pruning_compare_figure(curve: dict, control: dict | None = None):
+    """Original-task accuracy against K: salient and random pruning of the fine-tuned model, and salient
+    pruning of the control model (one that never counted the original operand)."""
+    fig = _figure(figsize=(4.8, 3.3))
+    ax = fig.subplots()
+    ax.plot(curve["k"], curve["salient"], marker="o", label="top-K salient")
+    ax.plot(curve["k"], curve["random"], marker="s", label="K random (mean)")
+    if control:
+        ax.plot(control["k"], control["salient"], marker="^", ls="--", label="top-K salient, control model")
+    ax.set_xlabel("neurons pruned (K)")
+    ax.set_ylabel("original-task accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

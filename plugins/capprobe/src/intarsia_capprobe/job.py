@@ -1,16 +1,25 @@
 """The capprobe job (``job: capprobe``): the paper's protocol at small scale.
 
-    pre-train (original task) -> fine-tune (new task, correlated share) -> analyses (probes before/after,
-    saliency pruning vs random, exact match) -> reverse fine-tune (back to the original task)
-    -> from-scratch baseline (original task) -> the prior x LR x correlation grid -> report + figures
+    pre-train (original task) -> fine-tune (new task, correlated share, η_L with a cosine schedule)
+    -> the control model (pre-trained on the new task alone, fine-tuned the same way)
+    -> analyses (probes before/after and untrained, one-shot signed saliency pruning vs random, the same
+       pruning of the control model, exact match)
+    -> reverse fine-tune (back to the original task, at the fine-tuning LR or below) against Scr.+FT (the
+       control's pre-trained model fine-tuned on the original task, same settings) and from scratch
+    -> the prior x LR x correlation grid -> report + figures
 
-Every stage writes its outputs into the run directory and a marker ``stages/<stage>.json`` when it is
-complete; rerunning or ``intarsia resume RUN_DIR`` skips completed stages (each grid cell is a stage).
+Every stage is a fit of the run context's Trainer (``fabric:``, ``log.loggers``, ``checkpoints/<stage>/``)
+and writes a marker ``stages/<stage>.json`` when complete; rerunning or ``intarsia resume RUN_DIR`` skips
+completed stages (each grid cell is a stage) and continues an interrupted one from its checkpoint.
 
 Run-directory layout::
 
     models/pretrain_<prior>.pt   pre-trained model per prior (weights_only-loadable)
     models/finetune.pt           the main fine-tuned model
+    models/pretrain_other.pt     pre-trained on the new task only (Scr.+FT's start)
+    models/finetune_other.pt     that model fine-tuned as the main one (the pruning control)
+    models/*.rank<r>.pt          rank r's copies under DDP (equal to rank 0's)
+    logs/<stage>/metrics.csv     each fit's metrics (and the other loggers of ``log.loggers``)
     stages/*.json                stage results (curves, accuracies)
     analyses.json                what ``intarsia capprobe analyze RUN_DIR`` (re)computes
     sweep.png, probe.png, pruning.png, reverse.png, report.json
@@ -27,8 +36,26 @@ from intarsia.runner.stages import write_json
 from .config import CapprobeConfig
 
 METRIC_KEYS = ("wrapper_correlated_acc", "wrapper_uncorrelated_acc", "pruned_original_acc",
-               "random_pruned_original_acc", "probe_count_a_before", "probe_count_a_after",
-               "reverse_ft_steps", "scratch_steps")
+               "random_pruned_original_acc", "control_pruned_original_acc", "probe_count_a_before",
+               "probe_count_a_after", "probe_count_a_untrained", "probe_count_a_not_pretrained",
+               "reverse_ft_steps", "scratch_ft_steps", "scratch_steps")
+
+
+def process_rank() -> int:
+    """This process's global rank as the DDP launcher set it (0 outside DDP): before a stage's first fit the
+    Trainer that would say it does not exist yet (a resumed run, the analyses command)."""
+    import os
+
+    local, node = int(os.environ.get("LOCAL_RANK", "0") or 0), int(os.environ.get("NODE_RANK", "0") or 0)
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0)
+    return int(os.environ.get("RANK", node * per_node + local) or 0)
+
+
+def model_file(root: Path, stem: str, rank: int | None = None) -> Path:
+    """``models/<stem>.pt`` for rank 0, ``models/<stem>.rank<r>.pt`` for rank r: each rank reads the copy it
+    wrote itself, so no rank waits on another's file (the copies are equal under DDP)."""
+    rank = process_rank() if rank is None else rank
+    return Path(root) / "models" / (f"{stem}.pt" if rank == 0 else f"{stem}.rank{rank}.pt")
 
 
 class Experiment:
@@ -51,16 +78,22 @@ class Experiment:
         torch.manual_seed(seed)
         return MiniGPT(self.config.model, len(self.task.vocab), self.task.width)
 
-    def train(self, model, stage, *, split: str, lr: float, eval_split: str, seed: int, root: Path, name: str,
-              correlation: float = 1.0, prior: str | None = None) -> dict:
-        from intarsia.runner.fabric import trainer_settings
-
-        from .training import train_stage
+    def train(self, model, stage, *, run, split: str, lr: float, eval_split: str, seed: int, name: str,
+              correlation: float = 1.0, prior: str | None = None, keep: str | None = None) -> dict:
+        """One fit of ``model`` (in place) as the run's fit ``name``; ``keep``: the stem under ``models/``
+        each rank saves the trained model to (:func:`model_file`). The fit's checkpoints go once the
+        stage's outputs are saved."""
+        from .training import drop_checkpoints, train_stage
 
         data = self.task.dataset(split, stage.samples, seed, correlation=correlation, prior=prior)
-        return train_stage(model, data, stage, lr=lr, seed=seed, eval_data=self.eval[eval_split],
-                           where=trainer_settings(self.config),
-                           log_dir=root / "logs", name=name)
+        out = train_stage(model, data, stage, lr=lr, seed=seed, run=run, config=self.config,
+                          eval_data=self.eval[eval_split], name=name)
+        rank = out.pop("rank")
+        out.pop("world_size")
+        if keep is not None:
+            model.save(model_file(run.dir, keep, rank))
+        drop_checkpoints(run, name, rank)
+        return out
 
     def accuracies(self, model) -> dict[str, float]:
         from .training import exact_match
@@ -87,94 +120,144 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
 
     def pretrain(prior: str) -> dict:
         model = exp.new_model(config.seed)
-        out = exp.train(model, config.pretrain, split="pretrain", lr=pre_lr, eval_split="original",
-                        seed=config.seed, root=root, name=f"pretrain_{prior}", prior=prior)
-        model.save(root / "models" / f"pretrain_{prior}.pt")
+        out = exp.train(model, config.pretrain, run=run, split="pretrain", lr=pre_lr, eval_split="original",
+                        seed=config.seed, name=f"pretrain_{prior}", prior=prior,
+                        keep=f"pretrain_{prior}")
         return {**out, "accuracies": exp.accuracies(model)}
 
     priors = [config.task.prior] + [p for p in (config.sweep.priors if config.sweep.enabled else [])
                                     if p != config.task.prior]
     pre = {p: run.stage(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
 
-    def finetune() -> dict:
-        model = MiniGPT.load(root / "models" / f"pretrain_{config.task.prior}.pt")
+    def finetune(start: str, name: str) -> dict:
+        model = MiniGPT.load(model_file(root, start))
         ft = config.finetune
-        out = exp.train(model, ft, split="finetune", lr=pre_lr * ft.lr_ratio, eval_split="correlated",
-                        seed=config.seed + 1, root=root, name="finetune", correlation=ft.correlation)
-        model.save(root / "models" / "finetune.pt")
+        out = exp.train(model, ft, run=run, split="finetune", lr=stage_lr(config, ft, finetuning=True),
+                        eval_split="correlated", seed=config.seed + 1, name=name, correlation=ft.correlation,
+                        keep=name)
         return {**out, "accuracies": exp.accuracies(model)}
 
-    ft = run.stage("finetune", finetune)
+    ft = run.stage("finetune", lambda: finetune(f"pretrain_{config.task.prior}", "finetune"))
+
+    def pretrain_other() -> dict:
+        # never counts the original operand: pre-trained on the new task alone (no correlation with the old)
+        model = exp.new_model(config.seed + 3)
+        out = exp.train(model, config.pretrain, run=run, split="finetune", lr=pre_lr, eval_split="uncorrelated",
+                        seed=config.seed + 3, name="pretrain_other", correlation=0.0, keep="pretrain_other")
+        return {**out, "accuracies": exp.accuracies(model)}
+
+    other = run.stage("pretrain_other", pretrain_other)
+    # the pruning control: that model fine-tuned exactly as the main one
+    control = run.stage("finetune_other", lambda: finetune("pretrain_other", "finetune_other"))
     analyses = run.stage("analyses", lambda: analyze_run(root, config, exp=exp, registry=run.registry))
 
     def steps_stage(start: str | None, stage, name: str) -> dict:
-        model = MiniGPT.load(root / "models" / start) if start else exp.new_model(config.seed + 7)
-        out = exp.train(model, stage, split="pretrain", lr=stage.lr, eval_split="original", seed=config.seed + 2,
-                        root=root, name=name)
+        model = MiniGPT.load(model_file(root, start)) if start else exp.new_model(config.seed + 7)
+        out = exp.train(model, stage, run=run, split="pretrain", lr=stage_lr(config, stage), eval_split="original",
+                        seed=config.seed + 2, name=name)
         from .training import steps_to
 
         reached = steps_to(out["curve"], config.threshold)
         return {**out, "steps_to_threshold": reached}
 
-    reverse = run.stage("reverse", lambda: steps_stage("finetune.pt", config.reverse, "reverse"))
+    reverse = run.stage("reverse", lambda: steps_stage("finetune", config.reverse, "reverse"))
+    # Scr.+FT, the paper's main baseline: pre-trained on the other operand, fine-tuned on this one as reverse is
+    scratch_ft = run.stage("scratch_ft", lambda: steps_stage("pretrain_other", config.reverse, "scratch_ft"))
     scratch = run.stage("scratch", lambda: steps_stage(None, config.scratch, "scratch"))
 
     grid, cells = [], []
     if config.sweep.enabled:
         for prior in config.sweep.priors:
-            for ratio in config.sweep.lr_ratios:
+            for label, ratio in sweep_lrs(config):
                 for corr in config.sweep.correlations:
-                    name = f"sweep_{prior}_lr{ratio:g}_c{corr:g}"
-                    cell = run.stage(name, lambda prior=prior, ratio=ratio, corr=corr: _sweep_cell(
-                        exp, root, prior, ratio, corr))
+                    name = f"sweep_{prior}_lr{label}_c{corr:g}"
+                    cell = run.stage(name, lambda prior=prior, ratio=ratio, corr=corr, name=name: _sweep_cell(
+                        exp, run, root, prior, ratio, corr, name))
                     cells.append(cell)
-                    grid.append({"prior": prior, "lr_ratio": ratio, "correlation": corr,
+                    grid.append({"prior": prior, "lr_ratio": ratio, "lr": label, "correlation": corr,
                                  **{k: cell["accuracies"][k] for k in ("original", "correlated", "uncorrelated")}})
 
-    figures = _figures(root, config, grid, analyses, reverse, scratch)
+    figures = _figures(root, config, grid, analyses, reverse, scratch_ft, scratch) if process_rank() == 0 else []
     rev_steps, scr_steps = reverse["steps_to_threshold"], scratch["steps_to_threshold"]
+    sft_steps = scratch_ft["steps_to_threshold"]
+    k = config.prune_k
     metrics = {
         "wrapper_correlated_acc": ft["accuracies"]["correlated"],
         "wrapper_uncorrelated_acc": ft["accuracies"]["uncorrelated"],
-        "pruned_original_acc": analyses["pruning"]["metrics"][f"pruned_acc@{config.prune_k}"],
-        "random_pruned_original_acc": analyses["pruning"]["metrics"][f"random_pruned_acc@{config.prune_k}"],
+        "pruned_original_acc": analyses["pruning"]["metrics"][f"pruned_acc@{k}"],
+        "random_pruned_original_acc": analyses["pruning"]["metrics"][f"random_pruned_acc@{k}"],
+        # the same pruning of a model that never counted the original operand
+        "control_pruned_original_acc": analyses["pruning_control"]["metrics"][f"pruned_acc@{k}"],
         "probe_count_a_before": analyses["probe_before_best"],
         "probe_count_a_after": analyses["probe_after_best"],
+        # the same probe on an untrained model: what the probe reads without any training
+        "probe_count_a_untrained": analyses["probe_random_init_best"],
+        # and on a model pre-trained on the new task only (count(a) was never a target)
+        "probe_count_a_not_pretrained": analyses["probe_not_pretrained_best"],
         # a stage that never reached the threshold reports its step budget (a lower bound; see *_reached)
         "reverse_ft_steps": rev_steps if rev_steps is not None else reverse["steps"],
+        "scratch_ft_steps": sft_steps if sft_steps is not None else scratch_ft["steps"],
         "scratch_steps": scr_steps if scr_steps is not None else scratch["steps"],
     }
-    stage_steps = [r["steps"] for r in (*pre.values(), ft, reverse, scratch)]
+    stage_steps = [r["steps"] for r in (*pre.values(), ft, other, control, reverse, scratch_ft, scratch)]
     return run.report(
         steps=int(sum(stage_steps) + sum(c["steps"] for c in cells)), unit="optimizer steps", metrics=metrics,
         training={"stage_seconds": run.stage_seconds(), "reverse_reached": rev_steps is not None,
-                  "scratch_reached": scr_steps is not None},
+                  "scratch_ft_reached": sft_steps is not None, "scratch_reached": scr_steps is not None,
+                  "learning_rates": {"finetune": stage_lr(config, config.finetune, finetuning=True),
+                                     "reverse": stage_lr(config, config.reverse),
+                                     "scratch": stage_lr(config, config.scratch)}},
         artifacts=["config.yaml", "analyses.json", "models/finetune.pt", *figures,
                    "probe_pretrained.png", "probe_finetuned.png",
                    *analyses.get("extra_figures", [])],
         seconds=time.perf_counter() - t_start,
         pretrain_accuracies={p: r["accuracies"] for p, r in pre.items()},
         finetune_accuracies=ft["accuracies"],
+        control_accuracies={"pretrain_other": other["accuracies"], "finetune_other": control["accuracies"]},
         probe_before=analyses["probe_before"], probe_after=analyses["probe_after"],
         probe_random_init_best=analyses.get("probe_random_init_best"),
-        pruning_curve=analyses["pruning"]["curve"], grid=grid, analyses=analyses.get("extra", {}),
-        reverse_curve=reverse["curve"], scratch_curve=scratch["curve"], figures=figures)
+        pruning_curve=analyses["pruning"]["curve"], pruning_control_curve=analyses["pruning_control"]["curve"],
+        grid=grid, analyses=analyses.get("extra", {}),
+        reverse_curve=reverse["curve"], scratch_ft_curve=scratch_ft["curve"], scratch_curve=scratch["curve"],
+        figures=figures)
 
 
-def _sweep_cell(exp: Experiment, root: Path, prior: str, ratio: float, corr: float) -> dict:
+def stage_lr(config: CapprobeConfig, stage, *, finetuning: bool = False) -> float:
+    """A stage's LR: ``pretrain.lr`` times the ratio its ``lr_level`` names, else (fine-tuning)
+    ``pretrain.lr * lr_ratio`` or (the other stages) its own ``lr``."""
+    if stage.lr_level:
+        return config.pretrain.lr * config.lr_levels[stage.lr_level]
+    return config.pretrain.lr * stage.lr_ratio if finetuning else stage.lr
+
+
+def sweep_lrs(config: CapprobeConfig) -> list[tuple[str, float]]:
+    """The grid's LR axis as ``(label, ratio to pretrain.lr)``: the named levels, else the plain ratios."""
+    if config.sweep.lr_levels:
+        return [(name, config.lr_levels[name]) for name in config.sweep.lr_levels]
+    return [(f"{r:g}", r) for r in config.sweep.lr_ratios]
+
+
+def _sweep_cell(exp: Experiment, run, root: Path, prior: str, ratio: float, corr: float, name: str) -> dict:
     from .model import MiniGPT
 
     cfg = exp.config
-    model = MiniGPT.load(root / "models" / f"pretrain_{prior}.pt")
+    model = MiniGPT.load(model_file(root, f"pretrain_{prior}"))
     stage = dataclasses.replace(cfg.finetune, steps=cfg.sweep.steps, correlation=corr, stop_at=None)
-    out = exp.train(model, stage, split="finetune", lr=cfg.pretrain.lr * ratio, eval_split="correlated",
-                    seed=cfg.seed + 1, root=root, name=f"sweep_{prior}_lr{ratio:g}_c{corr:g}", correlation=corr)
+    out = exp.train(model, stage, run=run, split="finetune", lr=cfg.pretrain.lr * ratio, eval_split="correlated",
+                    seed=cfg.seed + 1, name=name, correlation=corr)
     return {"accuracies": exp.accuracies(model), "steps": out["steps"]}
 
 
 def _check(config: CapprobeConfig) -> None:
     from intarsia.errors import ConfigError
 
+    for where, level in (("finetune", config.finetune.lr_level), ("reverse", config.reverse.lr_level),
+                         ("scratch", config.scratch.lr_level), *(("sweep", n) for n in config.sweep.lr_levels)):
+        if level and level not in config.lr_levels:
+            raise ConfigError(f"{where}: unknown lr_level {level!r}; lr_levels has {sorted(config.lr_levels)}")
+    for name, ratio in config.lr_levels.items():
+        if not 0.0 < ratio < float("inf"):
+            raise ConfigError(f"lr_levels.{name}: must be a positive ratio, got {ratio}")
     if config.prune_k not in config.prune.ks:
         raise ConfigError(f"prune_k={config.prune_k} is not one of prune.ks={list(config.prune.ks)}")
     for prior in [config.task.prior, *config.sweep.priors]:
@@ -188,11 +271,14 @@ def _check(config: CapprobeConfig) -> None:
 
 
 def analysis_device(accelerator: str):
-    """The torch device for ``fabric.accelerator=accelerator`` (one process: the analyses are not distributed)."""
+    """The torch device for ``fabric.accelerator=accelerator``: under DDP each rank's own GPU (the analyses
+    are not distributed; every rank runs them on equal weights and rank 0 writes the results)."""
+    import os
+
     import torch
 
     if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0))
     if accelerator == "mps":
         return torch.device("mps")
     return torch.device("cpu")
@@ -212,13 +298,14 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
                      registry=registry)
 
     root = Path(root)
-    pre_path, ft_path = root / "models" / f"pretrain_{config.task.prior}.pt", root / "models" / "finetune.pt"
+    pre_path, ft_path = model_file(root, f"pretrain_{config.task.prior}"), model_file(root, "finetune")
     for path in (pre_path, ft_path):
         if not path.is_file():
             raise IntarsiaError(f"{str(root)!r} has no {path.relative_to(root)}: run the pre-training and "
                                 "fine-tuning stages first")
     exp = exp or Experiment(config)
-    # the analyses run where the fits ran (each batch follows the model's device)
+    writes = process_rank() == 0
+    # the analyses run where the fits ran, on the model's device (each batch follows it)
     device = analysis_device(str(config.fabric.accelerator))
     pre, ft = MiniGPT.load(pre_path).to(device), MiniGPT.load(ft_path).to(device)
     probe = analysis("linear-probe", config.probe)
@@ -226,10 +313,19 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     before, after = probe.run(pre, data), probe.run(ft, data)
     # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
     control = probe.run(exp.new_model(config.seed + 99).to(device), data)
+    # and on the model whose pre-training never asked for count(a) (the control's pre-trained model)
+    other_path = model_file(root, "pretrain_other")
+    not_pretrained = probe.run(MiniGPT.load(other_path).to(device), data) if other_path.is_file() else None
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
-    pruning = analysis("saliency-pruning", config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
-                                                      "labels": saliency_set["labels"], "eval": prune_data})
+    prune_input = {**{k: saliency_set[k] for k in ("input_ids", "positions")}, "labels": saliency_set["labels"],
+                   "eval": prune_data}
+    pruner = analysis("saliency-pruning", config.prune)
+    pruning = pruner.run(ft, prune_input)
+    # control: the same pruning of a model that never counted the original operand (pre-trained on the new
+    # task alone, fine-tuned as the main one); revival that shows here too is pruning's doing, not a capability
+    control_path = model_file(root, "finetune_other")
+    pruning_control = pruner.run(MiniGPT.load(control_path).to(device), prune_input) if control_path.is_file() else None
     exact = analysis("exact-match")
     acc = {"pretrained": exact.run(pre, exp.eval)["metrics"], "finetuned": exact.run(ft, exp.eval)["metrics"]}
     extra, extra_figures = {}, []
@@ -238,7 +334,8 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         result = analysis(name, {k: v for k, v in spec.items() if k != "name"}).run(ft, data)
         extra[name] = {k: float(v) for k, v in result.get("metrics", {}).items()}
         for fig_name, fig in (result.get("figures") or {}).items():
-            fig.savefig(root / f"{name}_{fig_name}.png", dpi=100)
+            if writes:
+                fig.savefig(root / f"{name}_{fig_name}.png", dpi=100)
             extra_figures.append(f"{name}_{fig_name}.png")
     blocks = lambda m: {k: v for k, v in m.items() if k.startswith("probe/blocks")}  # noqa: E731
     out = {
@@ -247,18 +344,28 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "probe_after_best": max(blocks(after["metrics"]).values()),
         "probe_random_init": control["results"],
         "probe_random_init_best": max(blocks(control["metrics"]).values()),
+        "probe_not_pretrained": not_pretrained["results"] if not_pretrained else None,
+        "probe_not_pretrained_best": max(blocks(not_pretrained["metrics"]).values()) if not_pretrained else None,
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
+        "pruning_control": ({"metrics": pruning_control["metrics"], "curve": pruning_control["curve"]}
+                            if pruning_control else None),
         "accuracy": acc,
         "extra": extra, "extra_figures": extra_figures,
     }
+    if not writes:  # the other DDP ranks computed the same (equal weights); rank 0 writes it
+        return out
     write_json(root / "analyses.json", out)
+    from .figures import pruning_compare_figure
+
+    pruning_fig = pruning_compare_figure(pruning["curve"], pruning_control["curve"] if pruning_control else None)
     for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),
-                      ("pruning", pruning["figures"]["pruning"])):
+                      ("pruning", pruning_fig)):
         fig.savefig(root / f"{name}.png", dpi=100)
     return out
 
 
-def _figures(root: Path, config: CapprobeConfig, grid: list[dict], analyses: dict, reverse: dict, scratch: dict) -> list[str]:
+def _figures(root: Path, config: CapprobeConfig, grid: list[dict], analyses: dict, reverse: dict, scratch_ft: dict,
+             scratch: dict) -> list[str]:
     from .figures import grid_figure, probe_compare_figure, steps_figure
 
     out = []
@@ -267,6 +374,7 @@ def _figures(root: Path, config: CapprobeConfig, grid: list[dict], analyses: dic
         out.append("sweep.png")
     probe_compare_figure(analyses["probe_before"], analyses["probe_after"], analyses.get("probe_random_init")
                          ).savefig(root / "probe.png", dpi=100)
-    steps_figure(reverse["curve"], scratch["curve"], config.threshold).savefig(root / "reverse.png", dpi=100)
+    steps_figure(reverse["curve"], scratch["curve"], config.threshold, scratch_ft["curve"]
+                 ).savefig(root / "reverse.png", dpi=100)
     out += ["probe.png", "pruning.png", "reverse.png"]
     return out

@@ -20,7 +20,7 @@ def register_analyses(register):
              summary="a linear probe per named module on the residual stream at the answer position")
     register("saliency-pruning", factory="intarsia_capprobe.pruning:SaliencyPruning",
              config="intarsia_capprobe.config:PruneConfig",
-             summary="zero the top-K |weight x gradient| neurons, with K random neurons as control")
+             summary="zero the top-K neurons by the signed weight x gradient score (one-shot), with K random neurons as control")
     register("exact-match", factory="intarsia_capprobe.accuracy:ExactMatch", config="intarsia_capprobe.config:AccuracyConfig",
              summary="exact-match accuracy of the answer token on named eval sets")
     register("r2i-memory-probe", factory="intarsia_capprobe.r2i_probe:R2IMemoryProbe",

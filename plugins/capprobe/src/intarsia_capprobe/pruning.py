@@ -1,12 +1,14 @@
 """Saliency pruning with a random control.
 
-A *neuron* is one output unit of an ``nn.Linear`` layer that ``module_pattern`` selects. Its saliency is
-``sum |w * dL/dw|`` over its weight row and bias (``score: abs``, the paper's |weight x gradient|) or the
-signed ``sum w * dL/dw`` (``score: signed``: zeroing the neuron changes the loss by about ``-w * dL/dw``, so
-the top neurons are those whose removal lowers it most), with ``L`` the cross-entropy of the answer token
-on the saliency data (which task's loss is the data's choice: capprobe passes the pre-training task).
-With ``chunk > 0`` the scores are recomputed on the pruned model after every ``chunk`` neurons (iterative
-pruning). Pruning K neurons zeroes their rows and biases, so their outputs are exactly zero.
+A *neuron* is one output unit of an ``nn.Linear`` layer that ``module_pattern`` selects. Its saliency is the
+signed ``sum w * dL/dw`` over its weight row and bias (``score: signed``, the paper's θ·∇ score, App. D,
+Alg. 3: zeroing the neuron changes the loss by about ``-w * dL/dw``, so the top neurons are those whose
+removal lowers it most) or ``sum |w * dL/dw|`` (``score: abs``, an option: it ranks neurons whose removal
+hurts as high as those whose removal helps), with ``L`` the cross-entropy of the answer token on the
+saliency data (which task's loss is the data's choice: capprobe passes the pre-training task). The paper
+scores once and prunes the top K (``method: one-shot``, K from 5 to 15); ``method: iterative`` recomputes
+the scores on the pruned model after every ``chunk`` neurons (an option). Pruning K neurons zeroes their
+rows and biases, so their outputs are exactly zero.
 
 ``SaliencyPruning.run(model, data)``: ``data = {"input_ids", "positions", "labels"}`` (the saliency loss)
 and optionally ``"eval": {...}`` in the same form (accuracy after pruning; defaults to the saliency data).
@@ -39,9 +41,9 @@ def neurons(model: nn.Module, pattern: str) -> list[Neuron]:
     return out
 
 
-def saliency(model: nn.Module, data: dict, pattern: str, batch_size: int = 512, *, signed: bool = False
+def saliency(model: nn.Module, data: dict, pattern: str, batch_size: int = 512, *, signed: bool = True
              ) -> dict[Neuron, float]:
-    """|weight x gradient| (or its signed sum) per neuron; gradients of the mean answer cross-entropy over
+    """The signed sum of weight x gradient per neuron (``signed=False``: of |weight x gradient|); gradients of the mean answer cross-entropy over
     ``data``. Computed on a copy so the caller's parameters keep ``grad is None``."""
     from .activations import frozen_eval, select_modules
     from .model import answer_logits
@@ -83,12 +85,14 @@ def top_k(scores: dict[Neuron, float], k: int) -> list[Neuron]:
 
 
 def salient_order(model: nn.Module, data: dict, config: PruneConfig, k: int) -> list[Neuron]:
-    """The first ``k`` neurons to prune, best first: one-shot top-k, or iteratively ``chunk`` at a time
-    with the scores recomputed on the model pruned so far."""
+    """The first ``k`` neurons to prune, best first: one-shot top-k (the paper's), or iteratively ``chunk`` at
+    a time with the scores recomputed on the model pruned so far."""
     if config.score not in ("abs", "signed"):
-        raise ValueError(f"prune.score must be 'abs' or 'signed', got {config.score!r}")
+        raise ValueError(f"prune.score must be 'signed' or 'abs', got {config.score!r}")
+    if config.method not in ("one-shot", "iterative"):
+        raise ValueError(f"prune.method must be 'one-shot' or 'iterative', got {config.method!r}")
     signed = config.score == "signed"
-    if config.chunk <= 0:
+    if config.method == "one-shot":
         return top_k(saliency(model, data, config.module_pattern, config.batch_size, signed=signed), k)
     work, order = copy.deepcopy(model), []
     while len(order) < k:
