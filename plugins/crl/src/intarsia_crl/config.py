@@ -182,8 +182,15 @@ class LossConfig:
     """weight of the unperturbed objects' slots staying put (official 1)"""
     latent_warmup_steps: int = 0
     """the latent weight ramps linearly from 0 over these steps (official: 0/1)"""
+    pair_recon: bool = False
+    """reconstruct x~ too (official ``pair_recons``; the run scripts set it, with the reconstruction weight 100)"""
+    matching_cost: str = "all"
+    """"all": the perturbed slot's cost over every property; "changed": over the changed property only (the
+    official ``known_action`` cost of the run scripts)"""
 
     def __post_init__(self) -> None:
+        if self.matching_cost not in ("all", "changed"):
+            raise ValueError(f"matching_cost: must be all or changed, got {self.matching_cost!r}")
         check_values(self, positive=("unknown_step",),
                      non_negative=("w_latent", "w_recon", "w_similarity", "latent_warmup_steps"))
 
@@ -208,6 +215,30 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         check_values(self, positive=("epochs", "batch_size", "lr"),
                      non_negative=("weight_decay", "max_minutes", "eval_every"))
+        at_most(self, "batch_size", 10**6)
+
+
+@dataclass
+class PretrainConfig:
+    """Stage 1 (slots only): the slot auto-encoder trained on the reconstruction of both frames of every pair,
+    as the official runs do before the disentanglement fine-tune (``run_train_balls.sh``: SA-MESH, up to 2000
+    epochs); the fine-tune (stage 2) starts from its weights."""
+
+    epochs: int = 0
+    """passes over the training pairs (0: no stage 1; the fine-tune starts from init_from or from scratch)"""
+    batch_size: int = 64
+    """pairs per step (official 64)"""
+    lr: float = 2e-4
+    """AdamW learning rate (official 2e-4)"""
+    weight_decay: float = 0.0
+    """AdamW weight decay"""
+    max_minutes: float = 0.0
+    """stop stage 1 after this wall time (0: no limit)"""
+    eval_every: int = 0
+    """log the held-out ARI every N epochs (0: only at the end)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "lr"), non_negative=("epochs", "weight_decay", "max_minutes", "eval_every"))
         at_most(self, "batch_size", 10**6)
 
 
@@ -237,8 +268,14 @@ class CRLJobConfig(RunConfig):
     """the encoder trained on the pairs (slots or flat)"""
     loss: LossConfig = field(default_factory=LossConfig)
     """the sparse-perturbation objective and its weights"""
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """stage 1: the slot auto-encoder on reconstruction only (epochs 0: none)"""
+    init_from: str = ""
+    """start the fine-tune from a slot auto-encoder: a crl run directory (its autoencoder.pt) or a weights file
+    (autoencoder.pt); "" = stage 1's result, or from scratch"""
     train: TrainerConfig = field(default_factory=TrainerConfig)
-    """the Lightning Trainer: epochs, batch size, optimiser (where it runs: the fabric section)"""
+    """stage 2, the fine-tune on the sparse-perturbation objective (the Lightning Trainer: epochs, batch size,
+    optimiser; where it runs: the fabric section)"""
     plots: bool = True
     """write latents.png (z against the truth) and slots.png (slot masks)"""
     checkpoint: CRLCheckpointConfig = field(default_factory=CRLCheckpointConfig)
