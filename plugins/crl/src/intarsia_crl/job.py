@@ -131,6 +131,16 @@ def _rank_weight_spread(module) -> float | None:
     return float(max((g - gathered[0]).abs().max() for g in gathered))
 
 
+def _reopen_if_extended(run, name: str, epochs: int) -> dict | None:
+    """A finished stage's record, or None; a stage that finished with fewer epochs than the (resumed) config now
+    asks for is reopened (its marker removed), so the fit continues from its checkpoint to the new end."""
+    done = run.stage_done(name)
+    if done is not None and int(done.get("epochs", epochs)) < epochs:
+        (Path(run.dir) / "stages" / f"{name}.json").unlink(missing_ok=True)
+        return None
+    return done
+
+
 def run_crl(config: CRLJobConfig, *, run) -> dict:
     """The job factory: ``factory(config, *, run)`` -> report dict.
 
@@ -179,7 +189,7 @@ def run_crl(config: CRLJobConfig, *, run) -> dict:
                     "fit_seconds": round(fit_seconds, 2), "ari": scores.get("ari"), "fg_ari": scores.get("fg_ari"),
                     "stopped_by_time_limit": bool(pre.max_minutes) and trainer.current_epoch < pre.epochs}
 
-        done = run.stage_done("autoencoder")
+        done = _reopen_if_extended(run, "autoencoder", pre.epochs)
         stages["autoencoder"] = run.stage("autoencoder", autoencoder)
         if done is not None:
             load_module(root / "autoencoder.pt", module, what="stage 1's weights")
@@ -206,7 +216,7 @@ def run_crl(config: CRLJobConfig, *, run) -> dict:
                 "fit_seconds": round(fit_seconds, 2),
                 "stopped_by_time_limit": bool(t.max_minutes) and trainer.current_epoch < t.epochs}
 
-    done = run.stage_done(name)
+    done = _reopen_if_extended(run, name, t.epochs)
     stages[name] = run.stage(name, fit)
     if done is not None:
         load_module(root / "model.pt", module, what="the fit's weights")
