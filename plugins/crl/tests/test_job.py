@@ -151,7 +151,8 @@ def test_two_stages_run_as_resumable_stages_and_a_fine_tune_starts_from_init_fro
 @pytest.mark.slow
 def test_the_cpu_recipes_reproduce_the_slots_vs_flat_gap(intarsia_host, tmp_path):
     """The issue's claim with the recipes as shipped: on identical balls the slot encoder's all-balls MCC is
-    >= 0.8, at least 0.2 above the flat encoder (measured: README, "Measured here")."""
+    >= 0.8, at least 0.2 above the flat encoder. Not yet run with the two-stage 2-ball recipe (README,
+    "Measured here" and "Not done yet": at 3 balls stage 1 did not segment the balls in its time)."""
     intarsia_host(plugin)
     slots = run_config("crl/balls-slots", ["plots=false", "train.eval_every=0"], run_dir=tmp_path / "slots")
     flat = run_config("crl/balls-flat", ["plots=false"], run_dir=tmp_path / "flat")
