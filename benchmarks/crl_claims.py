@@ -44,8 +44,11 @@ def run(recipe: str, overrides: list[str], seed: int) -> dict:
                 "pairs": config.sprites.num_pairs, "injective": config.sprites.injective,
                 "mcc": report["metrics"]["mcc"], "mcc_x": report["metrics"].get("mcc_x"),
                 "mcc_y": report["metrics"].get("mcc_y"), "r2": report["metrics"]["r2"],
-                "steps": report["steps"], "epochs": report["epochs"],
-                "stopped_by_time_limit": report["stopped_by_time_limit"],
+                "mcc_perturbed": report["metrics"].get("mcc_perturbed"), "ari": report["metrics"].get("ari"),
+                "fg_ari": report["metrics"].get("fg_ari"),
+                "steps": report["steps"], "epochs": report["training"]["epochs"],
+                "stopped_by_time_limit": report["training"]["stopped_by_time_limit"],
+                "stages": report["training"].get("stages"),
                 "seconds": round(time.perf_counter() - t0, 1), "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 
 

@@ -47,7 +47,8 @@ EXTRA = {
     "motif/nethack-*": ["rewards.0.reward_model={reward_model}"],
     # the paper-size slot encoder (128 channels, 5x5, stride 1) on 64x64 images took 76 s on 2 CPU cores for
     # one epoch of 64 pairs: the same networks on 16x16 images
-    "crl/*-gpu": ["sprites.image_size=16"],
+    "crl/*-gpu": ["sprites.image_size=16", "sprites.radius_range=[0.06,0.08]"],
+    "crl/*slots*": ["pretrain.epochs=1", "pretrain.batch_size=32", "pretrain.eval_every=0"],  # stage 1, one epoch
 }
 # recipes whose envs need what a CPU test machine may lack get their own reason to skip
 NEEDS = {"r2i/memory-maze-9x9": "memory_maze", "r2i/dmc-vision": "dm_control", "hc/cheetah-run": "dm_control",

@@ -1,67 +1,13 @@
-"""Unit tests: the renderer, the matching, the metrics and SA-MESH's transport plan."""
+"""Unit tests: the matching, the metrics and SA-MESH's transport plan (the renderer: test_sprites.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from intarsia_crl.config import PROPERTIES, SpritesConfig
-from intarsia_crl.matching import assign, match, object_candidates
-from intarsia_crl.metrics import matched_correlations, mcc, property_scores
+from intarsia_crl.matching import assign, assign_on_device, match, object_candidates
+from intarsia_crl.metrics import adjusted_rand_index, matched_correlations, mcc, property_scores
 from intarsia_crl.slot_attention import SlotAttention, minimize_entropy_of_sinkhorn, sinkhorn
-from intarsia_crl.sprites import PairSampler, SpriteRenderer, make_pairs
-
-ALL = SpritesConfig(num_objects=3, properties=list(PROPERTIES), image_size=24, num_pairs=0)
-
-
-def test_renderer_is_deterministic_given_the_seed():
-    a = make_pairs(ALL, 40, seed=3).with_format("numpy")[:]
-    b = make_pairs(ALL, 40, seed=3).with_format("numpy")[:]
-    c = make_pairs(ALL, 40, seed=4).with_format("numpy")[:]
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
-    assert not np.array_equal(a["x1"], c["x1"])
-
-
-def test_a_perturbation_changes_exactly_one_property_of_one_object():
-    raw = PairSampler(ALL).pairs(300, seed=0)
-    changed = raw["z2"] != raw["z1"]
-    assert np.all(changed.reshape(300, -1).sum(1) == 1)
-    rows = np.arange(300)
-    assert np.all(changed[rows, raw["obj"], raw["prop"]])
-    np.testing.assert_allclose(raw["z2"][rows, raw["obj"], raw["prop"]] - raw["z1"][rows, raw["obj"], raw["prop"]],
-                               raw["offset"], atol=1e-12)
-    assert set(np.unique(raw["prop"])) == set(range(6))  # every property gets perturbed
-    assert np.all((raw["z2"] >= 0) & (raw["z2"] <= 1))
-    # and the pictures differ (every property is visible, up to the circle's rotation)
-    visible = ~((raw["prop"] == PROPERTIES.index("rotation")) & (raw["z1"][rows, raw["obj"], 4] == 0.0))
-    r = SpriteRenderer(ALL)
-    diff = np.abs(r.render(raw["z1"]).astype(int) - r.render(raw["z2"]).astype(int)).reshape(300, -1).max(1)
-    assert np.mean(diff[visible] > 0) > 0.95
-
-
-def test_dataset_columns_hold_the_varied_properties_and_the_offset():
-    cfg = SpritesConfig(num_objects=2, properties=["y", "x"], image_size=16)
-    ds = make_pairs(cfg, 50, seed=0)
-    assert ds.features["x1"].dtype == "uint8"
-    d = ds.with_format("numpy")[:]
-    assert d["x1"].shape == (50, 16, 16, 3) and d["x1"].max() > 0
-    assert d["z1"].shape == (50, 2, 2)
-    rows = np.arange(50)
-    np.testing.assert_allclose(d["z2"][rows, d["obj"]] - d["z1"][rows, d["obj"]], d["b"], atol=1e-6)
-    assert np.all((d["b"] != 0).sum(1) == 1) and np.all(d["b"][rows, d["prop"]] != 0)
-
-
-def test_non_injective_objects_look_alike_and_injective_ones_do_not():
-    same = PairSampler(SpritesConfig(num_objects=3, properties=["x", "y"])).scenes(np.random.default_rng(0), 10)
-    diff = PairSampler(SpritesConfig(num_objects=3, properties=["x", "y"], injective=True)).scenes(np.random.default_rng(0), 10)
-    assert np.all(same[:, :, 2:] == same[:, :1, 2:])  # every non-positional property alike
-    assert len(np.unique(diff[0, :, 2])) == 3
-
-
-def test_bad_property_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown sprite properties"):
-        PairSampler(SpritesConfig(properties=["x", "colour"]))
 
 
 def test_hungarian_assignment_recovers_a_known_permutation():
@@ -92,6 +38,49 @@ def test_matching_finds_the_perturbed_slot_and_the_slot_order(method):
     k, got = match(z1, z2_shuffled, b, torch.ones(bsz, s, dtype=torch.bool), method)
     torch.testing.assert_close(k, k_true)
     torch.testing.assert_close(got, perm)
+
+
+def test_the_on_device_assignment_agrees_with_scipy():
+    g = torch.Generator().manual_seed(0)
+    for s in (2, 3, 5):
+        cost = torch.rand(40, s, s, generator=g, dtype=torch.float64)
+        perm, total = assign_on_device(cost)
+        ref = assign(cost.numpy())
+        np.testing.assert_array_equal(perm.numpy(), ref)
+        np.testing.assert_allclose(total.numpy(), np.take_along_axis(cost.numpy(), ref[..., None], 2).sum((1, 2)))
+
+
+def test_hungarian_matching_with_many_slots_falls_back_to_scipy_with_the_same_answer():
+    g = torch.Generator().manual_seed(1)
+    bsz, s, p = 6, 8, 2
+    z1 = torch.rand(bsz, s, p, generator=g)
+    b = torch.zeros(bsz, p)
+    b[:, 0] = 0.3
+    z2 = z1.clone()
+    z2[:, 2] += b
+    perm = torch.stack([torch.randperm(s, generator=g) for _ in range(bsz)])
+    shuffled = torch.empty_like(z2).scatter_(1, perm.unsqueeze(-1).expand_as(z2), z2)
+    k, got = match(z1, shuffled, b, torch.ones(bsz, s, dtype=torch.bool), "hungarian")
+    assert k.tolist() == [2] * bsz
+    torch.testing.assert_close(got, perm)
+
+
+def test_the_changed_property_cost_ignores_the_other_properties():
+    z1 = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]])
+    z2 = torch.tensor([[[0.1, 5.0], [1.0, 1.0]]])  # slot 0 moved by b in x, and far in y
+    b = torch.tensor([[0.1, 0.0]])
+    cand = torch.ones(1, 2, dtype=torch.bool)
+    assert match(z1, z2, b, cand, "argmin", "changed")[0].item() == 0
+    assert match(z1, z2, b, cand, "argmin", "all")[0].item() == 1
+
+
+def test_ari_is_one_for_a_relabelled_segmentation_and_near_zero_for_noise():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, (5, 16, 16))
+    assert adjusted_rand_index(truth, (truth + 1) % 3 + 4) == pytest.approx(1.0)
+    assert abs(adjusted_rand_index(truth, rng.integers(0, 3, (5, 16, 16)))) < 0.05
+    merged = np.where(truth == 2, 1, truth)  # two objects in one segment: foreground ARI 0
+    assert adjusted_rand_index(truth, merged, foreground=True) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_background_slots_are_not_candidates():

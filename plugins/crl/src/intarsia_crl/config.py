@@ -21,42 +21,92 @@ def _check_range(obj: Any, name: str, bound: float) -> None:
         raise ValueError(f"{name}: must be [low, high] with 0 < low <= high <= {bound:g}, got {value}")
 
 
+SHAPE_NAMES = ("circle", "square", "triangle", "heart")
+
+
 @dataclass
 class SpritesConfig:
-    """The sprites scenes and their sparse perturbations (see :mod:`intarsia_crl.sprites`)."""
+    """The sprites scenes and their sparse perturbations (see :mod:`intarsia_crl.sprites`); the defaults are the
+    official data (``inertia_balls_dataset_all_p_sparse.py`` with ``all_p_sparse_offset.yaml``)."""
 
     num_objects: int = 2
     """sprites per scene (the paper: 2-4)"""
     properties: list[str] = field(default_factory=lambda: ["x", "y"])
     """which properties vary (and are learned)"""
     image_size: int = 64
-    """pixels per side (64 as officially; 32 for the CPU recipes)"""
+    """pixels per side (officially 128; 32 or 64 for the CPU recipes)"""
     injective: bool = False
-    """True: object i always has a hue from its own band (a flat encoder can then tell them apart)"""
+    """True: object i always has its own colour (palette entry i, or hue band i), so a flat encoder can tell the
+    objects apart (official ``injective_property: c``); hue cannot then vary with the palette"""
     num_pairs: int = 10_000
     """training pairs"""
     val_pairs: int = 1_000
     """held-out pairs the metrics are computed on"""
-    offset_range: list[float] = field(default_factory=lambda: [0.05, 0.2])
-    """|offset| drawn uniformly from this range"""
-    min_distance: float = 0.25
-    """minimum distance between object centres (in [0, 1] units): no occlusion"""
-    radius_range: list[float] = field(default_factory=lambda: [0.06, 0.1])
-    """sprite radius, fraction of the image side"""
+    hues: str = "palette"
+    """"palette" (official: 3 hues, a perturbation moves one step) or "continuous" (hue in [0, 0.8], no wrap-around)"""
+    palette: list[float] = field(default_factory=lambda: [0.15, 0.45, 0.75])
+    """the palette's hues (official COLOURS_, drawn at saturation and value 0.6)"""
+    shapes: list[str] = field(default_factory=lambda: ["square", "triangle", "heart"])
+    """the shapes an object can take (official: square, triangle, heart; "circle" is an option: its rotation is
+    invisible, so a rotation perturbation is never applied to a circle); the first is the fixed shape"""
+    max_rotation: float = 0.7
+    """rotation angle range [0, max_rotation] radians (official max_phi 0.7: no shape's symmetry is reached)"""
+    offsets: str = "fixed"
+    """"fixed": the official magnitudes (offset_xy, offset_size, offset_rotation, one palette/shape step), random
+    sign; "uniform": each magnitude scaled by a factor drawn from offset_range"""
+    offset_xy: float = 0.2
+    """|offset| of x and y, fraction of the image side (official offset_x, offset_y)"""
+    offset_size: float = 0.02
+    """|offset| of the size (radius, fraction of the image side; official offset_l)"""
+    offset_rotation: float = 0.2
+    """|offset| of the rotation in radians (official offset_p)"""
+    offset_hue: float = 0.2
+    """|offset| of the hue with hues: continuous"""
+    offset_range: list[float] = field(default_factory=lambda: [0.25, 1.0])
+    """offsets: uniform: the factor on the fixed magnitudes is drawn uniformly from this range"""
+    radius_range: list[float] = field(default_factory=lambda: [0.06, 0.12])
+    """sprite radius (half the side of a square), fraction of the image side (official min_size, max_size); the
+    fixed size is the middle"""
+    min_gap: float = 1.0
+    """pixels kept between the objects' bounding circles (radius-aware: shapes never touch or occlude)"""
+    min_distance: float = 0.0
+    """an extra minimum distance between object centres (fraction of the image side)"""
 
     def __post_init__(self) -> None:
         # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
-        check_values(self, positive=("num_objects", "image_size"),
-                     non_negative=("num_pairs", "val_pairs", "min_distance"))  # 0 pairs: scenes only
+        check_values(self, positive=("num_objects", "image_size", "offset_xy", "offset_size", "offset_rotation",
+                                     "offset_hue", "max_rotation"),
+                     non_negative=("num_pairs", "val_pairs", "min_distance", "min_gap"))  # 0 pairs: scenes only
         at_most(self, "image_size", 4096)
         at_most(self, "num_objects", 64)
         _check_range(self, "offset_range", 1.0)
-        _check_range(self, "radius_range", 0.5)
+        _check_range(self, "radius_range", 0.25)
         unknown = [p for p in self.properties if p not in PROPERTIES]
         if unknown:
             raise ValueError(f"properties: unknown sprite properties {unknown} (choose from {', '.join(PROPERTIES)})")
         if not self.properties:
             raise ValueError(f"properties: expected at least one of {', '.join(PROPERTIES)}")
+        if self.hues not in ("palette", "continuous"):
+            raise ValueError(f"hues: must be palette or continuous, got {self.hues!r}")
+        if self.offsets not in ("fixed", "uniform"):
+            raise ValueError(f"offsets: must be fixed or uniform, got {self.offsets!r}")
+        bad = [s for s in self.shapes if s not in SHAPE_NAMES]
+        if bad or not self.shapes or len(set(self.shapes)) != len(self.shapes):
+            raise ValueError(f"shapes: expected distinct names from {', '.join(SHAPE_NAMES)}, got {list(self.shapes)}")
+        if not self.palette or not all(0 <= h < 1 for h in self.palette):
+            raise ValueError(f"palette: expected hues in [0, 1), got {list(self.palette)}")
+        if "shape" in self.properties and len(self.shapes) < 2:
+            raise ValueError("shapes: shape varies, so at least two shapes are needed")
+        if self.hues == "palette" and "hue" in self.properties and len(self.palette) < 2:
+            raise ValueError("palette: hue varies, so at least two hues are needed")
+        if self.injective and self.hues == "palette":
+            if "hue" in self.properties:
+                raise ValueError("injective: the palette colour makes the objects distinct, so hue cannot vary "
+                                 "(officially the injectivity property is not a target); use hues: continuous")
+            if self.num_objects > len(self.palette):
+                raise ValueError(f"injective: {self.num_objects} objects need as many palette hues, got {len(self.palette)}")
+        if self.max_rotation > 1.5:
+            raise ValueError(f"max_rotation: at most 1.5 rad (a square's rotation wraps at pi/2), got {self.max_rotation}")
 
 
 @dataclass
@@ -132,8 +182,15 @@ class LossConfig:
     """weight of the unperturbed objects' slots staying put (official 1)"""
     latent_warmup_steps: int = 0
     """the latent weight ramps linearly from 0 over these steps (official: 0/1)"""
+    pair_recon: bool = False
+    """reconstruct x~ too (official ``pair_recons``; the run scripts set it, with the reconstruction weight 100)"""
+    matching_cost: str = "all"
+    """"all": the perturbed slot's cost over every property; "changed": over the changed property only (the
+    official ``known_action`` cost of the run scripts)"""
 
     def __post_init__(self) -> None:
+        if self.matching_cost not in ("all", "changed"):
+            raise ValueError(f"matching_cost: must be all or changed, got {self.matching_cost!r}")
         check_values(self, positive=("unknown_step",),
                      non_negative=("w_latent", "w_recon", "w_similarity", "latent_warmup_steps"))
 
@@ -158,6 +215,30 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         check_values(self, positive=("epochs", "batch_size", "lr"),
                      non_negative=("weight_decay", "max_minutes", "eval_every"))
+        at_most(self, "batch_size", 10**6)
+
+
+@dataclass
+class PretrainConfig:
+    """Stage 1 (slots only): the slot auto-encoder trained on the reconstruction of both frames of every pair,
+    as the official runs do before the disentanglement fine-tune (``run_train_balls.sh``: SA-MESH, up to 2000
+    epochs); the fine-tune (stage 2) starts from its weights."""
+
+    epochs: int = 0
+    """passes over the training pairs (0: no stage 1; the fine-tune starts from init_from or from scratch)"""
+    batch_size: int = 64
+    """pairs per step (official 64)"""
+    lr: float = 2e-4
+    """AdamW learning rate (official 2e-4)"""
+    weight_decay: float = 0.0
+    """AdamW weight decay"""
+    max_minutes: float = 0.0
+    """stop stage 1 after this wall time (0: no limit)"""
+    eval_every: int = 0
+    """log the held-out ARI every N epochs (0: only at the end)"""
+
+    def __post_init__(self) -> None:
+        check_values(self, positive=("batch_size", "lr"), non_negative=("epochs", "weight_decay", "max_minutes", "eval_every"))
         at_most(self, "batch_size", 10**6)
 
 
@@ -187,8 +268,14 @@ class CRLJobConfig(RunConfig):
     """the encoder trained on the pairs (slots or flat)"""
     loss: LossConfig = field(default_factory=LossConfig)
     """the sparse-perturbation objective and its weights"""
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """stage 1: the slot auto-encoder on reconstruction only (epochs 0: none)"""
+    init_from: str = ""
+    """start the fine-tune from a slot auto-encoder: a crl run directory (its autoencoder.pt) or a weights file
+    (autoencoder.pt); "" = stage 1's result, or from scratch"""
     train: TrainerConfig = field(default_factory=TrainerConfig)
-    """the Lightning Trainer: epochs, batch size, optimiser (where it runs: the fabric section)"""
+    """stage 2, the fine-tune on the sparse-perturbation objective (the Lightning Trainer: epochs, batch size,
+    optimiser; where it runs: the fabric section)"""
     plots: bool = True
     """write latents.png (z against the truth) and slots.png (slot masks)"""
     checkpoint: CRLCheckpointConfig = field(default_factory=CRLCheckpointConfig)

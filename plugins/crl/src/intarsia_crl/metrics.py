@@ -69,3 +69,32 @@ def property_scores(true: np.ndarray, learned: np.ndarray, column_property: list
         out[f"mcc_{p}"] = m
         out[f"r2_{p}"] = r
     return out
+
+
+def adjusted_rand_index(true_labels, pred_labels, *, foreground: bool = False) -> float:
+    """Mean ARI over images of a predicted segmentation against the ground truth (integer label maps
+    ``(N, H, W)``, numpy or torch); ``foreground``: only the pixels the ground truth gives to an object
+    (label > 0), as FG-ARI. Images with fewer than two pixels to score are left out."""
+    import torch
+
+    t = torch.as_tensor(true_labels).long().flatten(1)
+    p = torch.as_tensor(pred_labels).long().flatten(1)
+    weight = (t > 0).double() if foreground else torch.ones_like(t, dtype=torch.float64)
+    kt, kp = int(t.max()) + 1, int(p.max()) + 1
+    onehot_t = torch.nn.functional.one_hot(t, kt).double() * weight[..., None]
+    onehot_p = torch.nn.functional.one_hot(p, kp).double()
+    n_ij = torch.einsum("npi,npj->nij", onehot_t, onehot_p)
+    a, b, n = n_ij.sum(2), n_ij.sum(1), n_ij.sum((1, 2))
+
+    def comb2(x):
+        return x * (x - 1) / 2
+
+    index = comb2(n_ij).sum((1, 2))
+    sum_a, sum_b = comb2(a).sum(1), comb2(b).sum(1)
+    expected = sum_a * sum_b / comb2(n).clamp_min(1)
+    maximum = (sum_a + sum_b) / 2
+    denom = maximum - expected
+    ari = torch.where(denom.abs() > 1e-12, (index - expected) / denom.where(denom.abs() > 1e-12, torch.ones_like(denom)),
+                      torch.ones_like(denom))  # one cluster on each side: a perfect (if trivial) agreement
+    keep = n >= 2
+    return float(ari[keep].mean()) if keep.any() else float("nan")

@@ -26,12 +26,24 @@ def register_jobs(register):
 @hookimpl
 def register_recipes(register):
     register("crl/balls-slots", file=RECIPES / "balls_slots.yaml",
-             summary="SA-MESH slot auto-encoder on 2 identical balls (non-injective), {x, y}, 32 px, CPU (~14 min)")
+             summary="Two stages (slot auto-encoder, then the sparse-perturbation fine-tune) on 2 identical balls, {x, y}, 32 px, CPU")
+    register("crl/balls3-slots", file=RECIPES / "balls3_slots.yaml",
+             summary="The same two stages on 3 identical balls, {x, y}, 32 px, CPU")
+    register("crl/balls4-slots", file=RECIPES / "balls4_slots.yaml",
+             summary="The same two stages on 4 identical balls, {x, y}, 32 px, CPU")
     register("crl/balls-flat", file=RECIPES / "balls_flat.yaml",
-             summary="Flat CNN baseline on the same non-injective balls: fails to identify the objects' x, y")
+             summary="Flat CNN baseline on the same non-injective 2 balls: fails to identify the objects' x, y")
+    register("crl/balls3-flat", file=RECIPES / "balls3_flat.yaml",
+             summary="Flat CNN baseline on 3 identical balls")
+    register("crl/balls4-flat", file=RECIPES / "balls4_flat.yaml",
+             summary="Flat CNN baseline on 4 identical balls")
     register("crl/balls-flat-injective", file=RECIPES / "balls_flat_injective.yaml",
-             summary="Flat CNN baseline with one colour per ball (injective): works")
+             summary="Flat CNN baseline with one palette colour per ball (injective): works")
     register("crl/balls-slots-gpu", file=RECIPES / "balls_slots_gpu.yaml",
-             summary="Paper size: SA-MESH slots, 64 px, 3 balls, all six properties, 10k pairs, 200 epochs (GPU)")
+             summary="Official size (GPU): SA-MESH at 128 px, slot size 64, two stages as run_train_balls.sh, 2 balls, {x, y}")
+    register("crl/balls3-slots-gpu", file=RECIPES / "balls3_slots_gpu.yaml",
+             summary="Official size (GPU): as crl/balls-slots-gpu with 3 balls")
+    register("crl/balls4-slots-gpu", file=RECIPES / "balls4_slots_gpu.yaml",
+             summary="Official size (GPU): as crl/balls-slots-gpu with 4 balls")
     register("crl/balls-flat-gpu", file=RECIPES / "balls_flat_gpu.yaml",
-             summary="Paper size: flat encoder on the same data as crl/balls-slots-gpu (GPU)")
+             summary="Official size (GPU): the flat ResNet-18 baseline on the data of crl/balls-slots-gpu")
