@@ -5,11 +5,15 @@ Architecture (the paper's message encoder, ``lt_cnn`` in the official code): byt
 (``head_dims``, official 128 -> 256 -> 512) -> a scalar.
 A token-level option embeds hashed lower-cased words instead of bytes (same convolutional trunk, kernel 3).
 
+Initialisation (``init: orthogonal``, official): the Linear layers orthogonal with gain 1 and zero biases, the
+convolutions and the embedding PyTorch's defaults (sample-factory's rule, see :func:`orthogonal_init`).
+
 Training: for a pair (a, b) with label y in {FIRST=0, SECOND=1, TIE=2}, the target P(b preferred) is
 0 / 1 / 0.5 and the loss is the cross-entropy of softmax([r(a), r(b)]) against it. As in the official
-training, every label > 1 is a tie, so UNKNOWN (unparsed) pairs count 0.5 (``unknown_as_tie``; false drops
-them). Rows are *sampled* pairs: a distinct pair annotated once appears as often as it was sampled, so the
-loss weights each annotation by its multiplicity, the official training distribution.
+training, UNKNOWN (unparsed) pairs are dropped first (the official ``PairsDataset`` masks them) and every
+remaining label > 1 is a tie (``unknown_as_tie: true`` counts them 0.5 instead). Rows are *sampled* pairs:
+a distinct pair annotated once appears as often as it was sampled, so the loss weights each annotation by its
+multiplicity, the official training distribution.
 After training, the reward mean and standard deviation over the captions of the training pairs (counted as
 often as they occur, as the official running mean/std over pair rewards) and the quantiles 0.05..0.95 of
 the *normalised* reward over the *unique* training captions are saved -- the intrinsic reward thresholds
@@ -121,10 +125,20 @@ class CaptionRewardNet(nn.Module):
             head += [nn.Linear(flat, int(width)), nn.ReLU()]
             flat = int(width)
         self.head = nn.Sequential(*head, nn.Linear(flat, 1))
+        if c.init == "orthogonal":
+            self.apply(lambda m: orthogonal_init(m, c.init_gain))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids).transpose(1, 2)  # (N, E, L)
         return self.head(self.trunk(x)).squeeze(-1)
+
+
+def orthogonal_init(layer: nn.Module, gain: float) -> None:
+    """sample-factory's ``initialize_weights`` (the official reward model's ``self.apply``): orthogonal weights and zero
+    biases for layers whose type is exactly ``Linear`` or ``Conv2d``; every other layer keeps its own init."""
+    if type(layer) in (nn.Linear, nn.Conv2d):
+        nn.init.orthogonal_(layer.weight.data, gain=gain)
+        layer.bias.data.fill_(0)
 
 
 def preference_targets(labels: torch.Tensor) -> torch.Tensor:
