@@ -190,6 +190,12 @@ def _lightning_module(config: RewardModelConfig):
         def on_validation_epoch_start(self):
             self.val_correct, self.val_total = 0, 0
 
+        def on_validation_epoch_end(self):
+            # under DDP each rank validates its shard of the held-out pairs: the accuracy is over all of them
+            counts = torch.tensor([self.val_correct, self.val_total], dtype=torch.float64, device=self.device)
+            counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
+            self.val_correct, self.val_total = int(counts[0].item()), int(counts[1].item())
+
         def validation_step(self, batch, _):
             ra, rb = self._rewards(batch)
             loss = bradley_terry_loss(ra, rb, batch["label"])
@@ -291,6 +297,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     else:
         fitter = trainer(**settings)
     (fit or (lambda t, *a: t.fit(*a)))(fitter, module, loader, val_loader)
+    ranks = rank_agreement(fitter, module.net)
     # the normalisation statistics and the saved weights are computed on the CPU copy (the file loads anywhere)
     net = module.net.cpu().eval()
 
@@ -314,7 +321,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
         "train_accuracy": tc / tt if tt else None, "train_pairs": len(train_rows["label"]),
         "val_pairs": len(val_rows["label"]), "unique_train_captions": len(uniq),
         "reward_mean": float(mean), "reward_std": float(std), "val_split": config.val_split,
-        "optimizer_steps": int(fitter.global_step),
+        "optimizer_steps": int(fitter.global_step), **ranks,
     }
     artefact = {
         "format": "intarsia-motif/reward-model/1",
@@ -327,6 +334,19 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     }
     save_artefact(artefact, out_path)
     return metrics
+
+
+def rank_agreement(fitter, net: nn.Module) -> dict[str, Any]:
+    """``world_size``, and under several processes whether every rank ended with the same weights (DDP averages
+    the gradients, so they must) with one checksum per rank, gathered from all of them."""
+    world = int(getattr(fitter, "world_size", 1) or 1)
+    if world <= 1:
+        return {"world_size": world}
+    flat = torch.cat([p.detach().reshape(-1).double() for p in net.parameters()])
+    gathered = fitter.strategy.all_gather(flat).reshape(world, -1).cpu()
+    position = torch.linspace(1.0, 2.0, flat.numel(), dtype=torch.float64)  # a checksum that also sees a permutation
+    return {"world_size": world, "ranks_equal": bool(all(torch.equal(gathered[0], g) for g in gathered[1:])),
+            "rank_weight_checksums": [float((g * position).sum()) for g in gathered]}
 
 
 def _csv_logger(log_dir):
