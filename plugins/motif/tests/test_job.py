@@ -91,6 +91,8 @@ def test_motif_reward_composes_with_r2i(tmp_path):
     ("compare_with=[orakel]", "compare_with.0: unknown annotator 'orakel'"),
     # a nested run under DDP: the extra rank would re-run the whole pipeline
     ("train.fabric.devices=2", "train.fabric (the agent stage's run): a nested run cannot run under 2 processes"),
+    # the reward model's fit on two processes: its rank 1 re-runs the job, agent stage included
+    ("fabric.devices=2", "train.fabric (the agent stage's run): a nested run cannot run under 2 processes"),
 ])
 def test_a_bad_section_fails_before_any_stage_runs(tmp_path, override, message):
     """The probe's case: a typo in the LLM section used to surface only after the collect stage had run."""
