@@ -36,11 +36,10 @@ PPO = {"policy": {"name": "ppo", "rollout": 64, "hidden": 64, "lr": 3.0e-4, "ent
        "checkpoint": {"every": 0}}
 
 
-def reward_model(recipe: str, overrides: list[str], work: Path) -> tuple[object, Path, dict]:
-    """Stage 1: the pipeline up to the reward model (resumed when a previous invocation left it)."""
+def reward_model(recipe: str, overrides: list[str], run_dir: Path) -> tuple[object, Path, dict]:
+    """Stage 1: the pipeline up to the reward model (reused when a previous invocation made it)."""
     from intarsia.runner.api import prepare, resume_run, run_config
 
-    run_dir = work / "reward_model"
     overrides = [*overrides, "skip_train=true", "baseline=false", "seed=0"]
     if (run_dir / "report.json").is_file():
         report = json.loads((run_dir / "report.json").read_text())
@@ -52,7 +51,7 @@ def reward_model(recipe: str, overrides: list[str], work: Path) -> tuple[object,
     return config, run_dir, report
 
 
-def agent_configs(config, root: Path, work: Path, agent: str) -> dict[str, Path]:
+def agent_configs(config, root: Path, work: Path, agent: str, steps: int | None) -> dict[str, Path]:
     """Stage 2: the pipeline's agent stage as two train configs, one with the motif term and one without."""
     import yaml
     from intarsia_motif.job import train_config
@@ -63,6 +62,8 @@ def agent_configs(config, root: Path, work: Path, agent: str) -> dict[str, Path]
         if agent == "ppo":
             raw.update({k: v for k, v in PPO.items()})
             raw["fabric"] = {"accelerator": "cpu", "devices": 1}
+        if steps:
+            raw["steps"] = int(steps)
         raw.pop("seed", None)  # the sweep sets it
         path = work / f"agent-{cond}.yaml"
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -87,18 +88,19 @@ def main() -> None:
                    help="an override of the pipeline recipe (e.g. annotator.kind=oracle); repeatable")
     p.add_argument("--agent", choices=["recipe", "ppo"], default="recipe",
                    help="recipe: the recipe's own agent stage (motif/demo: R2I, 5,000 env steps); ppo: recurrent PPO")
+    p.add_argument("--steps", type=int, default=None, help="env steps per agent run (default: the agent's own)")
     p.add_argument("--seeds", default="0-4", help="seeds of this invocation's sweeps (0-9, 0,3, ...)")
     p.add_argument("--workers", type=int, default=1, help="runs at once per condition")
     p.add_argument("--metric", default="success_rate")
     p.add_argument("--work", type=Path, default=Path("runs/motif-sparse"),
-                   help="where the reward model, the agent configs and the sweeps go (compare reads every sweep here)")
+                   help="where the reward model (one for every agent) and, per agent, the configs and sweeps go")
     p.add_argument("--out", type=Path, default=RESULTS / "motif_sparse")
     args = p.parse_args()
-    work = args.work / args.agent
+    work = args.work / (args.agent if not args.steps else f"{args.agent}-{args.steps}")
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    config, root, rm_report = reward_model(args.recipe, args.override, work)
-    files = agent_configs(config, root, work, args.agent)
+    config, root, rm_report = reward_model(args.recipe, args.override, args.work / "reward_model")
+    files = agent_configs(config, root, work, args.agent, args.steps)
     with ThreadPoolExecutor(max_workers=len(files)) as pool:  # both conditions at once
         manifests = dict(zip(files, pool.map(lambda c: run_sweep(files[c], args.seeds, args.workers, work, c), files)))
     for cond, m in manifests.items():
