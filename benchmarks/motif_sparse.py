@@ -94,10 +94,12 @@ def main() -> None:
     p.add_argument("--metric", default="success_rate")
     p.add_argument("--work", type=Path, default=Path("runs/motif-sparse"),
                    help="where the reward model (one for every agent) and, per agent, the configs and sweeps go")
-    p.add_argument("--out", type=Path, default=RESULTS / "motif_sparse")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where compare writes (default benchmarks/results/motif_sparse_<agent>[-<steps>])")
     args = p.parse_args()
     work = args.work / (args.agent if not args.steps else f"{args.agent}-{args.steps}")
     work.mkdir(parents=True, exist_ok=True)
+    args.out = args.out or RESULTS / f"motif_sparse_{work.name}"
     t0 = time.time()
     config, root, rm_report = reward_model(args.recipe, args.override, args.work / "reward_model")
     files = agent_configs(config, root, work, args.agent, args.steps)
