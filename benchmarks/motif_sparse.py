@@ -1,16 +1,23 @@
-"""Motif on the sparse captioned gridworld: extrinsic + Motif reward vs extrinsic only, at equal env steps.
+"""Motif on the sparse captioned gridworld over seeds: the agent on extrinsic + Motif reward against the same
+agent on the extrinsic reward alone, on ``intarsia sweep`` + ``intarsia compare``.
 
-For each annotator (``oracle``: the env's own event scores; ``llm``: the embedded Gemma 3 270M base model
-with the paper's pairwise judge prompt, option log-probs in both orders; ``llm-pointwise``: the same model
-with the yes/no pointwise judge that ``motif/demo`` uses) the motif pipeline collects captions with a
-random policy, annotates the distinct caption pairs and trains the reward model once (seed 0). Then, over seeds, the recurrent PPO agent
-trains on (a) the extrinsic reward only and (b) extrinsic + Motif's intrinsic reward, for the same number
-of env steps. Reported per condition: success rate and extrinsic return over the last 100 episodes, and the
-area under the success curve (mean success over all logged points). Also the annotators' agreement with the
-oracle and the reward models' held-out preference accuracy.
+1. The reward model is trained once: the pipeline recipe (default ``motif/demo``: random-policy captions, the
+   embedded Gemma 3 270M pointwise judge, the char-CNN reward model) with ``skip_train=true``, at seed 0.
+2. The pipeline's agent stage is written out as two core ``train`` configs (the motif term pointing at that
+   reward model, and none): ``<work>/agent-motif.yaml`` and ``<work>/agent-extrinsic-only.yaml``.
+3. Each is swept over ``--seeds`` (``intarsia.sweep``: one run folder per seed, a ``sweep.yaml`` manifest;
+   a rerun resumes what a killed one left).
+4. ``intarsia.compare`` groups the runs by their ``name`` and aggregates ``--metric`` with rliable (IQM, mean,
+   median, optimality gap with stratified-bootstrap 95% CIs, the probability that Motif improves on
+   extrinsic-only), writing ``compare.json``, ``compare.md`` and plots to ``--out``.
 
-    .venv/bin/python benchmarks/motif_sparse.py --seeds 0 1 2 3 4 --steps 60000
-Writes benchmarks/results/motif_sparse.json and motif_sparse.png.
+    nice -n 10 .venv/bin/python benchmarks/motif_sparse.py --seeds 0-4 --workers 2
+    .venv/bin/python benchmarks/motif_sparse.py --seeds 5-9 --workers 2   # more seeds: compares every sweep in --work
+    .venv/bin/python benchmarks/motif_sparse.py --agent ppo --seeds 0-4    # the recurrent PPO agent at 60k env steps
+
+Equivalent commands: ``intarsia run motif/demo skip_train=true baseline=false``, then ``intarsia sweep
+<work>/agent-motif.yaml --seeds 0-4`` (and the extrinsic-only file), then ``intarsia compare <sweeps>
+--metric success_rate --by name --baseline name=motif-demo-extrinsic-only``.
 """
 
 from __future__ import annotations
@@ -18,132 +25,99 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
+RESULTS = Path(__file__).resolve().parent / "results"
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
+# ``--agent ppo``: the recurrent PPO agent (this plugin's), 8 envs, success over the last 100 episodes
+PPO = {"policy": {"name": "ppo", "rollout": 64, "hidden": 64, "lr": 3.0e-4, "entropy_coef": 0.01},
+       "steps": 60000, "num_envs": 8, "log": {"every": 2000, "window": 100, "progress": False},
+       "checkpoint": {"every": 0}}
 
-ENV = {"name": "CaptionedGrid-v0", "size": 7, "max_steps": 100}
-PPO = {"name": "ppo", "rollout": 64, "hidden": 64, "lr": 3.0e-4, "entropy_coef": 0.01}
 
+def reward_model(recipe: str, overrides: list[str], run_dir: Path) -> tuple[object, Path, dict]:
+    """Stage 1: the pipeline up to the reward model (reused when a previous invocation made it)."""
+    from intarsia.runner.api import prepare, resume_run, run_config
 
-def reward_model_run(annotator: str, work: Path) -> dict:
-    """collect -> annotate -> reward model (the pipeline job with skip_train)."""
-    from intarsia.runner.api import resume_run, run_config
-
-    run_dir = work / f"rm_{annotator}"
-    cfg = {
-        "job": "motif-pipeline", "name": f"bench-rm-{annotator}", "seed": 0,
-        "collect": {"env": ENV, "policy": {"name": "random"}, "steps": 20000, "num_envs": 4},
-        "pairs": {"num_pairs": 2000, "sampling": "captions"},
-        "annotator": ({"kind": "oracle"} if annotator == "oracle" else
-                      {"kind": "llm", "llm": {"name": "gguf", "progress": False}, "mode": "logprobs",
-                       "judge": "pointwise" if annotator == "llm-pointwise" else "paper",
-                       "prompt": {"game": "gridworld", "goal": "default"}}),
-        "compare_with": ["oracle"] if annotator != "oracle" else ["random"],
-        "reward_model": {"epochs": 10, "batch_size": 256, "lr": 1.0e-3, "hidden_dim": 32, "head_dims": [64, 64],
-                         "char_embed_dim": 16, "accelerator": "cpu"},
-        "skip_train": True,
-    }
-    if (run_dir / "config.yaml").exists():
+    overrides = [*overrides, "skip_train=true", "baseline=false", "seed=0"]
+    if (run_dir / "report.json").is_file():
+        report = json.loads((run_dir / "report.json").read_text())
+    elif (run_dir / "config.yaml").is_file():
         report = resume_run(run_dir)
     else:
-        report = run_config(cfg, run_dir=run_dir)
-    return {"dir": str(run_dir), "reward_model": str(run_dir / "reward_model.pt"),
-            "preference_accuracy": report.get("preference_accuracy"),
-            "agreement": report["annotation"].get("agreement", {}),
-            "annotation_stats": report["annotation"].get("stats", {}),
-            "caption_rewards": report.get("highest_rewarded_captions", [])}
+        report = run_config(recipe, overrides, run_dir=run_dir)
+    _, _, config = prepare(str(run_dir / "config.yaml"))
+    return config, run_dir, report
 
 
-def agent_run(name: str, seed: int, steps: int, work: Path, reward_model: str | None, coef: float) -> dict:
-    from intarsia.runner.api import run_config
-    from intarsia_motif.job import read_curves
+def agent_configs(config, root: Path, work: Path, agent: str, steps: int | None) -> dict[str, Path]:
+    """Stage 2: the pipeline's agent stage as two train configs, one with the motif term and one without."""
+    import yaml
+    from intarsia_motif.job import train_config
 
-    run_dir = work / f"{name}_s{seed}"
-    if (run_dir / "report.json").exists():
-        report = json.loads((run_dir / "report.json").read_text())
-    else:
-        rewards = [] if reward_model is None else [
-            {"name": "motif", "coef": coef, "beta": 3.0, "threshold_quantile": 0.5, "reward_model": reward_model}]
-        cfg = {"job": "train", "name": name, "seed": seed, "steps": steps, "num_envs": 8, "env": ENV,
-               "policy": {**PPO, "seed": seed}, "rewards": rewards, "extrinsic_coef": 1.0,
-               "fabric": {"accelerator": "cpu"}, "log": {"every": 2000, "progress": False},
-               "checkpoint": {"every": 0}}
-        report = run_config(cfg, run_dir=run_dir)
-    curves = read_curves(run_dir)
-    succ = [v for _, v in curves.get("episode/success", [])]
-    m = report["metrics"]
-    return {"success_rate": m.get("success_rate", 0.0), "return_mean": m.get("return_mean", 0.0),
-            "success_auc": float(np.mean(succ)) if succ else 0.0,
-            "curve": curves.get("episode/success", []), "seconds": report.get("seconds")}
+    files = {}
+    for cond, with_motif in (("motif", True), ("extrinsic-only", False)):
+        raw = train_config(config, root.resolve(), cond, with_motif=with_motif)
+        if agent == "ppo":
+            raw.update({k: v for k, v in PPO.items()})
+            raw["fabric"] = {"accelerator": "cpu", "devices": 1}
+        if steps:
+            raw["steps"] = int(steps)
+        raw.pop("seed", None)  # the sweep sets it
+        path = work / f"agent-{cond}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        files[cond] = path
+    return files
 
 
-def summarize(runs: list[dict]) -> dict:
-    out = {}
-    for key in ("success_rate", "return_mean", "success_auc"):
-        vals = np.array([r[key] for r in runs], dtype=float)
-        out[key] = {"mean": float(vals.mean()), "std": float(vals.std()), "values": vals.round(4).tolist()}
-    return out
+def run_sweep(config_file: Path, seeds: str, workers: int, work: Path, cond: str) -> dict:
+    """Stage 3: one sweep per condition and seed range, resumed when its folder already has a manifest."""
+    from intarsia import sweep
 
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for cond, runs in results["runs"].items():
-        steps = sorted({s for r in runs for s, _ in r["curve"]})
-        if not steps:
-            continue
-        mat = np.array([[dict(r["curve"]).get(s, np.nan) for s in steps] for r in runs])
-        ax.plot(steps, np.nanmean(mat, axis=0), label=cond)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("success (episodes in each log window)")
-    ax.set_title("CaptionedGrid-v0 (sparse): PPO, mean over seeds")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    folder = work / f"sweep-{cond}-seeds-{seeds}"
+    if (folder / "sweep.yaml").is_file():
+        return sweep(resume=folder, workers=workers, progress=False)
+    return sweep(str(config_file), seeds=seeds, workers=workers, sweep_dir=folder, progress=False)
 
 
 def main() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=60000)
-    p.add_argument("--coef", type=float, default=0.1, help="weight of the motif term (paper: 0.1)")
-    p.add_argument("--annotators", nargs="+", default=["oracle", "llm", "llm-pointwise"],
-                   choices=["oracle", "llm", "llm-pointwise"],
-                   help="llm: the paper's pairwise judge prompt; llm-pointwise: the yes/no judge of motif/demo")
-    p.add_argument("--work", type=Path, default=Path("/tmp/motif_sparse_bench"))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", default="motif/demo", help="the pipeline recipe whose reward model and agent are used")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="an override of the pipeline recipe (e.g. annotator.kind=oracle); repeatable")
+    p.add_argument("--agent", choices=["recipe", "ppo"], default="recipe",
+                   help="recipe: the recipe's own agent stage (motif/demo: R2I, 5,000 env steps); ppo: recurrent PPO")
+    p.add_argument("--steps", type=int, default=None, help="env steps per agent run (default: the agent's own)")
+    p.add_argument("--seeds", default="0-4", help="seeds of this invocation's sweeps (0-9, 0,3, ...)")
+    p.add_argument("--workers", type=int, default=1, help="runs at once per condition")
+    p.add_argument("--metric", default="success_rate")
+    p.add_argument("--work", type=Path, default=Path("runs/motif-sparse"),
+                   help="where the reward model (one for every agent) and, per agent, the configs and sweeps go")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where compare writes (default benchmarks/results/motif_sparse_<agent>[-<steps>])")
     args = p.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+    work = args.work / (args.agent if not args.steps else f"{args.agent}-{args.steps}")
+    work.mkdir(parents=True, exist_ok=True)
+    args.out = args.out or RESULTS / f"motif_sparse_{work.name}"
     t0 = time.time()
-    results: dict = {"steps": args.steps, "seeds": args.seeds, "coef": args.coef, "env": ENV, "policy": PPO,
-                     "reward_models": {}, "runs": {}}
-    for ann in args.annotators:
-        results["reward_models"][ann] = reward_model_run(ann, args.work)
-    conditions = {"extrinsic-only": None, **{f"motif-{a}": results["reward_models"][a]["reward_model"]
-                                             for a in args.annotators}}
-    for cond, rm in conditions.items():
-        results["runs"][cond] = [agent_run(cond, s, args.steps, args.work, rm, args.coef) for s in args.seeds]
-        print(cond, summarize(results["runs"][cond]), flush=True)
-    results["summary"] = {cond: summarize(runs) for cond, runs in results["runs"].items()}
-    results["seconds"] = round(time.time() - t0, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(results, RESULTS / "motif_sparse.png")
-    (RESULTS / "motif_sparse.json").write_text(json.dumps(results, indent=2, default=str))
-    print(json.dumps({"summary": results["summary"],
-                      "reward_models": {a: {k: v for k, v in r.items() if k != "caption_rewards"}
-                                        for a, r in results["reward_models"].items()}}, indent=1))
+    config, root, rm_report = reward_model(args.recipe, args.override, args.work / "reward_model")
+    files = agent_configs(config, root, work, args.agent, args.steps)
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:  # both conditions at once
+        manifests = dict(zip(files, pool.map(lambda c: run_sweep(files[c], args.seeds, args.workers, work, c), files)))
+    for cond, m in manifests.items():
+        print(cond, m["counts"], flush=True)
+    from intarsia.compare import compare
+
+    sweeps = sorted(work.glob("sweep-*"))
+    result = compare(sweeps, args.metric, by="name", baseline=f"name={config.name}-extrinsic-only", out=args.out)
+    meta = {"recipe": args.recipe, "overrides": args.override, "agent": args.agent, "sweeps": [str(s) for s in sweeps],
+            "reward_model": {"dir": str(root), "metrics": rm_report.get("reward_model"),
+                             "judge": {k: v for k, v in (rm_report.get("metrics") or {}).items()}},
+            "seconds_this_invocation": round(time.time() - t0, 1)}
+    (args.out / "benchmark.json").write_text(json.dumps(meta, indent=2, default=str))
+    print((args.out / "compare.md").read_text())
+    print(json.dumps({g: {"runs": v["runs"], "scores": v["scores"]} for g, v in result["groups"].items()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def test_reward_scale_acts_on_the_env_reward_only(cpu_fabric):
     assert training_reward(plain, 0.1, 10.0) == pytest.approx([5.0, 10.0, -10.0, 0.0])
 
 
+@pytest.mark.slow  # a learning run of 12,000 steps (the GRU's recall); update, state and reward plumbing are in make test
 def test_recurrent_ppo_solves_a_memory_task(cpu_fabric):
     def env_fn():
         return CueRecall(delay=3)

@@ -58,6 +58,48 @@ def test_labels_above_one_are_ties_and_pairs_keep_their_multiplicity(tmp_path):
     assert len(drop_unknown(rows)["label"]) == 200 - n_unknown
 
 
+def test_unknown_labels_are_dropped_by_default(tmp_path):
+    """Official: PairsDataset masks UNKNOWN rows out before the training loop makes labels > 1 ties."""
+    pairs = sample_pairs(["a", "b", "c", "d"] * 10, PairsConfig(num_pairs=120, seed=0))
+    labels = {pid: P.FIRST for pid in pairs.unique}
+    labels[sorted(pairs.unique)[0]] = P.UNKNOWN
+    rows = labelled_pairs(pairs, labels)
+    n_unknown = rows["label"].count(P.UNKNOWN)
+    assert 0 < n_unknown < len(rows["label"])
+    small = dict(epochs=1, batch_size=64, hidden_dim=8, head_dims=[8], char_embed_dim=4, max_len=128)
+    dropped = train_reward_model(rows, RewardModelConfig(**small), tmp_path / "a.pt")
+    assert dropped["train_pairs"] + dropped["val_pairs"] == len(rows["label"]) - n_unknown
+    kept = train_reward_model(rows, RewardModelConfig(unknown_as_tie=True, **small), tmp_path / "b.pt")
+    assert kept["train_pairs"] + kept["val_pairs"] == len(rows["label"])
+
+
+@pytest.mark.parametrize("encoder", ["char_cnn", "token"])
+def test_init_is_sample_factorys_orthogonal_rule(encoder):
+    """Official: every Linear orthogonal (gain 1) with zero bias; Conv1d and the embedding keep PyTorch's init."""
+    for gain in (1.0, 2.0):
+        torch.manual_seed(0)
+        net = CaptionRewardNet(RewardModelConfig(encoder=encoder, init_gain=gain))
+        linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        assert len(linears) == 4
+        for m in linears:
+            w = m.weight.detach().double()
+            gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+            assert torch.allclose(gram, gain**2 * torch.eye(len(gram), dtype=torch.float64), atol=1e-5)
+            # each entry's standard deviation is gain / sqrt(max(fan_in, fan_out)) (unit-norm rows or columns)
+            assert w.std().item() == pytest.approx(gain / max(w.shape) ** 0.5, rel=0.05)
+            assert (m.bias == 0).all()
+    torch.manual_seed(0)
+    default = CaptionRewardNet(RewardModelConfig(encoder=encoder, init="torch"))
+    assert any((m.bias != 0).any() for m in default.modules() if isinstance(m, torch.nn.Linear))
+    # the init runs after construction, so the layers it skips are PyTorch's, draw for draw
+    torch.manual_seed(0)
+    official = CaptionRewardNet(RewardModelConfig(encoder=encoder))
+    skipped = [k for k in official.state_dict() if k.startswith(("embed", "trunk"))]
+    assert skipped and all(torch.equal(official.state_dict()[k], default.state_dict()[k]) for k in skipped)
+    with pytest.raises(ValueError, match="reward_model.init"):
+        RewardModelConfig(init="xavier")
+
+
 def test_default_head_is_the_official_one():
     """lt_cnn trunk (5 x 64 = 320) -> 128 -> 256 -> 512 -> ReLU -> 1, ReLU between every layer."""
     net = CaptionRewardNet(RewardModelConfig())

@@ -151,15 +151,23 @@ class RewardModelConfig:
     val_split: str = "random"
     """"random": a random split of the sampled pairs (the paper; a pair may occur on both sides); "pair": hold out whole
     distinct pairs, so held-out accuracy measures generalisation to unseen pairs"""
-    unknown_as_tie: bool = True
-    """count UNKNOWN (unparsed) labels as ties (target 0.5), as the official training does with every label > 1; false
-    drops them instead"""
+    unknown_as_tie: bool = False
+    """false (official): UNKNOWN (unparsed) labels are dropped before training, as the official ``PairsDataset`` masks
+    them out before the training loop turns the remaining labels > 1 (ties) into 0.5; true counts them as ties"""
+    init: str = "orthogonal"
+    """"orthogonal" (official, sample-factory's ``initialize_weights``): every ``Linear`` weight orthogonal with gain
+    ``init_gain`` and its bias zero; the convolutions (``Conv1d``, which that rule's ``Conv2d`` check skips) and the
+    embedding keep PyTorch's defaults. "torch": PyTorch's defaults everywhere"""
+    init_gain: float = 1.0
+    """gain of the orthogonal init (official ``--policy_init_gain`` default 1.0)"""
     seed: int = 0
     """init / split seed"""
 
     def __post_init__(self) -> None:
         check_values(self, positive=("max_len", "char_embed_dim", "hidden_dim", "head_dims", "token_vocab", "epochs",
-                                     "batch_size", "lr"), probabilities=("val_fraction",))
+                                     "batch_size", "lr", "init_gain"), probabilities=("val_fraction",))
+        if self.init not in ("orthogonal", "torch"):
+            raise ValueError(f"reward_model.init must be 'orthogonal' or 'torch', got {self.init!r}")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -75,8 +75,11 @@ def validate(config: PipelineConfig, root: Path, stage_done: Callable[[str], dic
             raise ConfigError(str(exc)) from None
     if not config.skip_train:
         from intarsia.runner.api import prepare
-        from intarsia.runner.fabric import refuse_nested_multiprocess
+        from intarsia.runner.fabric import refuse_nested_multiprocess, world_size
 
+        # the reward model's fit on several processes: Lightning starts ranks >= 1 by re-running this job, so
+        # they would run the agent stages too
+        outer = world_size(config.fabric) if stage_done("reward_model") is None else 1
         for name, with_motif in (("agent", True), ("baseline", False)):
             if (name == "agent" or config.baseline) and stage_done(name) is None:
                 raw = train_config(config, root, name, with_motif=with_motif)
@@ -86,7 +89,7 @@ def validate(config: PipelineConfig, root: Path, stage_done: Callable[[str], dic
                     raise ConfigError(f"train (the {name} stage's run): {exc}") from None
                 # the stage is a run nested in this one: one process (train on several devices with
                 # skip_train and a train run of its own on the reward model)
-                refuse_nested_multiprocess(f"train.fabric (the {name} stage's run)", raw.get("fabric"))
+                refuse_nested_multiprocess(f"train.fabric (the {name} stage's run)", raw.get("fabric"), outer=outer)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -5,11 +5,15 @@ Architecture (the paper's message encoder, ``lt_cnn`` in the official code): byt
 (``head_dims``, official 128 -> 256 -> 512) -> a scalar.
 A token-level option embeds hashed lower-cased words instead of bytes (same convolutional trunk, kernel 3).
 
+Initialisation (``init: orthogonal``, official): the Linear layers orthogonal with gain 1 and zero biases, the
+convolutions and the embedding PyTorch's defaults (sample-factory's rule, see :func:`orthogonal_init`).
+
 Training: for a pair (a, b) with label y in {FIRST=0, SECOND=1, TIE=2}, the target P(b preferred) is
 0 / 1 / 0.5 and the loss is the cross-entropy of softmax([r(a), r(b)]) against it. As in the official
-training, every label > 1 is a tie, so UNKNOWN (unparsed) pairs count 0.5 (``unknown_as_tie``; false drops
-them). Rows are *sampled* pairs: a distinct pair annotated once appears as often as it was sampled, so the
-loss weights each annotation by its multiplicity, the official training distribution.
+training, UNKNOWN (unparsed) pairs are dropped first (the official ``PairsDataset`` masks them) and every
+remaining label > 1 is a tie (``unknown_as_tie: true`` counts them 0.5 instead). Rows are *sampled* pairs:
+a distinct pair annotated once appears as often as it was sampled, so the loss weights each annotation by its
+multiplicity, the official training distribution.
 After training, the reward mean and standard deviation over the captions of the training pairs (counted as
 often as they occur, as the official running mean/std over pair rewards) and the quantiles 0.05..0.95 of
 the *normalised* reward over the *unique* training captions are saved -- the intrinsic reward thresholds
@@ -121,10 +125,20 @@ class CaptionRewardNet(nn.Module):
             head += [nn.Linear(flat, int(width)), nn.ReLU()]
             flat = int(width)
         self.head = nn.Sequential(*head, nn.Linear(flat, 1))
+        if c.init == "orthogonal":
+            self.apply(lambda m: orthogonal_init(m, c.init_gain))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids).transpose(1, 2)  # (N, E, L)
         return self.head(self.trunk(x)).squeeze(-1)
+
+
+def orthogonal_init(layer: nn.Module, gain: float) -> None:
+    """sample-factory's ``initialize_weights`` (the official reward model's ``self.apply``): orthogonal weights and zero
+    biases for layers whose type is exactly ``Linear`` or ``Conv2d``; every other layer keeps its own init."""
+    if type(layer) in (nn.Linear, nn.Conv2d):
+        nn.init.orthogonal_(layer.weight.data, gain=gain)
+        layer.bias.data.fill_(0)
 
 
 def preference_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -175,6 +189,12 @@ def _lightning_module(config: RewardModelConfig):
 
         def on_validation_epoch_start(self):
             self.val_correct, self.val_total = 0, 0
+
+        def on_validation_epoch_end(self):
+            # under DDP each rank validates its shard of the held-out pairs: the accuracy is over all of them
+            counts = torch.tensor([self.val_correct, self.val_total], dtype=torch.float64, device=self.device)
+            counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
+            self.val_correct, self.val_total = int(counts[0].item()), int(counts[1].item())
 
         def validation_step(self, batch, _):
             ra, rb = self._rewards(batch)
@@ -277,6 +297,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     else:
         fitter = trainer(**settings)
     (fit or (lambda t, *a: t.fit(*a)))(fitter, module, loader, val_loader)
+    ranks = rank_agreement(fitter, module.net)
     # the normalisation statistics and the saved weights are computed on the CPU copy (the file loads anywhere)
     net = module.net.cpu().eval()
 
@@ -300,7 +321,7 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
         "train_accuracy": tc / tt if tt else None, "train_pairs": len(train_rows["label"]),
         "val_pairs": len(val_rows["label"]), "unique_train_captions": len(uniq),
         "reward_mean": float(mean), "reward_std": float(std), "val_split": config.val_split,
-        "optimizer_steps": int(fitter.global_step),
+        "optimizer_steps": int(fitter.global_step), **ranks,
     }
     artefact = {
         "format": "intarsia-motif/reward-model/1",
@@ -313,6 +334,19 @@ def train_reward_model(rows: Mapping[str, Sequence], config: RewardModelConfig, 
     }
     save_artefact(artefact, out_path)
     return metrics
+
+
+def rank_agreement(fitter, net: nn.Module) -> dict[str, Any]:
+    """``world_size``, and under several processes whether every rank ended with the same weights (DDP averages
+    the gradients, so they must) with one checksum per rank, gathered from all of them."""
+    world = int(getattr(fitter, "world_size", 1) or 1)
+    if world <= 1:
+        return {"world_size": world}
+    flat = torch.cat([p.detach().reshape(-1).double() for p in net.parameters()])
+    gathered = fitter.strategy.all_gather(flat).reshape(world, -1).cpu()
+    position = torch.linspace(1.0, 2.0, flat.numel(), dtype=torch.float64)  # a checksum that also sees a permutation
+    return {"world_size": world, "ranks_equal": bool(all(torch.equal(gathered[0], g) for g in gathered[1:])),
+            "rank_weight_checksums": [float((g * position).sum()) for g in gathered]}
 
 
 def _csv_logger(log_dir):
