@@ -10,6 +10,10 @@ from intarsia.runner.run_config import RunConfig, at_most, check_values
 PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 """Default pre-training frequency of the fine-tuning operand, per named prior (see ``TaskConfig.prior``)."""
 
+OPERAND_PRIORS = {"low": [0.999, 0.001, 0.0], "medium": [0.9, 0.1, 0.0], "high": [0.5, 0.3, 0.2]}
+"""PCFG: pre-training shares of the operands (a, b, c) per named prior, the paper's (App. B.2); b is the
+fine-tuning operand, c never appears as an operand at the low and medium priors."""
+
 
 def _probabilities(name: str, values: Any) -> None:
     """Every entry of a list (or a mapping's values) in [0, 1], or a ``ValueError`` naming the key."""
@@ -36,22 +40,40 @@ class TaskConfig:
     or ``successor`` (f(n)=n+1); with ``identity`` and the counter's shared prompt a correlated set would
     not change the labels at all, so ``successor`` is the counter's default (a wrapper with something to do)"""
     prior: str = "high"
-    """pre-training frequency of the fine-tuning operand: ``low``, ``medium`` or ``high`` (values in
-    ``prior_levels``). counter: probability that token b occurs in a pre-training string at all;
-    pcfg: the share of pre-training prompts whose operand is the fine-tuning operand"""
+    """pre-training frequency of the fine-tuning operand: ``low``, ``medium`` or ``high``. counter: the
+    probability (``prior_levels``) that token b occurs in a pre-training string at all; pcfg: the operand
+    shares (``operand_priors``) of a, b, c in pre-training prompts"""
     prior_levels: dict[str, float] = field(default_factory=lambda: dict(PRIOR_LEVELS))
     """the number behind each prior name"""
     index_share: float = 0.5
     """pcfg: share of pre-training prompts that ask for the index of the first occurrence (rest: count)"""
     min_len: int = 6
-    """pcfg: shortest string kept from the grammar"""
+    """pcfg: shortest grammar sentence kept (windows are grammar sentences joined and cut to ``seq_len``)"""
+    count_window: int = 0
+    """count only over the last this many string positions (0: the whole string). The paper's PCFG counts
+    over the last 40 of its 250-token windows; a windowed counter (a's in the last 10 of 40 letters) keeps
+    the count from being a linear function of the mean embedding, so the count probe discriminates"""
+    occurrence: int = 6
+    """pcfg: the index task asks for the position of this occurrence of the operand (the paper's 6th;
+    ``seq_len`` when the string has fewer)"""
+    operand_priors: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in OPERAND_PRIORS.items()})
+    """pcfg: per prior name, the pre-training shares of the operands a, b, c (normalised; the paper's by default)"""
+    next_token: bool = False
+    """pcfg: pre-train with next-token prediction on the whole string as well as the answer (the paper's);
+    false: loss on the answer token only. Fine-tuning and the other stages always score the answer only"""
+    control_letter: int = 2
+    """the letter (0 = a) whose windowed count is the not-in-pretraining probe target (default c: never
+    counted by the counter, never an operand at the PCFG's low and medium priors)"""
 
     def __post_init__(self) -> None:
         # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
-        check_values(self, positive=("seq_len", "letters", "min_len"), non_negative=("max_count",),
-                     probabilities=("index_share",))
+        check_values(self, positive=("seq_len", "letters", "min_len", "occurrence"),
+                     non_negative=("max_count", "count_window", "control_letter"), probabilities=("index_share",))
         at_most(self, "seq_len", 4096)
         _probabilities("prior_levels", self.prior_levels)
+        for name, shares in self.operand_priors.items():
+            if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
+                raise ValueError(f"operand_priors.{name}: expected three non-negative shares (a, b, c), got {shares}")
 
 
 @dataclass
@@ -236,3 +258,6 @@ class CapprobeConfig(RunConfig):
     """samples the probes are fitted and tested on"""
     threshold: float = 0.9
     """accuracy that ``reverse_ft_steps`` and ``scratch_steps`` count the steps to"""
+    count_b_check_max: float = 0.5
+    """before fine-tuning, the low-prior pre-trained model's new-task accuracy (uncorrelated test set)
+    should be at most this; the report's ``checks.count_b_before_ft`` says whether it was (a warning if not)"""

@@ -95,6 +95,7 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
     priors = [config.task.prior] + [p for p in (config.sweep.priors if config.sweep.enabled else [])
                                     if p != config.task.prior]
     pre = {p: run.stage(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
+    count_b_check = _count_b_check(config, pre)
 
     def finetune() -> dict:
         model = MiniGPT.load(root / "models" / f"pretrain_{config.task.prior}.pt")
@@ -150,13 +151,16 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         training={"stage_seconds": run.stage_seconds(), "reverse_reached": rev_steps is not None,
                   "scratch_reached": scr_steps is not None},
         artifacts=["config.yaml", "analyses.json", "models/finetune.pt", *figures,
-                   "probe_pretrained.png", "probe_finetuned.png",
+                   "probe_pretrained.png", "probe_finetuned.png", "attention_pretrained.png",
+                   "attention_finetuned.png",
                    *analyses.get("extra_figures", [])],
         seconds=time.perf_counter() - t_start,
         pretrain_accuracies={p: r["accuracies"] for p, r in pre.items()},
         finetune_accuracies=ft["accuracies"],
         probe_before=analyses["probe_before"], probe_after=analyses["probe_after"],
         probe_random_init_best=analyses.get("probe_random_init_best"),
+        probe_not_pretrained_best=analyses.get("probe_not_pretrained_best"),
+        attention=analyses.get("attention"), checks={"count_b_before_ft": count_b_check},
         pruning_curve=analyses["pruning"]["curve"], grid=grid, analyses=analyses.get("extra", {}),
         reverse_curve=reverse["curve"], scratch_curve=scratch["curve"], figures=figures)
 
@@ -172,19 +176,39 @@ def _sweep_cell(exp: Experiment, root: Path, prior: str, ratio: float, corr: flo
     return {"accuracies": exp.accuracies(model), "steps": out["steps"]}
 
 
+def _count_b_check(config: CapprobeConfig, pre: dict) -> dict | None:
+    """Before fine-tuning: the low-prior pre-trained model must fail the new task (count b on the
+    uncorrelated test set), or there is no capability for fine-tuning to add and no wrapper to find."""
+    if "low" not in pre:
+        return None
+    acc = float(pre["low"]["accuracies"]["uncorrelated"])
+    passed = acc <= config.count_b_check_max
+    if not passed:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "the low-prior pre-trained model already counts b (accuracy %.3f > count_b_check_max %.2f): "
+            "fine-tuning has nothing to wrap", acc, config.count_b_check_max)
+    return {"prior": "low", "count_b_acc": acc, "max": config.count_b_check_max, "passed": passed}
+
+
 def _check(config: CapprobeConfig) -> None:
     from intarsia.errors import ConfigError
 
     if config.prune_k not in config.prune.ks:
         raise ConfigError(f"prune_k={config.prune_k} is not one of prune.ks={list(config.prune.ks)}")
+    levels, where = ((config.task.operand_priors, "task.operand_priors") if config.task.kind == "pcfg"
+                     else (config.task.prior_levels, "task.prior_levels"))
     for prior in [config.task.prior, *config.sweep.priors]:
-        if prior not in config.task.prior_levels:
-            raise ConfigError(f"unknown prior {prior!r}; task.prior_levels has {sorted(config.task.prior_levels)}")
+        if prior not in levels:
+            raise ConfigError(f"unknown prior {prior!r}; {where} has {sorted(levels)}")
     for corr in [config.finetune.correlation, *config.sweep.correlations]:
         if not 0.0 <= corr <= 1.0:
             raise ConfigError(f"correlation {corr} is outside [0, 1]")
-    if config.task.kind not in ("counter", "pcfg"):
-        raise ConfigError(f"task.kind must be 'counter' or 'pcfg', got {config.task.kind!r}")
+    from .tasks import KINDS
+
+    if config.task.kind not in KINDS:
+        raise ConfigError(f"task.kind must be one of {', '.join(KINDS)}, got {config.task.kind!r}")
 
 
 def analysis_device(accelerator: str):
@@ -224,8 +248,14 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     probe = analysis("linear-probe", config.probe)
     data = exp.original_rows()
     before, after = probe.run(pre, data), probe.run(ft, data)
-    # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
+    # controls: the same probe on an untrained model, and on the pre-trained model for a count that
+    # pre-training never asked for (the control letter's): a probe claim means something only above both
     control = probe.run(exp.new_model(config.seed + 99).to(device), data)
+    not_pretrained = probe.run(pre, {**data, "targets": data["control"]})
+    # where the answer position attends: the operand tokens a and b, before and after fine-tuning
+    v = exp.task.vocab
+    attention = analysis("attention-map", {"groups": {"a": [v.letter(0)], "b": [v.letter(1)]}})
+    attn = {"pretrained": attention.run(pre, data), "finetuned": attention.run(ft, data)}
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
     pruning = analysis("saliency-pruning", config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
@@ -247,13 +277,18 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "probe_after_best": max(blocks(after["metrics"]).values()),
         "probe_random_init": control["results"],
         "probe_random_init_best": max(blocks(control["metrics"]).values()),
+        "probe_not_pretrained": not_pretrained["results"],
+        "probe_not_pretrained_best": max(blocks(not_pretrained["metrics"]).values()),
+        "attention": {k: {"metrics": r["metrics"], "per_head": r["results"]} for k, r in attn.items()},
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
         "accuracy": acc,
         "extra": extra, "extra_figures": extra_figures,
     }
     write_json(root / "analyses.json", out)
     for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),
-                      ("pruning", pruning["figures"]["pruning"])):
+                      ("pruning", pruning["figures"]["pruning"]),
+                      ("attention_pretrained", attn["pretrained"]["figures"]["attention"]),
+                      ("attention_finetuned", attn["finetuned"]["figures"]["attention"])):
         fig.savefig(root / f"{name}.png", dpi=100)
     return out
 

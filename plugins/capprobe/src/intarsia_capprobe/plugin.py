@@ -23,6 +23,9 @@ def register_analyses(register):
              summary="zero the top-K |weight x gradient| neurons, with K random neurons as control")
     register("exact-match", factory="intarsia_capprobe.accuracy:ExactMatch", config="intarsia_capprobe.config:AccuracyConfig",
              summary="exact-match accuracy of the answer token on named eval sets")
+    register("attention-map", factory="intarsia_capprobe.attention:AttentionMap",
+             config="intarsia_capprobe.attention:AttentionMapConfig",
+             summary="attention mass from the answer position onto named token groups (e.g. the operands), per block and head")
     register("r2i-memory-probe", factory="intarsia_capprobe.r2i_probe:R2IMemoryProbe",
              config="intarsia_capprobe.r2i_probe:R2IProbeConfig",
              summary="per-layer probes of an R2I world model's SSM states for the memory cue (needs intarsia-r2i)")
