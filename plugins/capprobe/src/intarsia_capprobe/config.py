@@ -59,8 +59,9 @@ class TaskConfig:
     operand_priors: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in OPERAND_PRIORS.items()})
     """pcfg: per prior name, the pre-training shares of the operands a, b, c (normalised; the paper's by default)"""
     next_token: bool = False
-    """pcfg: pre-train with next-token prediction on the whole string as well as the answer (the paper's);
-    false: loss on the answer token only. Fine-tuning and the other stages always score the answer only"""
+    """pcfg: the stages trained on the pre-training split (pre-training, reverse fine-tuning, from scratch)
+    score next-token prediction on the whole string as well as the answer (the paper's pre-training);
+    false: the answer token only. Fine-tuning always scores the answer only"""
     control_letter: int = 2
     """the letter (0 = a) whose windowed count is the not-in-pretraining probe target (default c: never
     counted by the counter, never an operand at the PCFG's low and medium priors)"""
