@@ -64,7 +64,7 @@ def test_pcfg_labels_windowed_count_and_sixth_occurrence_index():
     v = tp.vocab
     rows = tp.rows("pretrain", 300, seed=0)
     tasks = set()
-    for ids, pos, label, s in zip(rows["input_ids"], rows["answer_pos"], rows["label"], _strings(tp, rows)):
+    for ids, label, s in zip(rows["input_ids"], rows["label"], _strings(tp, rows)):
         task = v.tokens[ids[1]]
         operand = ids[2] - v.letter(0)
         tasks.add(task)

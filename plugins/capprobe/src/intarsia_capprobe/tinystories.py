@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 from intarsia.runner.run_config import check_values
 
-
 FEATURES = ("Dialogue", "Twist", "BadEnding", "Foreshadowing", "Conflict", "MoralValue")
 END = "<|endoftext|>"
 PUBLIC_DATASET = "roneneldan/TinyStories-Instruct"
