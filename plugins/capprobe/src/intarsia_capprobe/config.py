@@ -27,17 +27,18 @@ class TaskConfig:
     """Which procedural task pair (original capability -> fine-tuning task) the data generator makes."""
 
     kind: str = "counter"
-    """``counter`` (Tracr-style: count token a, fine-tune to count b) or ``pcfg`` (strings from a PCFG;
-    counting and index-of-occurrence tasks named by a task token and an operand token in the prompt)"""
+    """``counter`` (Tracr-style: count token a, fine-tune to count b), ``pcfg`` (windows of PCFG strings;
+    counting and index-of-occurrence tasks named by a task token and an operand token in the prompt) or
+    ``maxid`` (max identifier: name the largest letter, fine-tune to name the smallest)"""
     seq_len: int = 12
-    """counter: string length; pcfg: the longest string (shorter ones are right-padded)"""
+    """string length (pcfg: the window, the paper's 250)"""
     max_count: int = 5
     """counter: counts of a and of b are drawn from 0..max_count"""
     letters: int = 6
     """size of the string alphabet (a, b, c, ...); counter: a and b are the operands, the rest distractors"""
     relation: str = "successor"
-    """on correlated fine-tuning samples the new task's answer equals f(old answer): ``identity`` (f(n)=n)
-    or ``successor`` (f(n)=n+1); with ``identity`` and the counter's shared prompt a correlated set would
+    """on correlated fine-tuning samples the new task's answer equals f(old answer): ``identity`` (f(n)=n),
+    ``successor`` (f(n)=n+1) or ``mirror`` (f(n)=letters-1-n, for ``maxid``); with ``identity`` and the counter's shared prompt a correlated set would
     not change the labels at all, so ``successor`` is the counter's default (a wrapper with something to do)"""
     prior: str = "high"
     """pre-training frequency of the fine-tuning operand: ``low``, ``medium`` or ``high``. counter: the
@@ -46,7 +47,7 @@ class TaskConfig:
     prior_levels: dict[str, float] = field(default_factory=lambda: dict(PRIOR_LEVELS))
     """the number behind each prior name"""
     index_share: float = 0.5
-    """pcfg: share of pre-training prompts that ask for the index of the first occurrence (rest: count)"""
+    """pcfg: share of pre-training prompts that ask for the index of an occurrence (rest: count)"""
     min_len: int = 6
     """pcfg: shortest grammar sentence kept (windows are grammar sentences joined and cut to ``seq_len``)"""
     count_window: int = 0
