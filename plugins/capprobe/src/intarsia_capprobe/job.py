@@ -252,10 +252,14 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     # pre-training never asked for (the control letter's): a probe claim means something only above both
     control = probe.run(exp.new_model(config.seed + 99).to(device), data)
     not_pretrained = probe.run(pre, {**data, "targets": data["control"]})
-    # where the answer position attends: the operand tokens a and b, before and after fine-tuning
+    # where the answer position attends: the operand tokens a and b, before and after fine-tuning, on the
+    # original task's prompts and on the new task's
     v = exp.task.vocab
     attention = analysis("attention-map", {"groups": {"a": [v.letter(0)], "b": [v.letter(1)]}})
-    attn = {"pretrained": attention.run(pre, data), "finetuned": attention.run(ft, data)}
+    attn = {"pretrained": attention.run(pre, data), "finetuned": attention.run(ft, data),
+            # the new task's prompts (count b): does the fine-tuned model read the a's for them (a wrapper)?
+            "pretrained_new_task": attention.run(pre, exp.eval["uncorrelated"]),
+            "finetuned_new_task": attention.run(ft, exp.eval["uncorrelated"])}
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
     pruning = analysis("saliency-pruning", config.prune).run(ft, {**{k: saliency_set[k] for k in ("input_ids", "positions")},
