@@ -1,11 +1,11 @@
 """capprobe: one run of a recipe summarised into a results file, and the PCFG step time per window size.
 
-    .venv/bin/python benchmarks/capprobe_setups.py run capprobe/pcfg --out benchmarks/results/capprobe_pcfg_seed0.json \
-        -- sweep.enabled=false
+    .venv/bin/python benchmarks/capprobe_setups.py run capprobe/pcfg sweep.enabled=false \
+        --out benchmarks/results/capprobe_pcfg_seed0.json
     .venv/bin/python benchmarks/capprobe_setups.py step-time --out benchmarks/results/capprobe_pcfg_step_time.json
     .venv/bin/python benchmarks/capprobe_setups.py summarise RUN_DIR --out OUT.json --command "intarsia run ..."
 
-``run`` runs the recipe (with the overrides after ``--``) in ``--run-dir`` and writes what the README quotes:
+``run`` runs the recipe (with the ``key=value`` overrides) in ``--run-dir`` and writes what the README quotes:
 the report's metrics, the count-b check before fine-tuning, pre-trained and fine-tuned accuracies on every
 test set, the probes beside their untrained and not-in-pretraining controls, the attention masses on the
 operand tokens, stage seconds. ``step-time`` times optimizer steps of the recipe's model on PCFG windows
@@ -65,6 +65,9 @@ def step_time(out: Path, steps: int) -> dict:
             loss.backward()
             opt.step()
         res[f"seq_len={seq_len}"] = {"seconds_per_step": (time.perf_counter() - t0) / steps, "batch_size": 64}
+    import os
+
+    res["load_average_1min"] = os.getloadavg()[0]  # the machine is shared: the absolute times depend on it
     return res
 
 
