@@ -38,7 +38,28 @@ def summarise(run_dir: Path, command: str) -> dict:
         "pruning_curve": report["pruning_curve"],
         "reverse_curve": report["reverse_curve"], "scratch_curve": report["scratch_curve"],
         "training": report["training"], "seconds": report.get("seconds"),
+        "token_shares": token_shares(run_dir),
     }
+
+
+def token_shares(run_dir: Path) -> dict:
+    """Share of the a and b tokens among the prompt tokens of the eval sets: the mass uniform attention
+    would put on them (the reference for the attention map)."""
+    import numpy as np
+    from intarsia.runner.api import prepare
+    from intarsia_capprobe.job import Experiment
+
+    _, _, config = prepare(str(run_dir / "config.yaml"))
+    exp = Experiment(config)
+    v = exp.task.vocab
+    out = {}
+    for split, d in exp.eval.items():
+        ids = d["input_ids"].numpy()
+        real = np.zeros_like(ids, dtype=bool)
+        for i, p in enumerate(d["positions"].numpy()):
+            real[i, : p + 1] = True
+        out[split] = {g: float((ids[real] == v.letter(k)).mean()) for g, k in (("a", 0), ("b", 1))}
+    return out
 
 
 def step_time(out: Path, steps: int) -> dict:
