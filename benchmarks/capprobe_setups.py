@@ -39,7 +39,30 @@ def summarise(run_dir: Path, command: str) -> dict:
         "reverse_curve": report["reverse_curve"], "scratch_curve": report["scratch_curve"],
         "training": report["training"], "seconds": report.get("seconds"),
         "token_shares": token_shares(run_dir),
+        "new_task_answers": new_task_answers(run_dir),
     }
+
+
+def new_task_answers(run_dir: Path) -> dict:
+    """On the new task's uncorrelated prompts: how often each model answers count(a), count(a) + 1 and
+    count(b) (what a model that ignores the operand, or a wrapper, would say)."""
+    import torch
+    from intarsia.runner.api import prepare
+    from intarsia_capprobe.job import Experiment
+    from intarsia_capprobe.model import MiniGPT, answer_logits
+
+    _, _, config = prepare(str(run_dir / "config.yaml"))
+    exp = Experiment(config)
+    d = exp.eval["uncorrelated"]
+    out = {}
+    for name in (f"pretrain_{config.task.prior}", "finetune"):
+        model = MiniGPT.load(run_dir / "models" / f"{name}.pt").eval()
+        with torch.no_grad():
+            pred = answer_logits(model, d["input_ids"], d["positions"]).argmax(-1) - exp.task.vocab.number(0)
+        out[name] = {"count_a": float((pred == d["original"]).float().mean()),
+                     "count_a_plus_1": float((pred == d["original"] + 1).float().mean()),
+                     "count_b": float((pred == d["new"]).float().mean())}
+    return out
 
 
 def token_shares(run_dir: Path) -> dict:
