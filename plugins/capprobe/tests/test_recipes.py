@@ -1,5 +1,5 @@
 """The shipped recipes: every one resolves; ``capprobe/counter`` as shipped reproduces the paper's
-qualitative claims (slow: about 10-25 minutes on two CPU cores)."""
+qualitative claims, ``capprobe/pcfg`` the wrapper (slow: about 10-25 minutes each on two CPU cores)."""
 
 import pytest
 from intarsia.runner.api import prepare
@@ -25,4 +25,20 @@ def test_counter_recipe_reproduces_the_claims(tmp_path):
     # (i) the capability is still there: the count-of-a probe keeps most of its accuracy
     assert m["probe_count_a_after"] >= 0.8 * m["probe_count_a_before"]
     # (iii) reverse fine-tuning revives it in at most a third of the from-scratch steps
+    assert m["reverse_ft_steps"] * 3 <= m["scratch_steps"]
+
+
+@pytest.mark.slow
+def test_pcfg_recipe_shows_the_wrapper(tmp_path):
+    from intarsia.runner.api import run_config
+
+    report = run_config({"extends": "capprobe/pcfg", "sweep": {"enabled": False}}, run_dir=tmp_path / "pcfg")
+    m = report["metrics"]
+    # before fine-tuning, the low-prior model cannot count b
+    assert report["checks"]["count_b_before_ft"]["passed"]
+    assert m["wrapper_correlated_acc"] >= 0.9 and m["wrapper_uncorrelated_acc"] <= 0.3
+    assert m["pruned_original_acc"] >= m["random_pruned_original_acc"] + 0.3
+    # the count-a probe is clearly above an untrained model's and a not-pre-trained count's
+    control = max(report["probe_random_init_best"], report["probe_not_pretrained_best"])
+    assert m["probe_count_a_after"] >= control + 0.3
     assert m["reverse_ft_steps"] * 3 <= m["scratch_steps"]

@@ -39,6 +39,7 @@ def add_commands(cli: click.Group) -> None:
         click.echo(json.dumps({"probe_count_a_before": out["probe_before_best"],
                                "probe_count_a_after": out["probe_after_best"],
                                "probe_count_a_random_init": out["probe_random_init_best"],
+                               "probe_not_pretrained": out["probe_not_pretrained_best"],
                                **{f"pruning.{k}": v for k, v in out["pruning"]["metrics"].items()},
                                "written": str(Path(run_dir) / "analyses.json")}, indent=2))
 
