@@ -4,7 +4,7 @@ qualitative claims, ``capprobe/pcfg`` the wrapper (slow: about 10-25 minutes eac
 import pytest
 from intarsia.runner.api import prepare
 
-RECIPES = ["capprobe/counter", "capprobe/pcfg", "capprobe/counter-gpu", "capprobe/pcfg-gpu"]
+RECIPES = ["capprobe/counter", "capprobe/pcfg", "capprobe/maxid", "capprobe/counter-gpu", "capprobe/pcfg-gpu"]
 
 
 @pytest.mark.parametrize("name", RECIPES)

@@ -46,6 +46,8 @@ def register_recipes(register):
              summary="Tracr-style counter: count a, fine-tune to count b with a spurious correlation (CPU, minutes)")
     register("capprobe/pcfg", file=RECIPES / "pcfg.yaml",
              summary="PCFG counting/index tasks with operand priors, the same protocol (CPU, minutes)")
+    register("capprobe/maxid", file=RECIPES / "maxid.yaml",
+             summary="max identifier: name the largest letter, fine-tune to name the smallest (CPU; not measured)")
     register("capprobe/counter-gpu", file=RECIPES / "counter_gpu.yaml",
              summary="the counter protocol with a wider, deeper model and longer strings (GPU)")
     register("capprobe/pcfg-gpu", file=RECIPES / "pcfg_gpu.yaml",

@@ -152,7 +152,8 @@ class TaskPair:
         rng = np.random.default_rng([seed, SPLITS.index(split), int(round(correlation * 1000)),
                                      zlib.crc32(prior.encode())])
         if self.config.kind == "pcfg":
-            pool = self.grammar.pool(rng, 4096, self.config.min_len)
+            # small sets (tests, toy runs) draw from a smaller pool: building 4096 sentences dominates them
+            pool = self.grammar.pool(rng, 4096 if n >= 500 else max(256, 4 * n), self.config.min_len)
             make = lambda rng, split, corr: self._pcfg_row(rng, split, corr, prior, pool)  # noqa: E731
         elif self.config.kind == "maxid":
             make = self._maxid_row
