@@ -19,7 +19,7 @@ def _strings(tp, rows):
 @pytest.mark.parametrize("kind", ["counter", "pcfg", "maxid"])
 @pytest.mark.parametrize("split", SPLITS)
 def test_same_seed_same_rows_other_seed_other_rows(kind, split):
-    tp = TaskPair(TaskConfig(kind=kind))
+    tp = TaskPair(TaskConfig(kind=kind, relation="mirror" if kind == "maxid" else "successor"))
     a = tp.rows(split, 64, seed=3, correlation=0.5)
     b = tp.rows(split, 64, seed=3, correlation=0.5)
     c = tp.rows(split, 64, seed=4, correlation=0.5)

@@ -45,7 +45,7 @@ class TaskConfig:
     probability (``prior_levels``) that token b occurs in a pre-training string at all; pcfg: the operand
     shares (``operand_priors``) of a, b, c in pre-training prompts"""
     prior_levels: dict[str, float] = field(default_factory=lambda: dict(PRIOR_LEVELS))
-    """the number behind each prior name"""
+    """counter: the number behind each prior name (P(b occurs in a pre-training string)); unused by maxid"""
     index_share: float = 0.5
     """pcfg: share of pre-training prompts that ask for the index of an occurrence (rest: count)"""
     min_len: int = 6
