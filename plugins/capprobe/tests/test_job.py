@@ -126,3 +126,20 @@ def test_an_analysis_from_another_distribution_runs_in_the_job_and_reports(intar
     value = report["analyses"]["mean-logit"]["mean_logit"]
     assert isinstance(value, float) and value == value  # a number the model produced, not NaN
     assert json.loads((tmp_path / "run" / "report.json").read_text())["analyses"] == report["analyses"]
+
+
+@pytest.mark.parametrize("recipe, task", [
+    ("capprobe/pcfg", {"seq_len": 24, "count_window": 8}),
+    ("capprobe/maxid", {}),
+])
+def test_pcfg_and_maxid_jobs_at_toy_size(tmp_path, recipe, task):
+    cfg = {**TINY, "extends": recipe, "task": task, "sweep": {"enabled": False}, "probe_samples": 90}
+    report = run_config(cfg, run_dir=tmp_path / "run")
+    assert tuple(report["metrics"]) == METRIC_KEYS
+    assert set(report["attention"]) == {"pretrained", "finetuned", "pretrained_new_task", "finetuned_new_task"}
+    assert 0.0 <= report["probe_not_pretrained_best"] <= 1.0
+    check = report["checks"]["count_b_before_ft"]
+    if recipe == "capprobe/pcfg":  # the recipe's prior is low: the check ran
+        assert check["prior"] == "low" and isinstance(check["passed"], bool)
+    else:
+        assert check is None

@@ -13,6 +13,9 @@ PRIOR_LEVELS = {"low": 0.02, "medium": 0.2, "high": 1.0}
 LR_LEVELS = {"S": 0.001, "M": 0.01, "L": 0.1}
 """The paper's named fine-tuning LRs as ratios to the pre-training LR: η_L = η_PT/10, η_M = η_PT/100,
 η_S = η_PT/1000 (App. C.2: 1e-4, 1e-5, 1e-6 with η_PT = 1e-3)."""
+OPERAND_PRIORS = {"low": [0.999, 0.001, 0.0], "medium": [0.9, 0.1, 0.0], "high": [0.5, 0.3, 0.2]}
+"""PCFG: pre-training shares of the operands (a, b, c) per named prior, the paper's (App. B.2); b is the
+fine-tuning operand, c never appears as an operand at the low and medium priors."""
 
 
 def _probabilities(name: str, values: Any) -> None:
@@ -27,35 +30,55 @@ class TaskConfig:
     """Which procedural task pair (original capability -> fine-tuning task) the data generator makes."""
 
     kind: str = "counter"
-    """``counter`` (Tracr-style: count token a, fine-tune to count b) or ``pcfg`` (strings from a PCFG;
-    counting and index-of-occurrence tasks named by a task token and an operand token in the prompt)"""
+    """``counter`` (Tracr-style: count token a, fine-tune to count b), ``pcfg`` (windows of PCFG strings;
+    counting and index-of-occurrence tasks named by a task token and an operand token in the prompt) or
+    ``maxid`` (max identifier: name the largest letter, fine-tune to name the smallest)"""
     seq_len: int = 12
-    """counter: string length; pcfg: the longest string (shorter ones are right-padded)"""
+    """string length (pcfg: the window, the paper's 250)"""
     max_count: int = 5
     """counter: counts of a and of b are drawn from 0..max_count"""
     letters: int = 6
     """size of the string alphabet (a, b, c, ...); counter: a and b are the operands, the rest distractors"""
     relation: str = "successor"
-    """on correlated fine-tuning samples the new task's answer equals f(old answer): ``identity`` (f(n)=n)
-    or ``successor`` (f(n)=n+1); with ``identity`` and the counter's shared prompt a correlated set would
+    """on correlated fine-tuning samples the new task's answer equals f(old answer): ``identity`` (f(n)=n),
+    ``successor`` (f(n)=n+1) or ``mirror`` (f(n)=letters-1-n, for ``maxid``); with ``identity`` and the counter's shared prompt a correlated set would
     not change the labels at all, so ``successor`` is the counter's default (a wrapper with something to do)"""
     prior: str = "high"
-    """pre-training frequency of the fine-tuning operand: ``low``, ``medium`` or ``high`` (values in
-    ``prior_levels``). counter: probability that token b occurs in a pre-training string at all;
-    pcfg: the share of pre-training prompts whose operand is the fine-tuning operand"""
+    """pre-training frequency of the fine-tuning operand: ``low``, ``medium`` or ``high``. counter: the
+    probability (``prior_levels``) that token b occurs in a pre-training string at all; pcfg: the operand
+    shares (``operand_priors``) of a, b, c in pre-training prompts"""
     prior_levels: dict[str, float] = field(default_factory=lambda: dict(PRIOR_LEVELS))
-    """the number behind each prior name"""
+    """counter: the number behind each prior name (P(b occurs in a pre-training string)); unused by maxid"""
     index_share: float = 0.5
-    """pcfg: share of pre-training prompts that ask for the index of the first occurrence (rest: count)"""
+    """pcfg: share of pre-training prompts that ask for the index of an occurrence (rest: count)"""
     min_len: int = 6
-    """pcfg: shortest string kept from the grammar"""
+    """pcfg: shortest grammar sentence kept (windows are grammar sentences joined and cut to ``seq_len``)"""
+    count_window: int = 0
+    """count only over the last this many string positions (0: the whole string). The paper's PCFG counts
+    over the last 40 of its 250-token windows; a windowed counter (a's in the last 10 of 40 letters) keeps
+    the count from being a linear function of the mean embedding, so the count probe discriminates"""
+    occurrence: int = 6
+    """pcfg: the index task asks for the position of this occurrence of the operand (the paper's 6th;
+    ``seq_len`` when the string has fewer)"""
+    operand_priors: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in OPERAND_PRIORS.items()})
+    """pcfg: per prior name, the pre-training shares of the operands a, b, c (normalised; the paper's by default)"""
+    next_token: bool = False
+    """pcfg: the stages trained on the pre-training split (pre-training, reverse fine-tuning, from scratch)
+    score next-token prediction on the whole string as well as the answer (the paper's pre-training);
+    false: the answer token only. Fine-tuning always scores the answer only"""
+    control_letter: int = 2
+    """the letter (0 = a) whose windowed count is the not-in-pretraining probe target (default c: never
+    counted by the counter, never an operand at the PCFG's low and medium priors)"""
 
     def __post_init__(self) -> None:
         # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
-        check_values(self, positive=("seq_len", "letters", "min_len"), non_negative=("max_count",),
-                     probabilities=("index_share",))
+        check_values(self, positive=("seq_len", "letters", "min_len", "occurrence"),
+                     non_negative=("max_count", "count_window", "control_letter"), probabilities=("index_share",))
         at_most(self, "seq_len", 4096)
         _probabilities("prior_levels", self.prior_levels)
+        for name, shares in self.operand_priors.items():
+            if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
+                raise ValueError(f"operand_priors.{name}: expected three non-negative shares (a, b, c), got {shares}")
 
 
 @dataclass
@@ -272,3 +295,6 @@ class CapprobeConfig(RunConfig):
     checkpoint: CheckpointConfig = field(default_factory=lambda: CheckpointConfig(every=100))
     """each stage's fit checkpoints into ``checkpoints/<stage>/`` every ``every`` optimizer steps (a stage
     interrupted mid-fit resumes there); a finished stage's checkpoints are removed"""
+    count_b_check_max: float = 0.5
+    """before fine-tuning, the low-prior pre-trained model's new-task accuracy (uncorrelated test set)
+    should be at most this; the report's ``checks.count_b_before_ft`` says whether it was (a warning if not)"""

@@ -38,6 +38,7 @@ from .config import CapprobeConfig
 METRIC_KEYS = ("wrapper_correlated_acc", "wrapper_uncorrelated_acc", "pruned_original_acc",
                "random_pruned_original_acc", "control_pruned_original_acc", "probe_count_a_before",
                "probe_count_a_after", "probe_count_a_untrained", "probe_count_a_not_pretrained",
+               "probe_count_a_other_pretrained",
                "reverse_ft_steps", "scratch_ft_steps", "scratch_steps")
 
 
@@ -128,6 +129,7 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
     priors = [config.task.prior] + [p for p in (config.sweep.priors if config.sweep.enabled else [])
                                     if p != config.task.prior]
     pre = {p: run.stage(f"pretrain_{p}", lambda p=p: pretrain(p)) for p in priors}
+    count_b_check = _count_b_check(config, pre)
 
     def finetune(start: str, name: str) -> dict:
         model = MiniGPT.load(model_file(root, start))
@@ -192,8 +194,10 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         "probe_count_a_after": analyses["probe_after_best"],
         # the same probe on an untrained model: what the probe reads without any training
         "probe_count_a_untrained": analyses["probe_random_init_best"],
-        # and on a model pre-trained on the new task only (count(a) was never a target)
+        # the pre-trained model probed for a count its pre-training never asked for (the control letter's)
         "probe_count_a_not_pretrained": analyses["probe_not_pretrained_best"],
+        # and a model pre-trained on the new task only probed for count(a), which it was never trained on
+        "probe_count_a_other_pretrained": analyses.get("probe_other_pretrained_best"),
         # a stage that never reached the threshold reports its step budget (a lower bound; see *_reached)
         "reverse_ft_steps": rev_steps if rev_steps is not None else reverse["steps"],
         "scratch_ft_steps": sft_steps if sft_steps is not None else scratch_ft["steps"],
@@ -208,7 +212,8 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
                                      "reverse": stage_lr(config, config.reverse),
                                      "scratch": stage_lr(config, config.scratch)}},
         artifacts=["config.yaml", "analyses.json", "models/finetune.pt", *figures,
-                   "probe_pretrained.png", "probe_finetuned.png",
+                   "probe_pretrained.png", "probe_finetuned.png", "attention_pretrained.png",
+                   "attention_finetuned.png",
                    *analyses.get("extra_figures", [])],
         seconds=time.perf_counter() - t_start,
         pretrain_accuracies={p: r["accuracies"] for p, r in pre.items()},
@@ -216,6 +221,9 @@ def run_capprobe(config: CapprobeConfig, *, run) -> dict:
         control_accuracies={"pretrain_other": other["accuracies"], "finetune_other": control["accuracies"]},
         probe_before=analyses["probe_before"], probe_after=analyses["probe_after"],
         probe_random_init_best=analyses.get("probe_random_init_best"),
+        probe_not_pretrained_best=analyses.get("probe_not_pretrained_best"),
+        probe_other_pretrained_best=analyses.get("probe_other_pretrained_best"),
+        attention=analyses.get("attention"), checks={"count_b_before_ft": count_b_check},
         pruning_curve=analyses["pruning"]["curve"], pruning_control_curve=analyses["pruning_control"]["curve"],
         grid=grid, analyses=analyses.get("extra", {}),
         reverse_curve=reverse["curve"], scratch_ft_curve=scratch_ft["curve"], scratch_curve=scratch["curve"],
@@ -248,6 +256,22 @@ def _sweep_cell(exp: Experiment, run, root: Path, prior: str, ratio: float, corr
     return {"accuracies": exp.accuracies(model), "steps": out["steps"]}
 
 
+def _count_b_check(config: CapprobeConfig, pre: dict) -> dict | None:
+    """Before fine-tuning: the low-prior pre-trained model must fail the new task (count b on the
+    uncorrelated test set), or there is no capability for fine-tuning to add and no wrapper to find."""
+    if "low" not in pre:
+        return None
+    acc = float(pre["low"]["accuracies"]["uncorrelated"])
+    passed = acc <= config.count_b_check_max
+    if not passed:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "the low-prior pre-trained model already counts b (accuracy %.3f > count_b_check_max %.2f): "
+            "fine-tuning has nothing to wrap", acc, config.count_b_check_max)
+    return {"prior": "low", "count_b_acc": acc, "max": config.count_b_check_max, "passed": passed}
+
+
 def _check(config: CapprobeConfig) -> None:
     from intarsia.errors import ConfigError
 
@@ -260,14 +284,18 @@ def _check(config: CapprobeConfig) -> None:
             raise ConfigError(f"lr_levels.{name}: must be a positive ratio, got {ratio}")
     if config.prune_k not in config.prune.ks:
         raise ConfigError(f"prune_k={config.prune_k} is not one of prune.ks={list(config.prune.ks)}")
+    levels, where = ((config.task.operand_priors, "task.operand_priors") if config.task.kind == "pcfg"
+                     else (config.task.prior_levels, "task.prior_levels"))
     for prior in [config.task.prior, *config.sweep.priors]:
-        if prior not in config.task.prior_levels:
-            raise ConfigError(f"unknown prior {prior!r}; task.prior_levels has {sorted(config.task.prior_levels)}")
+        if prior not in levels:
+            raise ConfigError(f"unknown prior {prior!r}; {where} has {sorted(levels)}")
     for corr in [config.finetune.correlation, *config.sweep.correlations]:
         if not 0.0 <= corr <= 1.0:
             raise ConfigError(f"correlation {corr} is outside [0, 1]")
-    if config.task.kind not in ("counter", "pcfg"):
-        raise ConfigError(f"task.kind must be 'counter' or 'pcfg', got {config.task.kind!r}")
+    from .tasks import KINDS
+
+    if config.task.kind not in KINDS:
+        raise ConfigError(f"task.kind must be one of {', '.join(KINDS)}, got {config.task.kind!r}")
 
 
 def analysis_device(accelerator: str):
@@ -311,11 +339,21 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
     probe = analysis("linear-probe", config.probe)
     data = exp.original_rows()
     before, after = probe.run(pre, data), probe.run(ft, data)
-    # control: the same probe on an untrained model (counts are linear in mean-pooled embeddings)
+    # controls: the same probe on an untrained model, and on the pre-trained model for a count that
+    # pre-training never asked for (the control letter's): a probe claim means something only above both
     control = probe.run(exp.new_model(config.seed + 99).to(device), data)
-    # and on the model whose pre-training never asked for count(a) (the control's pre-trained model)
+    not_pretrained = probe.run(pre, {**data, "targets": data["control"]})
+    # and on a model whose pre-training never asked for count(a) (the pruning control's pre-trained model)
     other_path = model_file(root, "pretrain_other")
-    not_pretrained = probe.run(MiniGPT.load(other_path).to(device), data) if other_path.is_file() else None
+    other_pretrained = probe.run(MiniGPT.load(other_path).to(device), data) if other_path.is_file() else None
+    # where the answer position attends: the operand tokens a and b, before and after fine-tuning, on the
+    # original task's prompts and on the new task's
+    v = exp.task.vocab
+    attention = analysis("attention-map", {"groups": {"a": [v.letter(0)], "b": [v.letter(1)]}})
+    attn = {"pretrained": attention.run(pre, data), "finetuned": attention.run(ft, data),
+            # the new task's prompts (count b): does the fine-tuned model read the a's for them (a wrapper)?
+            "pretrained_new_task": attention.run(pre, exp.eval["uncorrelated"]),
+            "finetuned_new_task": attention.run(ft, exp.eval["uncorrelated"])}
     prune_data = {**exp.eval["original"]}
     saliency_set = exp.original_rows(offset=3000)  # saliency from other original-task rows than the eval set
     prune_input = {**{k: saliency_set[k] for k in ("input_ids", "positions")}, "labels": saliency_set["labels"],
@@ -344,8 +382,12 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
         "probe_after_best": max(blocks(after["metrics"]).values()),
         "probe_random_init": control["results"],
         "probe_random_init_best": max(blocks(control["metrics"]).values()),
-        "probe_not_pretrained": not_pretrained["results"] if not_pretrained else None,
-        "probe_not_pretrained_best": max(blocks(not_pretrained["metrics"]).values()) if not_pretrained else None,
+        "probe_not_pretrained": not_pretrained["results"],
+        "probe_not_pretrained_best": max(blocks(not_pretrained["metrics"]).values()),
+        "probe_other_pretrained": other_pretrained["results"] if other_pretrained else None,
+        "probe_other_pretrained_best": (max(blocks(other_pretrained["metrics"]).values())
+                                        if other_pretrained else None),
+        "attention": {k: {"metrics": r["metrics"], "per_head": r["results"]} for k, r in attn.items()},
         "pruning": {"metrics": pruning["metrics"], "curve": pruning["curve"], "top_neurons": pruning["top_neurons"][:20]},
         "pruning_control": ({"metrics": pruning_control["metrics"], "curve": pruning_control["curve"]}
                             if pruning_control else None),
@@ -359,7 +401,9 @@ def analyze_run(root: str | Path, config: CapprobeConfig, *, exp: Experiment | N
 
     pruning_fig = pruning_compare_figure(pruning["curve"], pruning_control["curve"] if pruning_control else None)
     for name, fig in (("probe_pretrained", before["figures"]["probe"]), ("probe_finetuned", after["figures"]["probe"]),
-                      ("pruning", pruning_fig)):
+                      ("pruning", pruning_fig),
+                      ("attention_pretrained", attn["pretrained"]["figures"]["attention"]),
+                      ("attention_finetuned", attn["finetuned"]["figures"]["attention"])):
         fig.savefig(root / f"{name}.png", dpi=100)
     return out
 

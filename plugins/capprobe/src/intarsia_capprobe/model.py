@@ -125,3 +125,19 @@ def answer_logits(model: nn.Module, input_ids: torch.Tensor, positions: torch.Te
     """Logits at each row's answer position: (B, vocab)."""
     logits = model(input_ids)
     return logits[torch.arange(len(positions), device=logits.device), positions]
+
+
+def next_token_loss(model: nn.Module, batch: dict) -> torch.Tensor:
+    """The PCFG's next-token pre-training loss: cross-entropy of every string token from each row's
+    ``lm_start`` up to its ``=`` (mean over those tokens), plus cross-entropy of the answer token
+    (``label``) at ``answer_pos``. Scored separately so the one answer token is not drowned by the
+    hundreds of string tokens of a 250-token window."""
+    ids, pos = batch["input_ids"], batch["answer_pos"]
+    logits = model(ids)
+    rows = torch.arange(len(pos), device=logits.device)
+    answer = F.cross_entropy(logits[rows, pos], batch["label"])
+    t = torch.arange(ids.shape[1] - 1, device=ids.device)
+    # position t predicts token t + 1; scored from lm_start to the token before '=' predicts '='
+    mask = (t[None, :] >= batch["lm_start"][:, None]) & (t[None, :] < pos[:, None])
+    string = F.cross_entropy(logits[:, :-1][mask], ids[:, 1:][mask])
+    return answer + string

@@ -23,6 +23,9 @@ def register_analyses(register):
              summary="zero the top-K neurons by the signed weight x gradient score (one-shot), with K random neurons as control")
     register("exact-match", factory="intarsia_capprobe.accuracy:ExactMatch", config="intarsia_capprobe.config:AccuracyConfig",
              summary="exact-match accuracy of the answer token on named eval sets")
+    register("attention-map", factory="intarsia_capprobe.attention:AttentionMap",
+             config="intarsia_capprobe.attention:AttentionMapConfig",
+             summary="attention mass from the answer position onto named token groups (e.g. the operands), per block and head")
     register("r2i-memory-probe", factory="intarsia_capprobe.r2i_probe:R2IMemoryProbe",
              config="intarsia_capprobe.r2i_probe:R2IProbeConfig",
              summary="per-layer probes of an R2I world model's SSM states for the memory cue (needs intarsia-r2i)")
@@ -43,6 +46,8 @@ def register_recipes(register):
              summary="Tracr-style counter: count a, fine-tune to count b with a spurious correlation (CPU, minutes)")
     register("capprobe/pcfg", file=RECIPES / "pcfg.yaml",
              summary="PCFG counting/index tasks with operand priors, the same protocol (CPU, minutes)")
+    register("capprobe/maxid", file=RECIPES / "maxid.yaml",
+             summary="max identifier: name the largest letter, fine-tune to name the smallest (CPU; not measured)")
     register("capprobe/counter-gpu", file=RECIPES / "counter_gpu.yaml",
              summary="the counter protocol with a wider, deeper model and longer strings (GPU)")
     register("capprobe/pcfg-gpu", file=RECIPES / "pcfg_gpu.yaml",

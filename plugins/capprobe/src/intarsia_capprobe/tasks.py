@@ -9,6 +9,9 @@ position (``answer_pos``) is the answer, one number token. Columns:
     original      the original (pre-training) task's answer on this string, as a number
     new           the fine-tuning task's answer on this string, as a number
     correlated    whether ``new == f(original)`` holds on this row
+    control       the windowed count of ``task.control_letter`` (c): a quantity pre-training never asks
+                  for, the target of the not-in-pretraining probe control
+    lm_start      (PCFG pre-training with ``task.next_token`` only) first position whose next token is scored
 
 Splits (``TaskPair.dataset(split, n, seed)``):
 
@@ -18,19 +21,29 @@ Splits (``TaskPair.dataset(split, n, seed)``):
     correlated    test set of the new task where new == f(original)
     uncorrelated  test set of the new task where new != f(original)
 
-**Counter** (Tracr-style): the prompt is ``<bos> x_1 .. x_L =``; the original task counts token ``a``, the
-new one counts ``b``. The prompt does not say which, so the fine-tuned model answers one task on every
-input (as a compiled Tracr counter that is fine-tuned to count another token).
+Counts are taken over the last ``task.count_window`` string positions (0: all of them).
 
-**PCFG**: strings come from a small probabilistic context-free grammar; the prompt is
-``<bos> <task> O : x_1 .. x_n =`` with a task token (``<count>`` or ``<index>``: the position of the first
-occurrence of operand O, or the length when O is absent) and an operand token O. Pre-training draws tasks
-and operands (the fine-tuning operand with its prior); the original task is ``count a``, the new one
-``count b`` (a separate prompt), correlated rows having count(b) == f(count(a)).
+**Counter** (Tracr-style): the prompt is ``<bos> x_1 .. x_L =``; the original task counts token ``a`` in the
+window, the new one counts ``b``. The prompt does not say which, so the fine-tuned model answers one task
+on every input (as a compiled Tracr counter that is fine-tuned to count another token). With a window,
+the letters before it are drawn from all letters (a and b too), so a count is no longer a linear
+function of the mean embedding.
+
+**PCFG** (the paper's App. B.2 setup): windows of ``seq_len`` tokens (250 in the paper) cut from grammar
+sentences joined end to end; the prompt is ``<bos> <task> O : x_1 .. x_n =`` with a task token
+(``<count>``: occurrences of operand O in the last ``count_window`` positions, 40 in the paper;
+``<index>``: the position of the ``occurrence``-th O, the paper's 6th, or ``seq_len`` when there are fewer)
+and an operand token O in {a, b, c}, drawn with the prior's shares (``task.operand_priors``). The original
+task is ``count a``, the new one ``count b``, correlated rows having count(b) == f(count(a)).
+
+**Max identifier** (``kind: maxid``, App. B.1 as we read it): prompt ``<bos> x_1 .. x_L =``; the original
+task names the largest letter in the window (as a number, a = 0), the new one the smallest; correlated
+rows have min == f(max) with ``relation: mirror`` (f(n) = letters - 1 - n) or ``identity``.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +51,9 @@ import numpy as np
 from .config import TaskConfig
 
 SPLITS = ("pretrain", "finetune", "original", "correlated", "uncorrelated")
-RELATIONS = {"identity": lambda n: n, "successor": lambda n: n + 1}
+RELATIONS = ("identity", "successor", "mirror")
+KINDS = ("counter", "pcfg", "maxid")
+NEW_TASK_SPLITS = ("finetune", "correlated", "uncorrelated")
 
 
 @dataclass(frozen=True)
@@ -78,25 +93,45 @@ class TaskPair:
     """The original -> new task pair named by ``config.kind``; ``dataset(split, n, seed)`` builds rows."""
 
     def __init__(self, config: TaskConfig):
-        if config.kind not in ("counter", "pcfg"):
-            raise ValueError(f"task.kind must be 'counter' or 'pcfg', got {config.kind!r}")
+        if config.kind not in KINDS:
+            raise ValueError(f"task.kind must be one of {', '.join(KINDS)}, got {config.kind!r}")
         if config.relation not in RELATIONS:
-            raise ValueError(f"task.relation must be one of {sorted(RELATIONS)}, got {config.relation!r}")
-        if config.prior not in config.prior_levels:
-            raise ValueError(f"task.prior must be one of {sorted(config.prior_levels)}, got {config.prior!r}")
+            raise ValueError(f"task.relation must be one of {', '.join(RELATIONS)}, got {config.relation!r}")
+        levels = config.operand_priors if config.kind == "pcfg" else config.prior_levels
+        if config.prior not in levels:
+            where = "task.operand_priors" if config.kind == "pcfg" else "task.prior_levels"
+            raise ValueError(f"task.prior must be one of {sorted(levels)} ({where}), got {config.prior!r}")
         if config.letters < 3:
             raise ValueError("task.letters must be at least 3 (two operands and a distractor)")
-        if config.kind == "counter" and 2 * config.max_count > config.seq_len:
-            raise ValueError(f"task.max_count={config.max_count} does not fit twice into seq_len={config.seq_len}")
+        if config.count_window > config.seq_len:
+            raise ValueError(f"task.count_window={config.count_window} is longer than seq_len={config.seq_len}")
+        if config.control_letter >= config.letters:
+            raise ValueError(f"task.control_letter={config.control_letter} is not one of the {config.letters} letters")
+        self.window = config.count_window or config.seq_len
+        if config.kind == "counter" and 2 * config.max_count > self.window:
+            raise ValueError(f"task.max_count={config.max_count} does not fit twice into the counted "
+                             f"{self.window} positions (seq_len / count_window)")
+        if config.kind == "maxid" and config.relation == "successor":
+            raise ValueError("task.relation: maxid needs 'mirror' or 'identity' (min == max + 1 never holds)")
         self.config = config
-        self.f = RELATIONS[config.relation]
-        self.vocab = Vocab(config.letters, max(config.seq_len, config.max_count + 1))
-        self.prefix = 1 if config.kind == "counter" else 4  # <bos> [<task> O :]
+        self.f = {"identity": lambda n: n, "successor": lambda n: n + 1,
+                  "mirror": lambda n: config.letters - 1 - n}[config.relation]
+        self.vocab = Vocab(config.letters, max(config.seq_len, config.max_count + 1, config.letters))
+        self.prefix = 4 if config.kind == "pcfg" else 1  # <bos> [<task> O :]
         self.width = self.prefix + config.seq_len + 1
+        self.grammar = Grammar(config.letters) if config.kind == "pcfg" else None
 
     @property
     def prior_value(self) -> float:
+        """Counter: P(b occurs); PCFG: b's operand share."""
+        if self.config.kind == "pcfg":
+            return float(self.operand_shares()[1])
         return float(self.config.prior_levels[self.config.prior])
+
+    def operand_shares(self, prior: str | None = None) -> np.ndarray:
+        """PCFG: the normalised pre-training shares of the operands a, b, c at ``prior``."""
+        shares = np.asarray(self.config.operand_priors[prior or self.config.prior], dtype=np.float64)
+        return shares / shares.sum()
 
     # ------------------------------------------------------------------------------------------------
     def dataset(self, split: str, n: int, seed: int, *, correlation: float = 1.0, prior: str | None = None):
@@ -110,19 +145,41 @@ class TaskPair:
             raise ValueError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
         if not 0.0 <= correlation <= 1.0:
             raise ValueError(f"correlation must lie in [0, 1], got {correlation}")
-        p = self.prior_value if prior is None else float(self.config.prior_levels[prior])
-        rng = np.random.default_rng([seed, SPLITS.index(split), int(round(correlation * 1000)), int(p * 1e6)])
-        make = self._counter_row if self.config.kind == "counter" else self._pcfg_row
-        out: dict[str, list] = {k: [] for k in ("input_ids", "answer_pos", "label", "original", "new", "correlated")}
+        prior = prior or self.config.prior
+        levels = self.config.operand_priors if self.config.kind == "pcfg" else self.config.prior_levels
+        if prior not in levels:
+            raise ValueError(f"unknown prior {prior!r}; the task has {sorted(levels)}")
+        rng = np.random.default_rng([seed, SPLITS.index(split), int(round(correlation * 1000)),
+                                     zlib.crc32(prior.encode())])
+        if self.config.kind == "pcfg":
+            # small sets (tests, toy runs) draw from a smaller pool: building 4096 sentences dominates them
+            pool = self.grammar.pool(rng, 4096 if n >= 500 else max(256, 4 * n), self.config.min_len)
+            make = lambda rng, split, corr: self._pcfg_row(rng, split, corr, prior, pool)  # noqa: E731
+        elif self.config.kind == "maxid":
+            make = self._maxid_row
+        else:
+            p = float(self.config.prior_levels[prior])
+            make = lambda rng, split, corr: self._counter_row(rng, split, corr, p)  # noqa: E731
+        keys = ["input_ids", "answer_pos", "label", "original", "new", "correlated", "control"]
+        if self.config.kind == "pcfg" and self.config.next_token and split == "pretrain":
+            keys.append("lm_start")
+        out: dict[str, list] = {k: [] for k in keys}
         for _ in range(n):
             if split == "finetune":
                 corr = bool(rng.random() < correlation)
             else:
                 corr = {"correlated": True, "uncorrelated": False}.get(split)
-            row = make(rng, split, corr, p)
-            for k, v in row.items():
-                out[k].append(v)
+            row = make(rng, split, corr)
+            for k in keys:
+                out[k].append(row[k])
         return out
+
+    def _row(self, ids: list[int], label: int, original: int, new: int, control: int) -> dict:
+        v = self.vocab
+        pad = self.width - len(ids)
+        return {"input_ids": ids + [v.id("<pad>")] * pad, "answer_pos": len(ids) - 1, "label": v.number(label),
+                "original": original, "new": new, "correlated": new == self.f(original), "control": control,
+                "lm_start": self.prefix - 1}
 
     # ------------------------------------------------------------------------------------------------
     def _counts(self, rng, corr: bool | None, b_present: float) -> tuple[int, int]:
@@ -139,97 +196,142 @@ class TaskPair:
         b = int(rng.integers(0, m + 1)) if rng.random() < b_present else 0
         return a, b
 
+    def _head(self, rng, exclude: tuple[int, ...] = ()) -> list[int]:
+        """The letters before the counted window: drawn from every letter (but ``exclude``)."""
+        allowed = [i for i in range(self.config.letters) if i not in exclude]
+        return [int(t) for t in rng.choice(allowed, size=self.config.seq_len - self.window)]
+
     def _counter_row(self, rng, split: str, corr: bool | None, p: float) -> dict:
         cfg, v = self.config, self.vocab
         # pre-training and the original test set use the prior on b; fine-tuning sets draw b freely
-        a, b = self._counts(rng, corr, p if split in ("pretrain", "original") else 1.0)
-        string = rng.integers(2, cfg.letters, size=cfg.seq_len)  # distractors c, d, ...
-        pos = rng.permutation(cfg.seq_len)
-        string[pos[:a]] = 0
-        string[pos[a:a + b]] = 1
-        ids = [v.id("<bos>"), *(v.letter(int(t)) for t in string), v.id("=")]
-        new_task = split in ("finetune", "correlated", "uncorrelated")
-        return {"input_ids": ids, "answer_pos": len(ids) - 1, "label": v.number(b if new_task else a),
-                "original": a, "new": b, "correlated": b == self.f(a)}
+        prior_split = split in ("pretrain", "original")
+        a, b = self._counts(rng, corr, p if prior_split else 1.0)
+        window = rng.integers(2, cfg.letters, size=self.window)  # distractors c, d, ...
+        pos = rng.permutation(self.window)
+        window[pos[:a]] = 0
+        window[pos[a:a + b]] = 1
+        # b stays absent from the whole string when the prior left it out of the window
+        head = self._head(rng, exclude=(1,) if prior_split and b == 0 else ())
+        string = head + [int(t) for t in window]
+        ids = [v.id("<bos>"), *(v.letter(t) for t in string), v.id("=")]
+        control = [int(t) for t in window].count(cfg.control_letter)
+        return self._row(ids, b if split in NEW_TASK_SPLITS else a, a, b, control)
 
     # ------------------------------------------------------------------------------------------------
-    def _pcfg_row(self, rng, split: str, corr: bool | None, p: float) -> dict:
+    def _maxid_row(self, rng, split: str, corr: bool | None) -> dict:
         cfg, v = self.config, self.vocab
-        grammar = Grammar(cfg.letters)
+        top = cfg.letters - 1
+        for _ in range(10000):
+            hi = int(rng.integers(0, top + 1))
+            lo = int(rng.integers(0, hi + 1))
+            if corr is None or (lo == self.f(hi)) == corr:
+                break
+        else:
+            raise RuntimeError("maxid: no (max, min) pair satisfies the requested relation")
+        window = rng.integers(lo, hi + 1, size=self.window)
+        pos = rng.permutation(self.window)
+        window[pos[0]], window[pos[min(1, self.window - 1)]] = hi, lo
+        if self.window == 1:
+            lo = hi
+        string = self._head(rng) + [int(t) for t in window]
+        ids = [v.id("<bos>"), *(v.letter(t) for t in string), v.id("=")]
+        control = [int(t) for t in window].count(cfg.control_letter)
+        return self._row(ids, lo if split in NEW_TASK_SPLITS else hi, hi, lo, control)
+
+    # ------------------------------------------------------------------------------------------------
+    def _pcfg_row(self, rng, split: str, corr: bool | None, prior: str, pool: list[list[int]]) -> dict:
+        cfg, v = self.config, self.vocab
         if split == "pretrain":
-            # the fine-tuning operand b gets prior p; the others share the rest uniformly
-            probs = np.full(cfg.letters, (1.0 - p) / (cfg.letters - 1))
-            probs[1] = p
-            operand = int(rng.choice(cfg.letters, p=probs / probs.sum()))
+            operand = int(rng.choice(3, p=self.operand_shares(prior)))
             task = "<index>" if rng.random() < cfg.index_share else "<count>"
-            string = grammar.sample(rng, cfg.min_len, cfg.seq_len)
+            string = self._pcfg_window(rng, pool)
         else:
             task = "<count>"
-            operand = 1 if split in ("finetune", "correlated", "uncorrelated") else 0
-            string = self._pcfg_string_with_counts(rng, grammar, corr) if corr is not None else \
-                grammar.sample(rng, cfg.min_len, cfg.seq_len)
-        a, b = string.count(0), string.count(1)
-        answer = self.answer(task, operand, string)
+            operand = 1 if split in NEW_TASK_SPLITS else 0
+            string = self._pcfg_window(rng, pool, corr)
+        a, b = self.windowed_count(string, 0), self.windowed_count(string, 1)
         ids = [v.id("<bos>"), v.id(task), v.letter(operand), v.id(":"), *(v.letter(t) for t in string), v.id("=")]
-        pad = self.width - len(ids)
-        return {"input_ids": ids + [v.id("<pad>")] * pad, "answer_pos": len(ids) - 1, "label": v.number(answer),
-                "original": a, "new": b, "correlated": b == self.f(a)}
+        return self._row(ids, self.answer(task, operand, string), a, b,
+                         self.windowed_count(string, cfg.control_letter))
 
-    def _pcfg_string_with_counts(self, rng, grammar: Grammar, corr: bool) -> list[int]:
-        """Rejection-sample grammar strings until count(b) ==/!= f(count(a)) as asked."""
+    def _pcfg_window(self, rng, pool: list[list[int]], corr: bool | None = None) -> list[int]:
+        """A ``seq_len`` window of grammar sentences joined end to end; with ``corr``, rejection-sampled
+        until the windowed count(b) ==/!= f(count(a))."""
+        n = self.config.seq_len
         for _ in range(10000):
-            s = grammar.sample(rng, self.config.min_len, self.config.seq_len)
-            if (s.count(1) == self.f(s.count(0))) == corr:
-                return s
-        raise RuntimeError("the grammar rarely yields the requested count relation; change task.letters/seq_len")
+            out: list[int] = []
+            while len(out) < n:
+                out += pool[int(rng.integers(len(pool)))]
+            out = out[:n]
+            if corr is None or (self.windowed_count(out, 1) == self.f(self.windowed_count(out, 0))) == corr:
+                return out
+        raise RuntimeError("the grammar rarely yields the requested count relation; change task.seq_len/count_window")
 
-    @staticmethod
-    def answer(task: str, operand: int, string: list[int]) -> int:
+    def windowed_count(self, string: list[int], letter: int) -> int:
+        return string[len(string) - self.window:].count(letter)
+
+    def answer(self, task: str, operand: int, string: list[int]) -> int:
         if task == "<count>":
-            return string.count(operand)
-        return string.index(operand) if operand in string else len(string)
+            return self.windowed_count(string, operand)
+        seen = 0
+        for i, t in enumerate(string):
+            seen += t == operand
+            if seen == self.config.occurrence:
+                return i
+        return len(string)
 
 
 class Grammar:
-    """A small PCFG over the letters: S -> A B | B A | A S | S B (depth-limited), A -> a A | x, B -> y B | z.
+    """The PCFG: start symbol S, two levels of nonterminals, then terminal groups of letters (a = 0).
 
-    Nonterminal rules are chosen with fixed probabilities; terminals are drawn from overlapping
-    letter groups, so counts and first-occurrence indices of every letter vary and depend on structure.
+    S  -> N1 N2 N3 (0.4) | N2 N1 (0.3) | N3 N3 N1 (0.3)
+    N1 -> T1 T2 (0.4)    | T2 T1 T3 (0.3) | T3 T1 (0.3)
+    N2 -> T2 T3 (0.4)    | T3 T2 T1 (0.3) | T1 T1 T2 (0.3)
+    N3 -> T3 T1 T2 (0.4) | T2 T2 (0.3)    | T1 T3 (0.3)
+    T1 -> a b c (0.4)    | c d (0.3)      | e a (0.3)
+    T2 -> b d f (0.4)    | g h (0.3)      | a i (0.3)
+    T3 -> j c e (0.4)    | f b (0.3)      | h g a (0.3)
+
+    A stand-in of the same shape as the paper's Fig. 14 (a start symbol, nonterminal levels whose rules
+    have 2-3 children, terminals over a small alphabet; not its exact rules): every letter's count and
+    positions depend on the derivation. Letters beyond ``letters`` wrap around (index mod ``letters``).
     """
+
+    RULES: dict[str, list[tuple[tuple, float]]] = {
+        "S": [(("N1", "N2", "N3"), 0.4), (("N2", "N1"), 0.3), (("N3", "N3", "N1"), 0.3)],
+        "N1": [(("T1", "T2"), 0.4), (("T2", "T1", "T3"), 0.3), (("T3", "T1"), 0.3)],
+        "N2": [(("T2", "T3"), 0.4), (("T3", "T2", "T1"), 0.3), (("T1", "T1", "T2"), 0.3)],
+        "N3": [(("T3", "T1", "T2"), 0.4), (("T2", "T2"), 0.3), (("T1", "T3"), 0.3)],
+        "T1": [((0, 1, 2), 0.4), ((2, 3), 0.3), ((4, 0), 0.3)],
+        "T2": [((1, 3, 5), 0.4), ((6, 7), 0.3), ((0, 8), 0.3)],
+        "T3": [((9, 2, 4), 0.4), ((5, 1), 0.3), ((7, 6, 0), 0.3)],
+    }
 
     def __init__(self, letters: int):
         self.letters = letters
-        half = max(2, letters // 2 + 1)
-        self.group_a = list(range(0, half))
-        self.group_b = list(range(letters - half, letters))
 
-    def _expand(self, rng, symbol: str, depth: int, out: list[int]) -> None:
-        if symbol == "S":
-            r = rng.random()
-            if depth > 3 or r < 0.4:
-                rhs = ("A", "B") if rng.random() < 0.5 else ("B", "A")
-            elif r < 0.7:
-                rhs = ("A", "S")
-            else:
-                rhs = ("S", "B")
-            for s in rhs:
-                self._expand(rng, s, depth + 1, out)
-        elif symbol == "A":
-            out.append(int(rng.choice(self.group_a)))
-            if rng.random() < 0.5:
-                self._expand(rng, "A", depth + 1, out)
-        else:
-            out.append(int(rng.choice(self.group_b)))
-            if rng.random() < 0.4:
-                self._expand(rng, "B", depth + 1, out)
+    def _expand(self, rng, symbol, out: list[int]) -> None:
+        if isinstance(symbol, int):
+            out.append(symbol % self.letters)
+            return
+        rules = self.RULES[symbol]
+        rhs = rules[int(rng.choice(len(rules), p=[w for _, w in rules]))][0]
+        for s in rhs:
+            self._expand(rng, s, out)
 
-    def sample(self, rng, min_len: int, max_len: int) -> list[int]:
+    def sample(self, rng, min_len: int = 1) -> list[int]:
+        """One sentence of at least ``min_len`` letters."""
         for _ in range(10000):
             out: list[int] = []
-            self._expand(rng, "S", 0, out)
-            if min_len <= len(out) <= max_len:
+            self._expand(rng, "S", out)
+            if len(out) >= min_len:
                 return out
-        raise RuntimeError(f"the grammar yields no string of length {min_len}..{max_len}")
+        raise RuntimeError(f"the grammar yields no sentence of {min_len} letters or more")
+
+    def pool(self, rng, n: int, min_len: int = 1) -> list[list[int]]:
+        """``n`` sentences drawn from the grammar; windows draw sentences from it with replacement (the
+        same distribution as fresh draws when ``n`` is large, and far faster than expanding per window)."""
+        return [self.sample(rng, min_len) for _ in range(n)]
 
 
 def tensors(ds) -> dict:
@@ -240,4 +342,5 @@ def tensors(ds) -> dict:
             "positions": torch.tensor(ds["answer_pos"], dtype=torch.long),
             "labels": torch.tensor(ds["label"], dtype=torch.long),
             "original": torch.tensor(ds["original"], dtype=torch.long),
-            "new": torch.tensor(ds["new"], dtype=torch.long)}
+            "new": torch.tensor(ds["new"], dtype=torch.long),
+            "control": torch.tensor(ds["control"], dtype=torch.long)}

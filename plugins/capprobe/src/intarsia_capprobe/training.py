@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import StageConfig
-from .model import answer_logits
+from .model import answer_logits, next_token_loss
 
 _CURVE_KEY = "capprobe_curve"
 
@@ -69,8 +69,11 @@ def _module(model: torch.nn.Module, stage: StageConfig, lr: float, eval_data: di
             self.reached: int | None = None
 
         def training_step(self, batch, _):
-            logits = answer_logits(self.model, batch["input_ids"], batch["answer_pos"])
-            loss = F.cross_entropy(logits, batch["label"])
+            if "lm_start" in batch:  # next-token pre-training (PCFG, task.next_token)
+                loss = next_token_loss(self.model, batch)
+            else:
+                logits = answer_logits(self.model, batch["input_ids"], batch["answer_pos"])
+                loss = F.cross_entropy(logits, batch["label"])
             self.log("train/loss", loss, on_step=True, prog_bar=False)
             return loss
 
@@ -121,7 +124,8 @@ def train_stage(model: torch.nn.Module, train_ds, stage: StageConfig, *, lr: flo
     from torch.utils.data import DataLoader
 
     L.seed_everything(seed, workers=False, verbose=False)
-    ds = train_ds.with_format("torch", columns=["input_ids", "answer_pos", "label"])
+    ds = train_ds.with_format("torch", columns=[c for c in ("input_ids", "answer_pos", "label", "lm_start")
+                                                if c in train_ds.column_names])
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(ds, batch_size=stage.batch_size, shuffle=True, drop_last=True, generator=gen)
     if len(loader) == 0:
