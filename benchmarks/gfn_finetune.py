@@ -37,12 +37,12 @@ SPACES = {
     # HyperGrid 2D H=32 (the 32-64, at its CPU end), R0 = 1e-3, 8 random mode cells
     "grid": {"env": {"name": "hypergrid", "ndim": 2, "height": 32, "reward": "random", "modes": 8, "R0": 1.0e-3,
                      "R2": 1.0, "mode_delta": 2},
-             "pretrain_iterations": 1000, "iterations": {"ocgfn-finetune": 40, "default": 300}},
+             "pretrain_iterations": 500, "iterations": {"ocgfn-finetune": 40, "default": 300}},
 }
 METHODS = ("ocgfn-finetune", "gflownet", "mcmc", "dqn")
 LABELS = {"ocgfn-finetune": "OC-GFN fine-tuning", "gflownet": "DB from scratch", "mcmc": "MCMC (MH)", "dqn": "DQN"}
 COMMON = {"job": "gfn", "cpu_threads": 1, "fabric": {"accelerator": "cpu"}, "log": {"every": 5, "progress": False,
-          "tensorboard": False}, "eval": {"every": 0}, "checkpoint": {"every": 0}}
+          "tensorboard": False, "plots": False}, "eval": {"every": 0}, "checkpoint": {"every": 0}}
 
 
 def pretrain_env(env: dict) -> dict:
@@ -114,12 +114,15 @@ def aggregate(runs: dict, x_key: str, y_key: str, grid: np.ndarray, rewards, see
 def main() -> None:
     import intarsia
     from intarsia.compare import compare
+    from intarsia.runner.api import run_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spaces", default="bitseq,grid")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--rewards", default="1,2,3", help="modes_seed of each downstream reward")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sweep", action="store_true", help="launch the runs through `intarsia sweep` (a process "
+                        "each) instead of in this process")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every method's iterations")
     parser.add_argument("--pretrain-scale", type=float, default=1.0)
     parser.add_argument("--out", default=str(RESULTS / "gfn_finetune.json"))
@@ -136,17 +139,34 @@ def main() -> None:
     for space in args.spaces.split(","):
         spec = SPACES[space]
         work = WORK / space
-        shutil.rmtree(work, ignore_errors=True)
-        pre = pretrain(space, spec, max(1, int(spec["pretrain_iterations"] * args.pretrain_scale)), work / "pretrain")
+        pre_iters = max(1, int(spec["pretrain_iterations"] * args.pretrain_scale))
+        done = work / "pretrain" / "result.json"
+        if done.is_file() and json.loads(done.read_text())["iterations"] == pre_iters:  # reuse a finished one
+            pre = json.loads(done.read_text())
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            pre = pretrain(space, spec, pre_iters, work / "pretrain")
+            done.write_text(json.dumps(pre))
+        for method in METHODS:
+            shutil.rmtree(work / method, ignore_errors=True)
         print(f"{space}: pre-trained in {pre['train_seconds']:.0f}s, success {pre['success_rate']:.3f}", flush=True)
         sweeps, runs, finals = {}, {}, {}
         for method in METHODS:
             cfg = method_config(method, space, spec, pre["model"], args.scale)
             cfg_path = work / f"{method}.yaml"
             cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
-                                      workers=args.workers, sweep_dir=work / method, progress=False)
-            sweeps[method] = Path(manifest["dir"])
+            points = [f"sampler.env.modes_seed={r}" for r in rewards]
+            if args.sweep:  # one process per run: the sweep's own launcher
+                manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
+                                          workers=args.workers, sweep_dir=work / method, progress=False)
+                sweeps[method] = Path(manifest["dir"])
+            else:  # the same runs, the sweep's layout, in this process (no interpreter start per run)
+                sweeps[method] = work / method
+                for point in points:
+                    for sd in seeds:
+                        run_config(str(cfg_path), [point, f"seed={sd}"], run_dir=sweeps[method] / point / f"seed-{sd}",
+                                   force=True)
+                manifest = {"counts": {"done": len(points) * len(seeds)}}
             runs[method] = {}
             for r in rewards:
                 for sd in seeds:
