@@ -126,7 +126,11 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every method's iterations")
     parser.add_argument("--pretrain-scale", type=float, default=1.0)
     parser.add_argument("--out", default=str(RESULTS / "gfn_finetune.json"))
+    parser.add_argument("--table", action="store_true", help="print the README table of --out and stop")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.out).read_text())))
+        return
     rewards = [int(r) for r in args.rewards.split(",")]
     lo, _, hi = args.seeds.partition("-")
     seeds = list(range(int(lo), int(hi or lo) + 1))
@@ -210,6 +214,32 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2))
     plot(results, out.with_suffix(".png"))
     print(f"done in {results['wall_seconds']:.0f}s -> {out}", flush=True)
+
+
+def table(results: dict) -> str:
+    """The README's table: at the equal-query budget (the fewest distinct queries any run made) and at the
+    end of each method's runs, IQM [95% CI] over seeds x rewards."""
+
+    def cell(c, method, i=-1):
+        return f"{c[method]['iqm'][i]:.2f} [{c[method]['low'][i]:.2f}, {c[method]['high'][i]:.2f}]"
+
+    lines = []
+    for space, r in results["spaces"].items():
+        pre = r["pretrain"]
+        lines += [f"**{space}** ({r['n_modes']} modes per reward, delta {r['env']['mode_delta']}; pre-training "
+                  f"{pre['iterations']} iterations, {pre['train_seconds']:.0f} s, success {pre['success_rate']:.3f}; "
+                  f"equal-query budget {r['query_budget']:.0f} distinct queries)", "",
+                  "| method | modes within delta at the budget | top-100 reward at the budget | modes within delta, "
+                  "end (compare IQM) | iterations | distinct queries, end | training s |", "|---|---|---|---|---|---|---|"]
+        cq, tq = r["curves"]["modes_within_delta_vs_queries"], r["curves"]["top_k_reward_vs_queries"]
+        for m in METHODS:
+            g = r["compare"]["train/modes_within_delta"][f"sampler.name={m}"]["iqm"]
+            f = r["finals"][m]
+            lines.append(f"| {LABELS[m]} | {cell(cq, m)} | {cell(tq, m)} | {g['value']:.2f} [{g['low']:.2f}, "
+                         f"{g['high']:.2f}] | {f['step']:.0f} | {f['train/reward_queries']:.0f} | "
+                         f"{f['train/seconds']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def plot(results: dict, path: Path) -> None:
