@@ -2,15 +2,17 @@
 within a distance delta and the top-K mean reward, against training steps, distinct reward queries and
 wall-clock (with and without the pre-training cost), over seeds and several downstream rewards per space.
 
-    python benchmarks/gfn_finetune.py [--spaces bitseq,grid] [--seeds 0-4] [--rewards 1,2,3] [--workers 2]
-        [--scale 1.0]
+    python benchmarks/gfn_finetune.py [--spaces bitseq,grid] [--seeds 0-4] [--rewards 1,2,3] [--scale 1.0]
+        [--pretrain-scale 1.0] [--sweep --workers 2] [--out PATH.json] [--table]
 
 Per space, one reward-free OC-GFN is pre-trained with outcome teleportation (a ``gfn`` run, reward never
 queried); then, for every downstream reward (a mode set drawn with ``modes_seed``) and seed, each method runs
 as a ``gfn`` job through ``intarsia sweep`` (one sweep per method, grid over ``sampler.env.modes_seed``) and
 ``intarsia compare`` aggregates them (rliable IQM, 95% stratified-bootstrap CIs over seeds x rewards). Every
-method draws 16 trajectories (or proposals) per iteration. Writes benchmarks/results/gfn_finetune.json,
-gfn_finetune.png and, per space and metric, the compare folders under benchmarks/results/gfn_finetune/.
+method draws 16 trajectories (or proposals) per iteration. Writes ``--out`` (the README's runs: one space each,
+benchmarks/results/gfn_finetune_SPACE.json), its .png and, per space and metric, the compare folders beside
+it; runs go through the job API in this process in the sweep's layout, or through ``intarsia sweep`` with
+``--sweep``. ``--table`` prints the README table of ``--out``.
 """
 
 from __future__ import annotations
