@@ -2,15 +2,17 @@
 within a distance delta and the top-K mean reward, against training steps, distinct reward queries and
 wall-clock (with and without the pre-training cost), over seeds and several downstream rewards per space.
 
-    python benchmarks/gfn_finetune.py [--spaces bitseq,grid] [--seeds 0-4] [--rewards 1,2,3] [--workers 2]
-        [--scale 1.0]
+    python benchmarks/gfn_finetune.py [--spaces bitseq,grid] [--seeds 0-4] [--rewards 1,2,3] [--scale 1.0]
+        [--pretrain-scale 1.0] [--sweep --workers 2] [--out PATH.json] [--table]
 
 Per space, one reward-free OC-GFN is pre-trained with outcome teleportation (a ``gfn`` run, reward never
 queried); then, for every downstream reward (a mode set drawn with ``modes_seed``) and seed, each method runs
 as a ``gfn`` job through ``intarsia sweep`` (one sweep per method, grid over ``sampler.env.modes_seed``) and
 ``intarsia compare`` aggregates them (rliable IQM, 95% stratified-bootstrap CIs over seeds x rewards). Every
-method draws 16 trajectories (or proposals) per iteration. Writes benchmarks/results/gfn_finetune.json,
-gfn_finetune.png and, per space and metric, the compare folders under benchmarks/results/gfn_finetune/.
+method draws 16 trajectories (or proposals) per iteration. Writes ``--out`` (the README's runs: one space each,
+benchmarks/results/gfn_finetune_SPACE.json), its .png and, per space and metric, the compare folders beside
+it; runs go through the job API in this process in the sweep's layout, or through ``intarsia sweep`` with
+``--sweep``. ``--table`` prints the README table of ``--out``.
 """
 
 from __future__ import annotations
@@ -37,12 +39,12 @@ SPACES = {
     # HyperGrid 2D H=32 (the issue's 32-64, at its CPU end), R0 = 1e-3, 8 random mode cells
     "grid": {"env": {"name": "hypergrid", "ndim": 2, "height": 32, "reward": "random", "modes": 8, "R0": 1.0e-3,
                      "R2": 1.0, "mode_delta": 2},
-             "pretrain_iterations": 1000, "iterations": {"ocgfn-finetune": 40, "default": 300}},
+             "pretrain_iterations": 500, "iterations": {"ocgfn-finetune": 40, "default": 300}},
 }
 METHODS = ("ocgfn-finetune", "gflownet", "mcmc", "dqn")
 LABELS = {"ocgfn-finetune": "OC-GFN fine-tuning", "gflownet": "DB from scratch", "mcmc": "MCMC (MH)", "dqn": "DQN"}
 COMMON = {"job": "gfn", "cpu_threads": 1, "fabric": {"accelerator": "cpu"}, "log": {"every": 5, "progress": False,
-          "tensorboard": False}, "eval": {"every": 0}, "checkpoint": {"every": 0}}
+          "tensorboard": False, "plots": False}, "eval": {"every": 0}, "checkpoint": {"every": 0}}
 
 
 def pretrain_env(env: dict) -> dict:
@@ -114,16 +116,23 @@ def aggregate(runs: dict, x_key: str, y_key: str, grid: np.ndarray, rewards, see
 def main() -> None:
     import intarsia
     from intarsia.compare import compare
+    from intarsia.runner.api import run_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spaces", default="bitseq,grid")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--rewards", default="1,2,3", help="modes_seed of each downstream reward")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sweep", action="store_true", help="launch the runs through `intarsia sweep` (a process "
+                        "each) instead of in this process")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every method's iterations")
     parser.add_argument("--pretrain-scale", type=float, default=1.0)
     parser.add_argument("--out", default=str(RESULTS / "gfn_finetune.json"))
+    parser.add_argument("--table", action="store_true", help="print the README table of --out and stop")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.out).read_text())))
+        return
     rewards = [int(r) for r in args.rewards.split(",")]
     lo, _, hi = args.seeds.partition("-")
     seeds = list(range(int(lo), int(hi or lo) + 1))
@@ -136,17 +145,34 @@ def main() -> None:
     for space in args.spaces.split(","):
         spec = SPACES[space]
         work = WORK / space
-        shutil.rmtree(work, ignore_errors=True)
-        pre = pretrain(space, spec, max(1, int(spec["pretrain_iterations"] * args.pretrain_scale)), work / "pretrain")
+        pre_iters = max(1, int(spec["pretrain_iterations"] * args.pretrain_scale))
+        done = work / "pretrain" / "result.json"
+        if done.is_file() and json.loads(done.read_text())["iterations"] == pre_iters:  # reuse a finished one
+            pre = json.loads(done.read_text())
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            pre = pretrain(space, spec, pre_iters, work / "pretrain")
+            done.write_text(json.dumps(pre))
+        for method in METHODS:
+            shutil.rmtree(work / method, ignore_errors=True)
         print(f"{space}: pre-trained in {pre['train_seconds']:.0f}s, success {pre['success_rate']:.3f}", flush=True)
         sweeps, runs, finals = {}, {}, {}
         for method in METHODS:
             cfg = method_config(method, space, spec, pre["model"], args.scale)
             cfg_path = work / f"{method}.yaml"
             cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
-                                      workers=args.workers, sweep_dir=work / method, progress=False)
-            sweeps[method] = Path(manifest["dir"])
+            points = [f"sampler.env.modes_seed={r}" for r in rewards]
+            if args.sweep:  # one process per run: the sweep's own launcher
+                manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
+                                          workers=args.workers, sweep_dir=work / method, progress=False)
+                sweeps[method] = Path(manifest["dir"])
+            else:  # the same runs, the sweep's layout, in this process (no interpreter start per run)
+                sweeps[method] = work / method
+                for point in points:
+                    for sd in seeds:
+                        run_config(str(cfg_path), [point, f"seed={sd}"], run_dir=sweeps[method] / point / f"seed-{sd}",
+                                   force=True)
+                manifest = {"counts": {"done": len(points) * len(seeds)}}
             runs[method] = {}
             for r in rewards:
                 for sd in seeds:
@@ -190,6 +216,32 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2))
     plot(results, out.with_suffix(".png"))
     print(f"done in {results['wall_seconds']:.0f}s -> {out}", flush=True)
+
+
+def table(results: dict) -> str:
+    """The README's table: at the equal-query budget (the fewest distinct queries any run made) and at the
+    end of each method's runs, IQM [95% CI] over seeds x rewards."""
+
+    def cell(c, method, i=-1):
+        return f"{c[method]['iqm'][i]:.2f} [{c[method]['low'][i]:.2f}, {c[method]['high'][i]:.2f}]"
+
+    lines = []
+    for space, r in results["spaces"].items():
+        pre = r["pretrain"]
+        lines += [f"**{space}** ({r['n_modes']} modes per reward, delta {r['env']['mode_delta']}; pre-training "
+                  f"{pre['iterations']} iterations, {pre['train_seconds']:.0f} s, success {pre['success_rate']:.3f}; "
+                  f"equal-query budget {r['query_budget']:.0f} distinct queries)", "",
+                  "| method | modes within delta at the budget | top-100 reward at the budget | modes within delta, "
+                  "end (compare IQM) | iterations | distinct queries, end | training s |", "|---|---|---|---|---|---|---|"]
+        cq, tq = r["curves"]["modes_within_delta_vs_queries"], r["curves"]["top_k_reward_vs_queries"]
+        for m in METHODS:
+            g = r["compare"]["train/modes_within_delta"][f"sampler.name={m}"]["iqm"]
+            f = r["finals"][m]
+            lines.append(f"| {LABELS[m]} | {cell(cq, m)} | {cell(tq, m)} | {g['value']:.2f} [{g['low']:.2f}, "
+                         f"{g['high']:.2f}] | {f['step']:.0f} | {f['train/reward_queries']:.0f} | "
+                         f"{f['train/seconds']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def plot(results: dict, path: Path) -> None:

@@ -246,6 +246,8 @@ class GFNLogConfig(LogConfig):
 
     every: int = 100
     """iterations between metric logs"""
+    plots: bool = True
+    """write learning_curve.png (and heatmap.png on 2-D grids) at the end; many short runs skip them"""
 
 
 @dataclass

@@ -79,6 +79,43 @@ def distribution_metrics(p: torch.Tensor, target: torch.Tensor, terminal: torch.
     return {"l1_sum": float(l1), "l1_mean": float(l1 / len(p)), "jsd": float(0.5 * kl(p, m) + 0.5 * kl(q, m))}
 
 
+class ObjectSet:
+    """Distinct terminal objects. On an enumerable env they are kept as a mask over ``all_states()`` (a
+    scatter per batch: this runs every iteration of every sampler, and ``unique`` over rows is slow); else as
+    unique rows."""
+
+    def __init__(self, env: DAGEnv):
+        self.env = env
+        self.indexed = bool(getattr(env, "enumerable", False)) and hasattr(env, "index")
+        if self.indexed:
+            self.mask = torch.zeros(len(env.all_states()), dtype=torch.bool, device=env.device)
+        else:
+            self.rows = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
+
+    def add(self, objects: torch.Tensor) -> None:
+        if self.indexed:
+            self.mask[self.env.index(objects)] = True
+        elif len(objects):
+            self.rows = torch.unique(torch.cat([self.rows, objects]), dim=0)
+
+    def __len__(self) -> int:
+        return int(self.mask.sum()) if self.indexed else len(self.rows)
+
+    def objects(self) -> torch.Tensor:
+        return self.env.all_states()[self.mask] if self.indexed else self.rows
+
+    def state_dict(self) -> dict:
+        return {"seen": self.objects().cpu()}
+
+    def load_state_dict(self, state) -> None:
+        seen = state["seen"].to(self.env.device)
+        if self.indexed:
+            self.mask.zero_()
+        else:
+            self.rows = seen[:0]
+        self.add(seen)
+
+
 class ModeTracker:
     """What a sampler has discovered among the terminal objects it produced so far (the paper's metrics):
 
@@ -95,7 +132,7 @@ class ModeTracker:
         cfg = getattr(env, "config", None)
         self.delta = int(getattr(cfg, "mode_delta", 0))
         self.k = int(getattr(cfg, "top_k", 100))
-        self.found = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
+        self.modes = ObjectSet(env)
         try:
             self.centres = env.mode_objects()
         except ConfigError:
@@ -104,23 +141,36 @@ class ModeTracker:
         self.within = torch.zeros(n, dtype=torch.bool, device=env.device)
         self.best = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
         self.best_log_r = torch.zeros(0, device=env.device)
+        self.seen_log_r = None
+
+    @property
+    def found(self) -> torch.Tensor:
+        return self.modes.objects()
 
     def add(self, terminals: torch.Tensor, log_rewards: torch.Tensor | None = None) -> None:
-        modes = terminals[self.env.is_mode(terminals)]
-        if len(modes):
-            self.found = torch.unique(torch.cat([self.found, modes]), dim=0)
+        self.modes.add(terminals[self.env.is_mode(terminals)])
         if self.centres is not None and len(self.centres):
-            near = (self.env.mode_distance(terminals, self.centres) <= self.delta).any(0)
-            self.within |= near
+            self.within |= (self.env.mode_distance(terminals, self.centres) <= self.delta).any(0)
         logr = (log_rewards if log_rewards is not None else self.env.log_reward(terminals)).float()
+        if self.modes.indexed:  # the reward of every object produced, over all_states(): top-K is read off it
+            if self.seen_log_r is None:
+                self.seen_log_r = torch.full((len(self.modes.mask),), float("-inf"), device=logr.device)
+            self.seen_log_r[self.env.index(terminals)] = logr
+            return
         x, inverse = torch.unique(torch.cat([self.best, terminals]), dim=0, return_inverse=True)
         r = torch.full((len(x),), float("-inf"), device=logr.device).scatter_reduce(
             0, inverse, torch.cat([self.best_log_r, logr]), "amax")
         keep = torch.argsort(r, descending=True)[: self.k]
         self.best, self.best_log_r = x[keep], r[keep]
 
+    def _top(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.seen_log_r is None:
+            return self.best, self.best_log_r
+        r, i = torch.topk(self.seen_log_r, min(self.k, len(self.seen_log_r)))
+        ok = r > float("-inf")
+        return self.env.all_states()[i[ok]], r[ok]
     def __len__(self) -> int:
-        return len(self.found)
+        return len(self.modes)
 
     @property
     def within_delta(self) -> int:
@@ -128,42 +178,32 @@ class ModeTracker:
 
     @property
     def top_k_reward(self) -> float:
-        return float(self.best_log_r.exp().mean()) if len(self.best_log_r) else 0.0
+        _, r = self._top()
+        return float(r.exp().mean()) if len(r) else 0.0
 
     def metrics(self, prefix: str = "train/") -> dict[str, float]:
-        return {f"{prefix}modes_found": float(len(self.found)), f"{prefix}modes_within_delta": float(self.within_delta),
+        return {f"{prefix}modes_found": float(len(self)), f"{prefix}modes_within_delta": float(self.within_delta),
                 f"{prefix}top_k_reward": self.top_k_reward}
 
     def state_dict(self) -> dict:
-        return {"found": self.found.cpu(), "within": self.within.cpu(), "best": self.best.cpu(),
-                "best_log_r": self.best_log_r.cpu()}
+        best, best_log_r = self._top()
+        return {"found": self.found.cpu(), "within": self.within.cpu(), "best": best.cpu(),
+                "best_log_r": best_log_r.cpu()}
 
     def load_state_dict(self, state) -> None:
         dev = self.env.device
-        self.found = state["found"].to(dev)
+        self.modes.load_state_dict({"seen": state["found"]})
         if "within" in state:  # checkpoints from before these metrics hold only ``found``
-            self.within, self.best = state["within"].to(dev), state["best"].to(dev)
-            self.best_log_r = state["best_log_r"].to(dev)
+            self.within = state["within"].to(dev)
+            self.best, self.best_log_r = state["best"].to(dev), state["best_log_r"].to(dev)
+            if self.modes.indexed:
+                self.seen_log_r = None
+                if len(self.best):
+                    self.add(self.best, self.best_log_r)
 
 
-class DistinctObjects:
-    """The distinct terminal objects whose reward a sampler has asked for (``reward_queries``)."""
-
-    def __init__(self, env: DAGEnv):
-        self.env = env
-        self.seen = torch.zeros(0, *env.state_shape, dtype=torch.long, device=env.device)
-
-    def add(self, objects: torch.Tensor) -> None:
-        self.seen = torch.unique(torch.cat([self.seen, objects]), dim=0)
-
-    def __len__(self) -> int:
-        return len(self.seen)
-
-    def state_dict(self) -> dict:
-        return {"seen": self.seen.cpu()}
-
-    def load_state_dict(self, state) -> None:
-        self.seen = state["seen"].to(self.env.device)
+DistinctObjects = ObjectSet
+"""the distinct objects whose reward a sampler asked for (``reward_queries``)"""
 
 
 def total_modes(env: DAGEnv) -> int:

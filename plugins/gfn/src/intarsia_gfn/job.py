@@ -80,9 +80,10 @@ def run_gfn(config: GFNJobConfig, *, run: RunContext) -> dict:
         if hasattr(sampler, "model_state"):
             save_torch_file(sampler.model_state(), run.dir / "model.pt")
             artifacts.append("model.pt")
-        learning_curve(history, run.dir / "learning_curve.png", f"{config.name} ({config.sampler.name})")
-        artifacts.append("learning_curve.png")
-        if _is_2d_grid(sampler) and hasattr(sampler, "terminal_distribution"):
+        if config.log.plots:
+            learning_curve(history, run.dir / "learning_curve.png", f"{config.name} ({config.sampler.name})")
+            artifacts.append("learning_curve.png")
+        if config.log.plots and _is_2d_grid(sampler) and hasattr(sampler, "terminal_distribution"):
             p, target, _ = sampler.terminal_distribution()
             grid_heatmap(sampler.env.all_states(), p, target, run.dir / "heatmap.png", f"{config.name}: {sampler.env!r}")
             artifacts.append("heatmap.png")
