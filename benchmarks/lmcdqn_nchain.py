@@ -11,7 +11,7 @@ source of truth for the hyperparameters), one sweep per algorithm over ``env.n``
 - ``return_mean``: the mean return of the last ``--window`` training episodes (LMCDQN acts greedily under
   its sample while training; DQN with epsilon at its floor 0.01), max 10.
 
-    .venv/bin/python benchmarks/lmcdqn_nchain.py --ns 50 75 --seeds 0-9 --steps 15000 --workers 2
+    .venv/bin/python benchmarks/lmcdqn_nchain.py --ns 50 75 --seeds 0-4 5-9 --steps 5000 --workers 3
 
 writes ``benchmarks/results/lmcdqn_nchain/{eval_return,return_mean}/compare.{json,md}`` and plots. The runs
 stay under ``--runs`` (default ``runs/lmcdqn_nchain``); run the command again to finish an interrupted sweep
@@ -30,30 +30,34 @@ RECIPES = {"lmcdqn": "lmcdqn/nchain", "dqn": "lmcdqn/dqn-nchain"}
 METRICS = ("eval_return", "return_mean")
 
 
-def run_sweeps(args) -> dict[str, Path]:
+def run_sweeps(args) -> list[Path]:
+    """One sweep per seed batch and algorithm, batches first: a sweep cut short by the CPU budget leaves whole
+    batches of both algorithms on every chain length (compare needs as many runs per task)."""
     from intarsia import sweep
 
     overrides = [f"steps={args.steps}", "eval.final=true", "eval.episodes=1", f"log.window={args.window}",
                  f"log.every={args.log_every}", "checkpoint.every=0", "log.progress=false"]
-    dirs = {}
-    for algo in args.algos:
-        sweep_dir = args.runs / algo
-        start = time.perf_counter()
-        if (sweep_dir / "sweep.yaml").exists():
-            manifest = sweep(resume=sweep_dir, workers=args.workers, progress=False)
-        else:
-            manifest = sweep(RECIPES[algo], overrides, seeds=args.seeds, grid=[f"env.n={','.join(map(str, args.ns))}"],
-                             workers=args.workers, sweep_dir=sweep_dir, progress=False)
-        print(f"{algo}: {manifest['counts']} in {time.perf_counter() - start:.0f} s ({sweep_dir})", flush=True)
-        dirs[algo] = sweep_dir
+    dirs = []
+    for seeds in args.seeds:
+        for algo in args.algos:
+            sweep_dir = args.runs / f"{algo}-seeds-{seeds}"
+            start = time.perf_counter()
+            if (sweep_dir / "sweep.yaml").exists():
+                manifest = sweep(resume=sweep_dir, workers=args.workers, progress=False)
+            else:
+                manifest = sweep(RECIPES[algo], overrides, seeds=seeds, grid=[f"env.n={','.join(map(str, args.ns))}"],
+                                 workers=args.workers, sweep_dir=sweep_dir, progress=False)
+            print(f"{algo} seeds {seeds}: {manifest['counts']} in {time.perf_counter() - start:.0f} s ({sweep_dir})",
+                  flush=True)
+            dirs.append(sweep_dir)
     return dirs
 
 
-def compare_all(dirs: dict[str, Path], args) -> None:
+def compare_all(dirs: list[Path], args) -> None:
     from intarsia.compare import compare
 
     for metric in METRICS:
-        out = compare(list(dirs.values()), metric, by="policy.name", task="env.n", baseline="policy.name=dqn",
+        out = compare(dirs, metric, by="policy.name", task="env.n", baseline="policy.name=dqn",
                       curve="episode/return", out=args.out / metric, reps=args.reps, gap=10.0)
         seconds = sum(json.loads((Path(d) / "report.json").read_text())["seconds"]
                       for g in out["groups"].values() for d in g["dirs"])
@@ -71,8 +75,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ns", type=int, nargs="+", default=[50, 75])
-    parser.add_argument("--seeds", default="0-9", help="0-9, 0,3,7, ...")
-    parser.add_argument("--steps", type=int, default=15_000)
+    parser.add_argument("--seeds", nargs="+", default=["0-4", "5-9"], help="seed batches, each one sweep: 0-4 5-9")
+    parser.add_argument("--steps", type=int, default=5_000)
     parser.add_argument("--window", type=int, default=50, help="training episodes behind return_mean")
     parser.add_argument("--log-every", type=int, default=1000)
     parser.add_argument("--algos", nargs="+", default=list(RECIPES), choices=list(RECIPES))
