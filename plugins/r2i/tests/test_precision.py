@@ -58,7 +58,7 @@ def test_r2i_world_model_learns_under_bf16_mixed_with_bf16_matmuls():
         batch = agent._sample_batch()
         with torch.no_grad(), fabric.autocast():
             _, post = agent.wm.loss(batch)
-            pred = agent.wm.predict_rewards(agent.wm.features(post, "output"))["extrinsic"]
+            pred = agent.wm.predict_rewards(post)["extrinsic"]
         term = batch["is_terminal"].bool()
         return float((torch.sign(pred[term].float()) == batch["rewards"]["extrinsic"][term]).float().mean())
 
