@@ -68,6 +68,28 @@ def compare_all(dirs: list[Path], args) -> None:
         saved["budget"] = budget
         (args.out / metric / "compare.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
         print((args.out / metric / "compare.md").read_text(), flush=True)
+    print(readme_table(args.out), flush=True)
+
+
+def readme_table(out: Path) -> str:
+    """The plugin README's table, from the compare.json files under ``out``: per chain length and overall
+    (stratified over the chain lengths), IQM [95% CI] of both algorithms and P(LMCDQN > DQN)."""
+
+    def cell(v: dict) -> str:
+        return f"{v['value']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+
+    rows = ["| score | N | runs per algorithm | Adam LMCDQN IQM | ε-greedy DQN IQM | P(LMCDQN > DQN) |",
+            "|---|---|---|---|---|---|"]
+    for metric in METRICS:
+        result = json.loads((out / metric / "compare.json").read_text())
+        lmc, dqn = result["groups"]["policy.name=lmcdqn"], result["groups"]["policy.name=dqn"]
+        for task in result["tasks"]:
+            a, b = lmc["per_task"][task], dqn["per_task"][task]
+            rows.append(f"| `{metric}` | {task.split('=')[1]} | {a['runs']} | {cell(a['iqm'])} | {cell(b['iqm'])} | "
+                        f"{cell(a['probability_of_improvement'])} |")
+        rows.append(f"| `{metric}` | all (stratified) | {lmc['runs']} | {cell(lmc['iqm'])} | {cell(dqn['iqm'])} | "
+                    f"{cell(lmc['probability_of_improvement'])} |")
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,9 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/lmcdqn_nchain"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-compare", action="store_true", help="run the sweeps only")
+    parser.add_argument("--dirs", type=Path, nargs="+",
+                        help="compare these sweep folders as they are (no runs started): finished runs only")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    dirs = run_sweeps(args)
+    dirs = args.dirs or run_sweeps(args)
     if not args.no_compare:
         compare_all(dirs, args)
 
