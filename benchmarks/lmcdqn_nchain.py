@@ -78,16 +78,16 @@ def readme_table(out: Path) -> str:
     def cell(v: dict) -> str:
         return f"{v['value']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
 
-    rows = ["| score | N | runs per algorithm | Adam LMCDQN IQM | ε-greedy DQN IQM | P(LMCDQN > DQN) |",
+    rows = ["| score | N | runs (LMCDQN / DQN) | Adam LMCDQN IQM | ε-greedy DQN IQM | P(LMCDQN > DQN) |",
             "|---|---|---|---|---|---|"]
     for metric in METRICS:
         result = json.loads((out / metric / "compare.json").read_text())
         lmc, dqn = result["groups"]["policy.name=lmcdqn"], result["groups"]["policy.name=dqn"]
         for task in result["tasks"]:
             a, b = lmc["per_task"][task], dqn["per_task"][task]
-            rows.append(f"| `{metric}` | {task.split('=')[1]} | {a['runs']} | {cell(a['iqm'])} | {cell(b['iqm'])} | "
+            rows.append(f"| `{metric}` | {task.split('=')[1]} | {a['runs']} / {b['runs']} | {cell(a['iqm'])} | {cell(b['iqm'])} | "
                         f"{cell(a['probability_of_improvement'])} |")
-        rows.append(f"| `{metric}` | all (stratified) | {lmc['runs']} | {cell(lmc['iqm'])} | {cell(dqn['iqm'])} | "
+        rows.append(f"| `{metric}` | all (stratified) | {lmc['runs']} / {dqn['runs']} | {cell(lmc['iqm'])} | {cell(dqn['iqm'])} | "
                     f"{cell(lmc['probability_of_improvement'])} |")
     return "\n".join(rows)
 
