@@ -15,6 +15,7 @@ RENDERABLE = {
     "DeepSea-v0": (),
     "MemoryLength-v0": (),
     "DiscountingChain-v0": (),
+    "POPGym-v0": ("popgym",),
     "PointNav-v0": (),
     "Pendulum-v1": ("pygame",),
     "DMCState-v0": ("dm_control",),

@@ -6,14 +6,20 @@ options={"n_ctx": 1024})`` or, from a resolved config section, ``build("rewards"
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .config import Spec, resolve_section
 from .errors import ConfigError, IntarsiaError
 from .registry import Registry
+
+# the registry of the build (or job) in progress: a component that builds its own parts (a policy its world
+# model, a world model its encoder) without naming a registry gets the one it was built from, not the process's
+_CURRENT: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("intarsia_build_registry", default=None)
 
 # how a message names the config section a component of each kind is built from (the train job's keys)
 SECTIONS = {"envs": "env", "policies": "policy"}
@@ -46,12 +52,13 @@ def build(kind: str, name_or_spec: str | Spec | Mapping, options: Mapping | None
         return _make_gymnasium(spec, **kwargs)
     factory = registry.get(kind, spec.name).load_factory()
     try:
-        if kind == "envs":
-            fields = dataclasses.asdict(spec.config) if spec.config is not None else {}
-            return factory(**fields, **kwargs)
-        if spec.config is None:
-            return factory(**kwargs)
-        return factory(spec.config, **kwargs)
+        with using_registry(registry):
+            if kind == "envs":
+                fields = dataclasses.asdict(spec.config) if spec.config is not None else {}
+                return factory(**fields, **kwargs)
+            if spec.config is None:
+                return factory(**kwargs)
+            return factory(spec.config, **kwargs)
     except IntarsiaError:
         raise
     except ValueError as exc:
@@ -60,6 +67,19 @@ def build(kind: str, name_or_spec: str | Spec | Mapping, options: Mapping | None
         # "key: what is wrong" from a component names a key of its section: "policy.key: what is wrong"
         raise ConfigError(msg if msg.startswith(f"{where}") else f"{where}.{msg}" if re.match(r"[\w.]+: ", msg)
                           else f"{where}: {msg}") from exc
+
+
+@contextlib.contextmanager
+def using_registry(registry: Registry) -> Iterator[Registry]:
+    """Within this block, :func:`build` and :func:`make_spec` called without ``registry=`` use ``registry``.
+
+    :func:`build` enters it around every factory call, and the runner around every job, so nested builds
+    resolve names in the registry their caller was given (a test's own, or a host with extra plugins)."""
+    token = _CURRENT.set(registry)
+    try:
+        yield registry
+    finally:
+        _CURRENT.reset(token)
 
 
 def _make_gymnasium(spec: Spec, **kwargs: Any) -> Any:
@@ -77,6 +97,9 @@ def _make_gymnasium(spec: Spec, **kwargs: Any) -> Any:
 
 
 def _registry() -> Registry:
+    current = _CURRENT.get()
+    if current is not None:
+        return current
     from .plugins import get_registry
 
     return get_registry()

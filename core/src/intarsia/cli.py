@@ -246,16 +246,20 @@ def sweep(source: str | None, overrides: tuple[str, ...], seeds: str, grid: tupl
 @click.option("--by", help="Group runs by this config key (default: each folder, and each sweep point, is a group).")
 @click.option("--baseline", help="The group the others are compared with (probability of improvement).")
 @click.option("--curve", help="metrics.csv column for learning curves (default: --metric when it is a column).")
+@click.option("--task", help="A config key whose values are tasks (env.n): scores form a runs x tasks matrix, "
+              "bootstrapped within each task (stratified), with per-task aggregates too.")
+@click.option("--gap", default=1.0, show_default=True, help="The score the optimality gap is measured from.")
 @click.option("--out", type=click.Path(file_okay=False), help="Where compare.json, compare.md and plots go "
               "(default: the first folder).")
 @click.option("--reps", default=2000, show_default=True, help="Bootstrap resamples.")
 def compare(dirs: tuple[str, ...], metric: str, by: str | None, baseline: str | None, curve: str | None,
-            out: str | None, reps: int) -> None:
+            task: str | None, gap: float, out: str | None, reps: int) -> None:
     """Aggregate runs over seeds: IQM, mean, median, optimality gap with 95% stratified-bootstrap CIs (rliable),
     probability of improvement over --baseline, performance profiles and learning curves."""
     from .compare import compare as run_compare
 
-    result = run_compare(list(dirs), metric, by=by, baseline=baseline, curve=curve, out=out, reps=reps)
+    result = run_compare(list(dirs), metric, by=by, baseline=baseline, curve=curve, task=task, gap=gap, out=out,
+                         reps=reps)
     click.echo((Path(result["dir"]) / "compare.md").read_text(encoding="utf-8"))
     click.echo(f"wrote {result['dir']}/compare.json, compare.md and {len(result['plots'])} plot(s)")
 

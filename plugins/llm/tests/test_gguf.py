@@ -122,3 +122,33 @@ def test_offload_on_a_cpu_only_build_is_a_one_line_warning(capsys, tmp_path):
     GGUFLLM(GGUFConfig(cache=False, progress=False, n_threads=1, n_gpu_layers=99))
     err = [line for line in capsys.readouterr().err.splitlines() if "n_gpu_layers" in line]
     assert len(err) == 1 and "cannot offload" in err[0] and "runs on the CPU" in err[0]
+
+
+def test_loading_prints_no_native_log_lines_unless_verbose(gemma_path, capfd):
+    """llama.cpp's warnings at load (``llama_kv_cache_iswa: using full-size SWA cache`` for Gemma 3) stay
+    silent by default and appear with ``verbose``."""
+    from intarsia_llm.config import GGUFConfig
+    from intarsia_llm.gguf import GGUFLLM
+
+    def load(verbose):
+        capfd.readouterr()
+        GGUFLLM(GGUFConfig(model_path=str(gemma_path), cache=False, progress=False, n_ctx=256, n_threads=1,
+                           probe=False, verbose=verbose))
+        return capfd.readouterr().err
+
+    assert "llama_kv_cache" not in load(False)
+    assert "llama_kv_cache" in load(True)
+    assert "llama_kv_cache" not in load(False)  # the switch follows the config, both ways
+
+
+def test_native_errors_print_and_the_rest_follows_verbose(capsys, monkeypatch):
+    from intarsia_llm import gguf
+
+    monkeypatch.setitem(gguf._native_log, "verbose", False)
+    for level, text in ((3, b"a warning\n"), (5, b"its continuation\n"), (4, b"an error "), (5, b"continued\n"),
+                        (2, b"info\n")):
+        gguf._log_native(level, text, None)
+    assert capsys.readouterr().err == "an error continued\n"
+    monkeypatch.setitem(gguf._native_log, "verbose", True)
+    gguf._log_native(2, b"info\n", None)
+    assert capsys.readouterr().err == "info\n"

@@ -39,8 +39,9 @@ def test_s5_stack_runs_in_complex64_under_bf16_parameters():
 
 @pytest.mark.slow
 def test_r2i_world_model_learns_under_bf16_mixed_with_bf16_matmuls():
-    """The recall check of test_learning.py under bf16-mixed, shorter: the matmuls are bf16 (a hook on the
-    Linear layers sees bf16 outputs), the S5 states complex64, and the reward head still learns the cue."""
+    """The recall check of test_learning.py under bf16-mixed, shorter, trained by the agent's own
+    ``train_step``: its world-model matmuls are bf16 (a hook on the Linear layers sees bf16 outputs, so the
+    update itself runs under autocast), the S5 states complex64, and the reward head still learns the cue."""
     fabric = Fabric(accelerator="cpu", devices=1, precision="bf16-mixed")
     torch.manual_seed(0)
     L = 1
@@ -57,21 +58,20 @@ def test_r2i_world_model_learns_under_bf16_mixed_with_bf16_matmuls():
         batch = agent._sample_batch()
         with torch.no_grad(), fabric.autocast():
             _, post = agent.wm.loss(batch)
-            pred = agent.wm.predict_rewards(agent.wm.features(post, "output"))["extrinsic"]
+            pred = agent.wm.predict_rewards(post)["extrinsic"]
         term = batch["is_terminal"].bool()
         return float((torch.sign(pred[term].float()) == batch["rewards"]["extrinsic"][term]).float().mean())
 
     before = np.mean([accuracy() for _ in range(4)])
+    # the agent's own update (world model, then actor-critic in imagination) is what trains here
     with linear_output_dtypes(agent.wm) as seen:
-        with fabric.autocast():
-            losses, post = agent.wm.loss(agent._sample_batch())
+        agent.train_step()
     assert seen[torch.bfloat16] > 0 and seen[torch.float32] == 0, seen
+    with torch.no_grad(), fabric.autocast():
+        _, post = agent.wm.loss(agent._sample_batch())
     assert post["hidden"].dtype == torch.complex64
     for _ in range(500):
-        with fabric.autocast():
-            losses, _ = agent.wm.loss(agent._sample_batch())
-            loss = agent._wm_loss(losses)
-        agent._step_opt(loss, agent.wm_opt, agent.wm.parameters(), cfg.model_clip)
+        agent.train_step()
     after = np.mean([accuracy() for _ in range(4)])
     assert before < 0.75 and after > 0.9, (before, after)
 

@@ -16,6 +16,8 @@ class Run:
     group: str
     score: float
     curve: list[tuple[float, float]] = field(default_factory=list)
+    task: str | None = None
+    """``key=value`` of the ``--task`` config key (runs of one task are stratified together)"""
 
 
 def _lookup(tree: dict, key: str):
@@ -51,9 +53,11 @@ def curve_of(run_dir: Path, column: str) -> list[tuple[float, float]]:
     return out
 
 
-def collect(dirs: list[str | Path], metric: str, *, by: str | None = None, curve: str | None = None) -> list[Run]:
+def collect(dirs: list[str | Path], metric: str, *, by: str | None = None, curve: str | None = None,
+            task: str | None = None) -> list[Run]:
     """Every finished run under ``dirs``. Groups: the value of config key ``by`` (``key=value``), else each
-    given folder is a group (named for its folder; a sweep's grid point is added to the name)."""
+    given folder is a group (named for its folder; a sweep's grid point is added to the name). ``task``: a
+    config key whose value names each run's task (``env.n`` -> ``env.n=50``)."""
     import yaml
 
     runs = []
@@ -72,12 +76,16 @@ def collect(dirs: list[str | Path], metric: str, *, by: str | None = None, curve
             if score is None:
                 raise ConfigError(f"compare: {run_dir} has no metric {metric!r} (report.json metrics: "
                                   f"{', '.join(sorted(report.get('metrics') or {})) or 'none'})")
+            cfg_file = run_dir / "config.yaml"
+            config = (yaml.safe_load(cfg_file.read_text(encoding="utf-8")) if cfg_file.is_file() else None) or {}
+            if task and _lookup(config, task) is None:
+                raise ConfigError(f"compare: {run_dir} has no config key {task!r} (--task)")
             if by:
-                cfg_file = run_dir / "config.yaml"
-                config = yaml.safe_load(cfg_file.read_text(encoding="utf-8")) if cfg_file.is_file() else {}
-                group = f"{by}={_lookup(config or {}, by)}"
+                group = f"{by}={_lookup(config, by)}"
             else:
                 inner = run_dir.relative_to(top).parent
-                group = label if str(inner) in (".", "") else f"{label} {inner}"
-            runs.append(Run(dir=run_dir, group=group, score=score, curve=curve_of(run_dir, curve) if curve else []))
+                # with --task the sweep point is the task: the folder alone is the group
+                group = label if task or str(inner) in (".", "") else f"{label} {inner}"
+            runs.append(Run(dir=run_dir, group=group, score=score, curve=curve_of(run_dir, curve) if curve else [],
+                            task=f"{task}={_lookup(config, task)}" if task else None))
     return runs

@@ -40,31 +40,25 @@ def plot_aggregates(agg: dict, metric: str, path: Path) -> Path:
 
 
 def plot_profiles(taus, point: dict, interval: dict, metric: str, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for g in point:
-        (line,) = ax.plot(taus, point[g], label=g, lw=2)
-        ax.fill_between(taus, interval[g][0], interval[g][1], color=line.get_color(), alpha=0.2)
-    ax.set_xlabel(f"{metric} threshold τ")
-    ax.set_ylabel("fraction of runs with score > τ")
-    ax.set_title("performance profile (95% CI)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _bands({g: taus for g in point}, point, interval, path, size=(6, 4), xlabel=f"{metric} threshold τ",
+                  ylabel="fraction of runs with score > τ", title="performance profile (95% CI)")
 
 
 def plot_curves(steps: dict, point: dict, interval: dict, column: str, path: Path) -> Path:
+    return _bands(steps, point, interval, path, size=(6.5, 4), xlabel="step", ylabel=f"IQM {column}",
+                  title="learning curves: IQM over seeds, 95% CI")
+
+
+def _bands(xs: dict, point: dict, interval: dict, path: Path, *, size, xlabel: str, ylabel: str, title: str) -> Path:
+    """One line per group with its CI band (``interval[g]``: low, high) on shared axes."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=size)
     for g in point:
-        (line,) = ax.plot(steps[g], point[g], label=g, lw=2)
-        ax.fill_between(steps[g], interval[g][0], interval[g][1], color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"IQM {column}")
-    ax.set_title("learning curves: IQM over seeds, 95% CI")
+        (line,) = ax.plot(xs[g], point[g], label=g, lw=2)
+        ax.fill_between(xs[g], interval[g][0], interval[g][1], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from intarsia.build import using_registry
 from intarsia.config import apply_overrides, extend, load_raw, resolve, resolved_raw, to_yaml
 from intarsia.errors import ConfigError, IntarsiaError
 from intarsia.runner.context import RunContext, finish_report
@@ -138,7 +139,8 @@ def execute(raw, job_name: str, config: Any, run_dir: Path, *, resume: bool, reg
         if _is_rank_zero():
             write_status(run_dir, "running", job=job_name)
         try:
-            report = job(config, run=ctx)
+            with using_registry(registry):
+                report = job(config, run=ctx)
             ctx.finish_loggers("success")
         except BaseException as exc:
             ctx.finish_loggers("failed")

@@ -77,6 +77,9 @@ class GGUFConfig(LLMCommonConfig):
     prompts, e.g. Motif's judge prompt). Off by default: a fresh evaluation per prompt makes outputs
     bit-identical whatever order prompts are asked in, which keeps cached and uncached answers identical
     (prefix reuse changes the rounding of the quantized kernels: log-probs moved by up to ~0.05 here)."""
+    verbose: bool = False
+    """Print llama.cpp's own log lines (model loading, KV cache set-up, warnings) to stderr. Off: only its
+    errors are printed."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

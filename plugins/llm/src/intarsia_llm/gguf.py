@@ -46,6 +46,31 @@ def _import_llama():
     return llama_cpp
 
 
+# ggml's log levels (ggml.h): NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the previous line)
+_GGML_ERROR, _GGML_CONT = 4, 5
+_native_log = {"verbose": False, "last": 0, "callback": None}
+
+
+def _log_native(level: int, text: bytes, _user_data) -> None:
+    # llama-cpp-python's own callback maps these levels with an older enum (WARN read as ERROR), so with
+    # verbose=False it still prints warnings such as "llama_kv_cache_iswa: using full-size SWA cache"
+    level = _native_log["last"] if level == _GGML_CONT else level
+    _native_log["last"] = level
+    if _native_log["verbose"] or level == _GGML_ERROR:
+        print(text.decode("utf-8", "replace"), end="", flush=True, file=sys.stderr)
+
+
+def _route_native_logs(llama_cpp, verbose: bool) -> None:
+    """Send llama.cpp's log lines through :func:`_log_native`: all of them with ``verbose``, else errors only.
+    The process has one llama.cpp logger, so the last model loaded decides."""
+    import ctypes
+
+    _native_log["verbose"] = bool(verbose)
+    if _native_log["callback"] is None:  # ctypes must keep the callback object alive as long as llama.cpp holds it
+        _native_log["callback"] = llama_cpp.llama_log_callback(_log_native)
+    llama_cpp.llama_log_set(_native_log["callback"], ctypes.c_void_p(0))
+
+
 class GGUFLLM(LLMBackend):
     """A llama.cpp model. One sequence at a time (llama-cpp-python's high-level API has no batching)."""
 
@@ -76,11 +101,12 @@ class GGUFLLM(LLMBackend):
                   "`make llama-wheel LLAMA_CMAKE_ARGS=-DGGML_CUDA=on`)", file=sys.stderr)
         guard = (contextlib.nullcontext() if self.extra_buffer_types
                  else model_params_without_extra_buffer_types(llama_cpp))
+        _route_native_logs(llama_cpp, config.verbose)
         try:
             with guard:
                 self._llm = llama_cpp.Llama(
                     model_path=str(path), n_ctx=config.n_ctx, n_threads=threads, n_batch=config.n_batch,
-                    n_gpu_layers=config.n_gpu_layers, seed=config.seed, verbose=False,
+                    n_gpu_layers=config.n_gpu_layers, seed=config.seed, verbose=config.verbose,
                     logits_all=False,  # all-position logits would cost n_ctx × 262k floats; we read the last row
                 )
         except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
