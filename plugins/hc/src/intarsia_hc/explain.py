@@ -258,14 +258,14 @@ def _plots(out, coef, feature_names, action_names, stats, ep_inputs, ep_choices,
     # coefficients: rows (sub-policy, action), columns features + bias; at most MAX_SHOWN sub-policies
     w = np.concatenate([coef["mean_weight"], coef["mean_bias"][:, None, :]], 1)[shown]  # (S, F+1, A)
     mat = w.transpose(0, 2, 1).reshape(len(shown) * len(action_names), -1)
-    fig, ax = plt.subplots(figsize=(min(24.0, 1.0 + 0.6 * mat.shape[1]), min(30.0, 1.0 + 0.35 * mat.shape[0])))
+    fig, ax = plt.subplots(figsize=(min(24.0, max(4.5, 1.0 + 0.6 * mat.shape[1])), min(30.0, 1.0 + 0.35 * mat.shape[0])))
     lim = float(np.abs(mat).max()) or 1.0
     im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), feature_names + ["bias"], rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(mat.shape[0]), [f"#{i} {a}" for i in shown for a in action_names], fontsize=7)
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title("sub-policy coefficients (pre-tanh mean)" + ("" if len(shown) == k else
-                 f": the {len(shown)} most used of {k}"), fontsize=9)
+                 f"\nthe {len(shown)} most used of K = {k}"), fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "coefficients.png", dpi=110)
     plt.close(fig)
@@ -282,9 +282,14 @@ def _plots(out, coef, feature_names, action_names, stats, ep_inputs, ep_choices,
 
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
     t = np.arange(len(ep_choices))
-    ax0.scatter(t, ep_choices, c=colors[ep_choices], s=6)
-    used = sorted(set(int(i) for i in ep_choices))
-    ax0.set_yticks(used if k > 20 else range(k))  # at large K: the sub-policies this episode used
+    if k > 20:  # one row per sub-policy this episode used (not K rows, most of them empty)
+        used = sorted(set(int(i) for i in ep_choices))
+        row = {c: r for r, c in enumerate(used)}
+        ax0.scatter(t, [row[int(c)] for c in ep_choices], c=colors[ep_choices], s=6)
+        ax0.set_yticks(range(len(used)), [f"#{c}" for c in used], fontsize=7 if len(used) <= 24 else 5)
+    else:
+        ax0.scatter(t, ep_choices, c=colors[ep_choices], s=6)
+        ax0.set_yticks(range(k))
     ax0.set_ylabel("active sub-policy")
     ax0.set_title(f"lowest-return evaluation episode (overall switch rate {stats['switch_rate']:.3f})", fontsize=9)
     for j in range(min(ep_inputs.shape[1], 6)):
