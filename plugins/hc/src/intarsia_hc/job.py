@@ -30,7 +30,8 @@ def train_and_explain(cfg, *, run) -> dict:
     metrics = {"eval_return": float(report["metrics"].get("eval_return", interp["eval_return"]))}
     metrics.update({k: float(report["metrics"][k]) for k in EVAL_KEYS if k in report["metrics"]})
     metrics.update({k: float(interp[k]) for k in METRIC_KEYS[1:] if k in interp})
-    report["training"] = {**report["metrics"], **report.get("training", {})}
+    moved = {k: v for k, v in report["metrics"].items() if k not in EVAL_KEYS}
+    report["training"] = {**moved, **report.get("training", {})}
     report["metrics"] = metrics
     report["interpretability"] = {"report": "interpretability/report.md",
                                   **{k: v for k, v in interp.items() if k not in metrics}}
