@@ -3,7 +3,7 @@ reference (the paper's trade-off curve at a CPU budget).
 
     .venv/bin/python benchmarks/hc_dmc.py                                  # cartpole-swingup, K in {1, 8, 64} + MLP, seeds 0-4
     .venv/bin/python benchmarks/hc_dmc.py --ks 8 --seeds 0-4 --steps 5000  # a smaller budget
-    .venv/bin/python benchmarks/hc_dmc.py --sweeps runs/A runs/B --steps 5000
+    .venv/bin/python benchmarks/hc_dmc.py --hc-sweeps runs/A --mlp-sweep runs/B --steps 5000
     .venv/bin/python benchmarks/hc_dmc.py --cost-only                      # seconds per update and per agent step
 
 The recipe is ``hc/cartpole-swingup-cpu`` (2 x 256 networks, batch 256, action repeat 8; ``steps`` counts
@@ -77,7 +77,8 @@ def main() -> None:
     ap.add_argument("--ks", type=int, nargs="*", default=[1, 8, 64])
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--steps", type=int, default=None, help="agent steps per run (default: the recipe's 12,500)")
-    ap.add_argument("--sweeps", type=Path, nargs=2, metavar=("HC_SWEEP", "MLP_SWEEP"))
+    ap.add_argument("--hc-sweeps", type=Path, nargs="*", help="summarise these finished sweep folders over K ...")
+    ap.add_argument("--mlp-sweep", type=Path, help="... and this MLP one, instead of running new sweeps")
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"))
     ap.add_argument("--cost-only", action="store_true")
     args = ap.parse_args()
@@ -88,18 +89,19 @@ def main() -> None:
         print(json.dumps(cost, indent=1))
         return
     overrides = [f"steps={args.steps}"] if args.steps else []
-    if args.sweeps:
-        hc_dir, mlp_dir = args.sweeps
+    if args.mlp_sweep:
+        hc_dirs, mlp_dir = args.hc_sweeps, args.mlp_sweep
     else:
         hc_dir, mlp_dir = hc_sweeps.run_sweeps(recipe, (recipe, ["policy.name=sac-mlp", "policy.actor.kind=mlp"]),
                                                args.ks, args.seeds, overrides, args.runs_dir)
-    reports = [json.loads(p.read_text()) for p in Path(hc_dir).rglob("report.json")]
+        hc_dirs = [hc_dir]
+    reports = [json.loads(p.read_text()) for d in hc_dirs for p in Path(d).rglob("report.json")]
     seeds = sorted({int(r["seed"]) for r in reports})
     steps = reports[0]["steps"]
     floor = hc_sweeps.random_return(recipe, overrides, seeds)
     budget = (f"{steps:,} agent steps = {8 * steps:,} env steps per run (action repeat 8), 2x256 networks, "
               "10 final episodes")
-    summary = hc_sweeps.summarise(hc_dir, mlp_dir, floor, f"hc_dmc_{args.task.replace('-', '_')}", budget)
+    summary = hc_sweeps.summarise(hc_dirs, mlp_dir, floor, f"hc_dmc_{args.task.replace('-', '_')}", budget)
     print(hc_sweeps.table_markdown(summary))
 
 

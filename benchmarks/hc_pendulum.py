@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/hc_pendulum.py                         # sweeps K in {1, 4, 8, 64} + MLP, seeds 0-4
     .venv/bin/python benchmarks/hc_pendulum.py --ks 1 4 64 --seeds 0-4
-    .venv/bin/python benchmarks/hc_pendulum.py --sweeps runs/hc-pendulum-k/sweep-A runs/hc-pendulum-mlp/sweep-B
+    .venv/bin/python benchmarks/hc_pendulum.py --hc-sweeps runs/hc-pendulum-k/sweep-A --mlp-sweep runs/hc-pendulum-mlp/sweep-B
     .venv/bin/python benchmarks/hc_pendulum.py --cost-only             # only the forward+backward timing
 
 The seeds run through ``intarsia sweep`` (``hc/pendulum`` with a grid over ``policy.actor.num_subpolicies``, and
 ``hc/pendulum-mlp``), the statistics through ``intarsia compare`` (benchmarks/hc_sweeps.py): IQM and mean of the
 final greedy evaluation return (10 episodes) with 95% stratified-bootstrap CIs, and the same normalised as
 (R - R_random) / (R_MLP - R_random), R_random the measured return of uniform actions on the same evaluation
-episodes. ``--sweeps`` summarises finished sweep folders instead of running new ones.
+episodes. ``--hc-sweeps`` / ``--mlp-sweep`` summarise finished sweep folders instead of running new ones.
 
 Cost: the actor's forward + backward on a batch of 1024 states (pytorch_sac's batch; the paper-size 2 x 1024
 combinator / MLP), HC (K = 4) against MLP, in this process, median of repeated timings; a ratio.
@@ -66,8 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ks", type=int, nargs="*", default=[1, 4, 8, 64])
     ap.add_argument("--seeds", default="0-4", help="seeds of every sweep point (0-4, 0,3,7)")
-    ap.add_argument("--sweeps", type=Path, nargs=2, metavar=("HC_SWEEP", "MLP_SWEEP"),
-                    help="summarise these finished sweep folders (K grid, MLP) instead of running")
+    ap.add_argument("--hc-sweeps", type=Path, nargs="*", help="summarise these finished sweep folders over K ...")
+    ap.add_argument("--mlp-sweep", type=Path, help="... and this MLP one, instead of running new sweeps")
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"), help="log.dir of the sweeps (default runs/)")
     ap.add_argument("--cost-only", action="store_true")
     args = ap.parse_args()
@@ -76,14 +76,15 @@ def main() -> None:
     torch.set_num_threads(1)
     overrides = ["eval.every=0"]  # the final evaluation is the score; intermediate ones only cost time
     if not args.cost_only:
-        if args.sweeps:
-            hc_dir, mlp_dir = args.sweeps
+        if args.mlp_sweep:
+            hc_dirs, mlp_dir = args.hc_sweeps, args.mlp_sweep
         else:
             hc_dir, mlp_dir = hc_sweeps.run_sweeps("hc/pendulum", ("hc/pendulum-mlp", []), args.ks, args.seeds,
                                                    overrides, args.runs_dir)
-        seeds = sorted({int(json.loads(p.read_text())["seed"]) for p in Path(hc_dir).rglob("report.json")})
+            hc_dirs = [hc_dir]
+        seeds = sorted({int(json.loads(p.read_text())["seed"]) for d in hc_dirs for p in Path(d).rglob("report.json")})
         floor = hc_sweeps.random_return("hc/pendulum", [], seeds)
-        summary = hc_sweeps.summarise(hc_dir, mlp_dir, floor, "hc_pendulum",
+        summary = hc_sweeps.summarise(hc_dirs, mlp_dir, floor, "hc_pendulum",
                                       "10,000 env steps per run (recipes hc/pendulum, hc/pendulum-mlp), 10 final episodes")
         print(hc_sweeps.table_markdown(summary))
     cost = actor_cost()

@@ -65,13 +65,22 @@ def _group_name(group: str) -> str:
     return "MLP"
 
 
-def summarise(hc_dir: Path, mlp_dir: Path, floor: dict, name: str, budget: str) -> dict:
-    """compare() over both sweeps, raw and normalised; copies each run's report under results/<name>_runs/."""
+def summarise(hc_dirs: list[Path], mlp_dir: Path, floor: dict, name: str, budget: str) -> dict:
+    """compare() over the sweeps (HC ones over K, the MLP one), raw and normalised; copies each run's report
+    under results/<name>_runs/."""
     from intarsia.compare import compare, stats
 
     out = RESULTS / f"{name}_compare"
-    raw = compare([hc_dir, mlp_dir], "eval_return", out=out)
-    groups = {_group_name(g): v for g, v in raw["groups"].items()}
+    raw = compare([*hc_dirs, mlp_dir], "eval_return", out=out)
+    groups: dict[str, dict] = {}
+    for g, v in raw["groups"].items():  # one K may come from several sweeps (e.g. more seeds later)
+        merged = groups.setdefault(_group_name(g), {"runs": 0, "scores": [], "dirs": []})
+        for key in ("runs", "scores", "dirs"):
+            merged[key] += v[key]
+    scores = {g: np.array([[x] for x in v["scores"]]) for g, v in groups.items()}
+    raw_agg = stats.aggregates(scores, reps=raw["reps"], seed=raw["seed"])
+    for g in groups:
+        groups[g].update(raw_agg[g])
     mlp_mean = float(np.mean(groups["MLP"]["scores"]))
     lo = floor["mean"]
     normalised = {g: np.array([[(s - lo) / (mlp_mean - lo)] for s in v["scores"]]) for g, v in groups.items()}
@@ -104,7 +113,7 @@ def summarise(hc_dir: Path, mlp_dir: Path, floor: dict, name: str, budget: str) 
     order = sorted((g for g in table if g != "MLP"), key=lambda g: int(g[2:])) + ["MLP"]
     summary = {"name": name, "budget": budget, "metric": "eval_return (final greedy evaluation)",
                "random_floor": floor, "mlp_mean": mlp_mean, "normalised": "(R - R_random) / (R_MLP_mean - R_random)",
-               "ci": "95% stratified bootstrap (rliable), 2000 resamples", "sweeps": [str(hc_dir), str(mlp_dir)],
+               "ci": "95% stratified bootstrap (rliable), 2000 resamples", "sweeps": [*map(str, hc_dirs), str(mlp_dir)],
                "table": {g: table[g] for g in order}}
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
     (RESULTS / f"{name}.md").write_text(table_markdown(summary))
