@@ -217,7 +217,8 @@ MAX_SHOWN = 16
 
 def subpolicy_colors(k: int) -> np.ndarray:
     """K distinct RGBA colours, one per sub-policy: tab10 / tab20 while they suffice, else K hues spread over
-    the HSV circle at alternating lightness (neighbouring indices differ in both)."""
+    the HSV circle in golden-ratio order (neighbouring indices get far-apart hues) at alternating saturation
+    and lightness."""
     import matplotlib
     from matplotlib.colors import hsv_to_rgb
 
@@ -225,7 +226,8 @@ def subpolicy_colors(k: int) -> np.ndarray:
         rgb = np.asarray(matplotlib.colormaps["tab10" if k <= 10 else "tab20"].colors[:k], float)
         return np.c_[rgb, np.ones(k)]
     i = np.arange(k)
-    hsv = np.stack([i / k, np.where(i % 2, 0.55, 0.95), np.where(i % 3 == 0, 0.95, np.where(i % 3 == 1, 0.75, 0.55))], -1)
+    hue = np.argsort(np.argsort((i * 0.6180339887) % 1.0)) / k  # K evenly spaced hues, visited out of order
+    hsv = np.stack([hue, np.where(i % 2, 0.55, 0.95), np.where(i % 3 == 0, 0.95, np.where(i % 3 == 1, 0.75, 0.55))], -1)
     return np.c_[hsv_to_rgb(hsv), np.ones(k)]
 
 
