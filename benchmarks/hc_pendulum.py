@@ -1,19 +1,19 @@
-"""HyperCombinator on Pendulum: final return against K and the MLP actor, and the actor's cost (HC vs MLP).
+"""HyperCombinator on Pendulum: final return against K with the MLP actor as reference, and the actor's cost.
 
-    .venv/bin/python benchmarks/hc_pendulum.py                        # K in {1, 2, 4, 8} + MLP, seeds 0 1 2
-    .venv/bin/python benchmarks/hc_pendulum.py --ks 1 8 --seeds 0     # a part of the sweep
-    .venv/bin/python benchmarks/hc_pendulum.py --cost-only            # only the forward+backward timing
+    .venv/bin/python benchmarks/hc_pendulum.py                         # sweeps K in {1, 4, 8, 64} + MLP, seeds 0-4
+    .venv/bin/python benchmarks/hc_pendulum.py --ks 1 4 64 --seeds 0-4
+    .venv/bin/python benchmarks/hc_pendulum.py --hc-sweeps runs/hc-pendulum-k/sweep-A --mlp-sweep runs/hc-pendulum-mlp/sweep-B
+    .venv/bin/python benchmarks/hc_pendulum.py --cost-only             # only the forward+backward timing
 
-Each sweep point is the shipped recipe (``hc/pendulum`` with ``policy.actor.num_subpolicies=K``, or
-``hc/pendulum-mlp``) at ``seed=S``, run through the core runner; its ``report.json`` is kept under
-``benchmarks/results/hc_pendulum_runs/<actor>-s<S>/`` and reused by later invocations, so the sweep can be
-filled in piece by piece. The score is the final greedy evaluation return (10 episodes) and, normalised,
-(R - R_worst) / (R_mlp - R_worst) with R_worst = -1600 (a pendulum left hanging: about the worst return).
-The K = 4 interpretability figures are those of its seed-0 run (``interpretability/``).
+The seeds run through ``intarsia sweep`` (``hc/pendulum`` with a grid over ``policy.actor.num_subpolicies``, and
+``hc/pendulum-mlp``), the statistics through ``intarsia compare`` (benchmarks/hc_sweeps.py): IQM and mean of the
+final greedy evaluation return (10 episodes) with 95% stratified-bootstrap CIs, and the same normalised as
+(R - R_random) / (R_MLP - R_random), R_random the measured return of uniform actions on the same evaluation
+episodes. ``--hc-sweeps`` / ``--mlp-sweep`` summarise finished sweep folders instead of running new ones.
 
 Cost: the actor's forward + backward on a batch of 1024 states (pytorch_sac's batch; the paper-size 2 x 1024
 combinator / MLP), HC (K = 4) against MLP, in this process, median of repeated timings; a ratio.
-Writes benchmarks/results/hc_pendulum.json and .png.
+Writes benchmarks/results/hc_pendulum.json, .md, .png, hc_pendulum_compare/ and hc_pendulum_runs/.
 """
 
 from __future__ import annotations
@@ -23,36 +23,14 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
-RUNS = RESULTS / "hc_pendulum_runs"
-WORST = -1600.0
+sys.path.insert(0, str(Path(__file__).parent))
+import hc_sweeps  # noqa: E402
 
-
-def run_point(actor: str, seed: int, steps: int | None) -> dict:
-    from intarsia.runner.api import run_config
-
-    folder = RUNS / f"{actor}-s{seed}"
-    if (folder / "report.json").exists():
-        return json.loads((folder / "report.json").read_text())
-    recipe = "hc/pendulum-mlp" if actor == "mlp" else "hc/pendulum"
-    overrides = [f"seed={seed}", "log.progress=false"]
-    if actor != "mlp":
-        overrides.append(f"policy.actor.num_subpolicies={int(actor[1:])}")
-    if steps:
-        overrides.append(f"steps={steps}")
-    if folder.exists():  # an interrupted run: start it afresh
-        import shutil
-
-        shutil.rmtree(folder)
-    report = run_config(recipe, overrides, run_dir=folder)
-    import shutil
-
-    for bulky in ("checkpoints", "tensorboard"):  # the report and figures are what the benchmark keeps
-        shutil.rmtree(folder / bulky, ignore_errors=True)
-    return report
+RESULTS = hc_sweeps.RESULTS
 
 
 def actor_cost(repeats: int = 30) -> dict:
@@ -86,86 +64,34 @@ def actor_cost(repeats: int = 30) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ks", type=int, nargs="*", default=[1, 2, 4, 8])
-    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    ap.add_argument("--no-mlp", action="store_true", help="skip the MLP baseline runs")
-    ap.add_argument("--steps", type=int, default=None, help="override the recipes' budget (default: as shipped)")
+    ap.add_argument("--ks", type=int, nargs="*", default=[1, 4, 8, 64])
+    ap.add_argument("--seeds", default="0-4", help="seeds of every sweep point (0-4, 0,3,7)")
+    ap.add_argument("--hc-sweeps", type=Path, nargs="*", help="summarise these finished sweep folders over K ...")
+    ap.add_argument("--mlp-sweep", type=Path, help="... and this MLP one, instead of running new sweeps")
+    ap.add_argument("--runs-dir", type=Path, default=Path("runs"), help="log.dir of the sweeps (default runs/)")
     ap.add_argument("--cost-only", action="store_true")
     args = ap.parse_args()
-    os.environ.setdefault("INTARSIA_NO_PROGRESS", "1")
     import torch
 
     torch.set_num_threads(1)
-    RUNS.mkdir(parents=True, exist_ok=True)
+    overrides = ["eval.every=0"]  # the final evaluation is the score; intermediate ones only cost time
     if not args.cost_only:
-        actors = [f"k{k}" for k in args.ks] + ([] if args.no_mlp else ["mlp"])
-        for seed in args.seeds:
-            for actor in actors:
-                t0 = time.time()
-                report = run_point(actor, seed, args.steps)
-                print(f"{actor} seed {seed}: eval_return {report['metrics']['eval_return']:.1f} ({time.time() - t0:.0f} s)",
-                      flush=True)
-    summary = summarise()
-    summary["cost"] = actor_cost()
-    summary["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hc_pendulum.json").write_text(json.dumps(summary, indent=1))
-    plot(summary, RESULTS / "hc_pendulum.png")
-    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=1))
-
-
-def summarise() -> dict:
-    runs = {}
-    for folder in sorted(RUNS.glob("*-s*")):
-        report_file = folder / "report.json"
-        if report_file.exists():
-            report = json.loads(report_file.read_text())
-            runs[folder.name] = {"metrics": report["metrics"], "seconds": report.get("seconds"),
-                                 "steps": report.get("steps")}
-    by_actor: dict[str, list] = {}
-    for name, run in runs.items():
-        by_actor.setdefault(name.rsplit("-s", 1)[0], []).append(run["metrics"])
-    table = {}
-    mlp = statistics.mean(m["eval_return"] for m in by_actor["mlp"]) if "mlp" in by_actor else None
-    for actor, ms in sorted(by_actor.items()):
-        r = [m["eval_return"] for m in ms]
-        row = {"seeds": len(r), "eval_return_mean": statistics.mean(r),
-               "eval_return_std": statistics.stdev(r) if len(r) > 1 else 0.0, "eval_returns": r}
-        if mlp is not None:
-            row["normalised_vs_mlp"] = (row["eval_return_mean"] - WORST) / (mlp - WORST)
-        for key in ("subpolicies_used", "switch_rate", "usage_entropy"):
-            if key in ms[0]:
-                row[key] = statistics.mean(m[key] for m in ms)
-        table[actor] = row
-    return {"worst_return": WORST, "table": table, "runs": runs}
-
-
-def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = summary["table"]
-    names = sorted((a for a in table if a != "mlp"), key=lambda a: int(a[1:])) + (["mlp"] if "mlp" in table else [])
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for i, name in enumerate(names):
-        r = table[name]["eval_returns"]
-        ax.scatter([i] * len(r), r, color="C0" if name != "mlp" else "C3", s=14)
-        ax.errorbar(i, table[name]["eval_return_mean"], yerr=table[name]["eval_return_std"], fmt="_", color="k",
-                    capsize=6)
-    ax.set_xticks(range(len(names)), [n.upper() if n == "mlp" else f"K={n[1:]}" for n in names])
-    ax.set_ylabel("final eval return (10 episodes)")
-    ax.set_title("Pendulum: return against K", fontsize=9)
-    ax.grid(alpha=0.3)
-    cost = summary["cost"]
-    bx.bar(["MLP", "HC K=4"], [1e3 * cost["seconds_mlp"], 1e3 * cost["seconds_hc_k4"]], color=["C3", "C0"])
-    bx.set_ylabel("ms per forward+backward (batch 1024)")
-    bx.set_title(f"actor cost: HC / MLP = {cost['ratio_hc_over_mlp']:.2f}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        if args.mlp_sweep:
+            hc_dirs, mlp_dir = args.hc_sweeps, args.mlp_sweep
+        else:
+            hc_dir, mlp_dir = hc_sweeps.run_sweeps("hc/pendulum", ("hc/pendulum-mlp", []), args.ks, args.seeds,
+                                                   overrides, args.runs_dir)
+            hc_dirs = [hc_dir]
+        seeds = sorted({int(json.loads(p.read_text())["seed"]) for d in hc_dirs for p in Path(d).rglob("report.json")})
+        floor = hc_sweeps.random_return("hc/pendulum", [], seeds)
+        summary = hc_sweeps.summarise(hc_dirs, mlp_dir, floor, "hc_pendulum",
+                                      "10,000 env steps per run (recipes hc/pendulum, hc/pendulum-mlp), 10 final episodes")
+        print(hc_sweeps.table_markdown(summary))
+    cost = actor_cost()
+    cost["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
+                       "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    (RESULTS / "hc_actor_cost.json").write_text(json.dumps(cost, indent=1))
+    print(json.dumps(cost, indent=1))
 
 
 if __name__ == "__main__":

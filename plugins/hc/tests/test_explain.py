@@ -97,7 +97,59 @@ def test_goal_conditioned_run_is_explained_over_state_and_goal_features(intarsia
                                          "env.max_episode_steps=20", "eval.every=0", "eval.episodes=2",
                                          "log.every=60", "log.progress=false", "checkpoint.every=0"],
                         run_dir=tmp_path / "nav")
-    assert set(report["metrics"]) == {"eval_return", "subpolicies_used", "switch_rate", "usage_entropy"}
+    # navigation's success rate is a metric of the run, not a training statistic
+    assert set(report["metrics"]) == {"eval_return", "eval_success", "subpolicies_used", "switch_rate", "usage_entropy"}
+    assert 0.0 <= report["metrics"]["eval_success"] <= 1.0 and "eval_success" not in report["training"]
     assert report["training"]["policy_train_updates"] > 0
     text = (tmp_path / "nav" / "interpretability" / "report.md").read_text()
     assert "goal_x-x" in text  # the goal_delta feature map, named
+
+
+@pytest.mark.parametrize("k", [4, 12, 21, 64])
+def test_every_subpolicy_gets_its_own_colour_in_the_plots(k):
+    from intarsia_hc.explain import subpolicy_cmap, subpolicy_colors
+
+    colors = subpolicy_colors(k)
+    assert colors.shape == (k, 4)
+    assert len({tuple(np.round(c, 4)) for c in colors}) == k  # distinct, also past tab20's 20
+    cmap, norm = subpolicy_cmap(k)  # the slice plot's mapping of index -> colour: no clipping at large K
+    mapped = cmap(norm(np.arange(k)))
+    np.testing.assert_allclose(mapped, colors)
+    if k > 20:
+        rgb = colors[:, :3]
+        gaps = np.linalg.norm(rgb[:, None] - rgb[None], axis=-1)[~np.eye(k, dtype=bool)]
+        assert gaps.min() > 0.02
+
+
+def test_large_k_report_shows_the_most_used_and_groups_the_rest(tmp_path):
+    import torch
+    from intarsia_hc.explain import MAX_SHOWN, shown_subpolicies
+
+    usage = np.zeros(64)
+    usage[[3, 40, 63]] = [0.5, 0.3, 0.2]
+    shown = shown_subpolicies(usage)
+    assert len(shown) == MAX_SHOWN and {3, 40, 63} <= set(shown)
+    assert shown_subpolicies(usage[:8]) == list(range(8))
+    # an untrained K = 64 actor on Pendulum: the report and its figures stay readable
+    from intarsia.interfaces import EnvSpec
+    from intarsia_hc.config import ActorConfig, SACConfig
+    from intarsia_hc.envs.pendulum import make_pendulum
+    from intarsia_hc.explain import explain_policy
+    from intarsia_hc.sac import SACAgent
+    from lightning.fabric import Fabric
+
+    torch.manual_seed(0)
+    env = make_pendulum(max_episode_steps=30)
+    spec = EnvSpec(env.observation_space, env.action_space, 1, ("extrinsic",), 30)
+    agent = SACAgent(SACConfig(actor=ActorConfig(num_subpolicies=64, hidden_sizes=[16]), critic_hidden_sizes=[16],
+                               batch_size=8, seed_steps=0, buffer_size=64, seed=0),
+                     env_spec=spec, fabric=Fabric(accelerator="cpu", devices=1))
+    summary = explain_policy(agent, env, tmp_path, episodes=2, seed=0)
+    text = (tmp_path / "report.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| feature |"))
+    assert header.count("#") == min(MAX_SHOWN, 64)
+    assert len(summary["usage"]) == 64
+    from PIL import Image
+
+    with Image.open(tmp_path / "coefficients.png") as im:
+        assert im.size[1] < 30 * 110 + 10  # capped height, not 64 x 0.35 inches per row

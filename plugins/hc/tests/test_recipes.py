@@ -20,9 +20,22 @@ def test_pendulum_recipes_differ_only_in_the_actor(intarsia_host):
     hc, mlp = prepare("hc/pendulum")[2], prepare("hc/pendulum-mlp")[2]
     assert hc.policy.config.actor.kind == "hc" and hc.policy.config.actor.num_subpolicies == 4
     assert mlp.policy.config.actor.kind == "mlp"
-    for field in ("critic_hidden_sizes", "actor_lr", "critic_lr", "batch_size", "seed_steps", "gamma", "tau"):
+    for field in ("critic_hidden_sizes", "actor_lr", "critic_lr", "batch_size", "seed_steps", "gamma", "tau", "target_update_every", "init_temperature"):
         assert getattr(hc.policy.config, field) == getattr(mlp.policy.config, field), field
     assert hc.steps == mlp.steps and hc.seed == mlp.seed
+
+
+def test_k_recipes_change_only_k(intarsia_host):
+    intarsia_host(plugin)
+    base = prepare("hc/pendulum")[2]
+    for k in (1, 8, 64):
+        cfg = prepare(f"hc/pendulum-k{k}")[2]
+        assert cfg.policy.config.actor.num_subpolicies == k
+        assert cfg.policy.config.actor.hidden_sizes == base.policy.config.actor.hidden_sizes and cfg.steps == base.steps
+    for task in ("cartpole-swingup", "reacher-easy", "cheetah-run", "walker-walk"):
+        hc8, hc64 = prepare(f"hc/{task}")[2], prepare(f"hc/{task}-hc64")[2]
+        assert (hc8.policy.config.actor.num_subpolicies, hc64.policy.config.actor.num_subpolicies) == (8, 64)
+        assert hc8.policy.config.batch_size == hc64.policy.config.batch_size == 1024 and hc8.steps == hc64.steps
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == DMC[0] else pytest.mark.slow) for n in DMC])

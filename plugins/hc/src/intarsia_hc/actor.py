@@ -93,6 +93,25 @@ def log_prob(out: dict, u: torch.Tensor, mode: str = "selected", *, squash: bool
     return density - tanh_log_det(u) if squash else density
 
 
+def diversity_loss(logits: torch.Tensor, kind: str = "usage") -> torch.Tensor:
+    """The combinator's diversity regulariser (to be minimised) on a batch of logits (B, K).
+
+    ``usage``: -H(p_bar), p_bar = mean_b softmax(l_b): the batch's soft shares of the sub-policies; lowest
+    (-ln K) when every sub-policy has an equal share (mixture-of-experts balance term, Shazeer et al. 2017's
+    importance loss in entropy form). ``mutual_information``: -(H(p_bar) - mean_b H(softmax(l_b))), minus the
+    mutual information between the state and the choice: balanced shares *and* a confident choice per state."""
+    log_p = F.log_softmax(logits.float(), -1)
+    p = log_p.exp()
+    p_bar = p.mean(0)
+    marginal = -(p_bar * p_bar.clamp_min(1e-12).log()).sum()
+    if kind == "usage":
+        return -marginal
+    if kind == "mutual_information":
+        conditional = -(p * log_p).sum(-1).mean()
+        return -(marginal - conditional)
+    raise ConfigError(f"actor.diversity must be 'usage' or 'mutual_information', got {kind!r}")
+
+
 class FeatureMap(nn.Module):
     """The interpretable features phi(x) the sub-policies are linear in (no parameters)."""
 

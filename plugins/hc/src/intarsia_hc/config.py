@@ -37,6 +37,13 @@ class ActorConfig:
     """log-density of the HC actor: "selected" (the tanh-Gaussian of the sub-policy the straight-through
     sample picked; gradients reach the logits through the soft sample) or "mixture" (the exact marginal
     log sum_k p_k(s) N_k: the categorical's entropy then enters SAC's entropy term)"""
+    diversity_coef: float = 0.0
+    """weight of the combinator's diversity regulariser in the actor loss (0: off). The paper's exact
+    regulariser is not public; this is the mixture-of-experts balance term (see ``diversity``)"""
+    diversity: str = "usage"
+    """which diversity regulariser: "usage" (minus the entropy of the batch-mean combinator distribution:
+    pushes the sub-policies' shares of the batch towards uniform) or "mutual_information" (minus
+    I(state; sub-policy) = H(mean_s p(.|s)) - mean_s H(p(.|s)): balanced shares and a confident choice in each state)"""
     log_std_min: float = -5.0
     """lower bound of the log-std (pytorch_sac: -5); log-std = min + (max - min) (tanh(raw) + 1) / 2"""
     log_std_max: float = 2.0
@@ -45,7 +52,9 @@ class ActorConfig:
     def __post_init__(self) -> None:
         # a ValueError here becomes a one-line config error naming the key (intarsia.config.merge_into)
         check_values(self, positive=("num_subpolicies", "hidden_sizes", "gumbel_temperature", "gumbel_temperature_final",
-                                     "gumbel_anneal_steps"))
+                                     "gumbel_anneal_steps"), non_negative=("diversity_coef",))
+        if self.diversity not in ("usage", "mutual_information"):
+            raise ValueError(f"diversity: must be 'usage' or 'mutual_information', got {self.diversity!r}")
         if not self.log_std_min < self.log_std_max:
             raise ValueError(f"log_std_min: must be < log_std_max ({self.log_std_max}), got {self.log_std_min}")
 
@@ -120,8 +129,9 @@ class RISConfig:
     """widths of each of the two Q networks"""
     subgoal_hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     """widths of the high-level (subgoal) policy network"""
-    actor_lr: float = 1e-4
-    """Adam step size of the actor (RIS pi_lr)"""
+    actor_lr: float = 1e-3
+    """Adam step size of the actor (RIS pi_lr: 1e-3 in train_ant.py, the script RIS trains with; RIS.py's own
+    default is 1e-4)"""
     critic_lr: float = 1e-3
     """Adam step size of the critic (RIS q_lr)"""
     subgoal_lr: float = 1e-4

@@ -162,16 +162,21 @@ def explain_policy(policy, env, out: Path, *, episodes: int, seed: int, slice_di
               f"| usage entropy (nats; max ln K = {math.log(k):.3f}) | {stats['usage_entropy']:.3f} |",
               f"| switch rate (per step) | {stats['switch_rate']:.3f} |",
               f"| mean segment length (steps) | {stats['mean_segment_length']:.1f} |", "",
-              "Usage: " + ", ".join(f"#{i} {s:.1%}" for i, s in enumerate(stats["usage"])), "",
+              "Usage: " + ", ".join(f"#{i} {s:.1%}" for i, s in enumerate(stats["usage"]) if k <= MAX_SHOWN or s > 0), "",
               "## Sub-policies", "",
               "Each sub-policy is linear in the features: pre-tanh mean = W x + b (the action is tanh of it,"
               " rescaled to the action box). One table per action dimension; one column per sub-policy.", ""]
+    cols = shown_subpolicies(stats["usage"])
+    if len(cols) < k:
+        rest = 1.0 - float(sum(stats["usage"][i] for i in cols))
+        lines += [f"K = {k}: the tables and the heat map show the {len(cols)} most used sub-policies; the other"
+                  f" {k - len(cols)} together act on {rest:.1%} of the steps (all coefficients: summary.json).", ""]
     for j, a in enumerate(action_names):
-        lines += [f"### mean of {a}", "", "| feature | " + " | ".join(f"#{i}" for i in range(k)) + " |",
-                  "|---|" + "---|" * k]
+        lines += [f"### mean of {a}", "", "| feature | " + " | ".join(f"#{i}" for i in cols) + " |",
+                  "|---|" + "---|" * len(cols)]
         for f, fname in enumerate(feature_names):
-            lines.append(f"| {fname} | " + " | ".join(f"{coef['mean_weight'][i, f, j]:+.3f}" for i in range(k)) + " |")
-        lines.append("| bias | " + " | ".join(f"{coef['mean_bias'][i, j]:+.3f}" for i in range(k)) + " |")
+            lines.append(f"| {fname} | " + " | ".join(f"{coef['mean_weight'][i, f, j]:+.3f}" for i in cols) + " |")
+        lines.append("| bias | " + " | ".join(f"{coef['mean_bias'][i, j]:+.3f}" for i in cols) + " |")
         lines.append("")
     summary.update(metrics=metrics, usage=stats["usage"], feature_names=feature_names,
                    coefficients={key: v.tolist() for key, v in coef.items()},
@@ -206,6 +211,41 @@ def _slice(actor, visited: np.ndarray, dims, torch, n: int = 101) -> dict:
     return {"x": xs, "y": ys, "k": choice.reshape(n, n)}
 
 
+MAX_SHOWN = 16
+"""sub-policies shown one by one in the coefficient tables and heat map (the most used); the others are grouped"""
+
+
+def subpolicy_colors(k: int) -> np.ndarray:
+    """K distinct RGBA colours, one per sub-policy: tab10 / tab20 while they suffice, else K hues spread over
+    the HSV circle in golden-ratio order (neighbouring indices get far-apart hues) at alternating saturation
+    and lightness."""
+    import matplotlib
+    from matplotlib.colors import hsv_to_rgb
+
+    if k <= 20:
+        rgb = np.asarray(matplotlib.colormaps["tab10" if k <= 10 else "tab20"].colors[:k], float)
+        return np.c_[rgb, np.ones(k)]
+    i = np.arange(k)
+    hue = np.argsort(np.argsort((i * 0.6180339887) % 1.0)) / k  # K evenly spaced hues, visited out of order
+    hsv = np.stack([hue, np.where(i % 2, 0.55, 0.95), np.where(i % 3 == 0, 0.95, np.where(i % 3 == 1, 0.75, 0.55))], -1)
+    return np.c_[hsv_to_rgb(hsv), np.ones(k)]
+
+
+def subpolicy_cmap(k: int):
+    """(colormap, norm) that send sub-policy index i to ``subpolicy_colors(k)[i]`` for every i < K (no clipping)."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    return ListedColormap(subpolicy_colors(k)), BoundaryNorm(np.arange(-0.5, k), k)
+
+
+def shown_subpolicies(usage, limit: int = MAX_SHOWN) -> list[int]:
+    """All sub-policies while K <= limit; else the ``limit`` most used, in index order."""
+    k = len(usage)
+    if k <= limit:
+        return list(range(k))
+    return sorted(int(i) for i in np.argsort(-np.asarray(usage), kind="stable")[:limit])
+
+
 def _plots(out, coef, feature_names, action_names, stats, ep_inputs, ep_choices, names, visited, all_choices,
            dims, slice_k, title) -> None:
     import matplotlib
@@ -214,23 +254,27 @@ def _plots(out, coef, feature_names, action_names, stats, ep_inputs, ep_choices,
     import matplotlib.pyplot as plt
 
     k = len(stats["usage"])
-    cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
-    # coefficients: rows (sub-policy, action), columns features + bias
-    w = np.concatenate([coef["mean_weight"], coef["mean_bias"][:, None, :]], 1)  # (K, F+1, A)
-    mat = w.transpose(0, 2, 1).reshape(k * len(action_names), -1)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * mat.shape[1], 1.0 + 0.35 * mat.shape[0]))
+    colors = subpolicy_colors(k)
+    cmap, norm = subpolicy_cmap(k)
+    shown = shown_subpolicies(stats["usage"])
+    # coefficients: rows (sub-policy, action), columns features + bias; at most MAX_SHOWN sub-policies
+    w = np.concatenate([coef["mean_weight"], coef["mean_bias"][:, None, :]], 1)[shown]  # (S, F+1, A)
+    mat = w.transpose(0, 2, 1).reshape(len(shown) * len(action_names), -1)
+    fig, ax = plt.subplots(figsize=(min(24.0, max(4.5, 1.0 + 0.6 * mat.shape[1])), min(30.0, 1.0 + 0.35 * mat.shape[0])))
     lim = float(np.abs(mat).max()) or 1.0
     im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), feature_names + ["bias"], rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(mat.shape[0]), [f"#{i} {a}" for i in range(k) for a in action_names], fontsize=7)
+    ax.set_yticks(range(mat.shape[0]), [f"#{i} {a}" for i in shown for a in action_names], fontsize=7)
     fig.colorbar(im, ax=ax, shrink=0.8)
-    ax.set_title("sub-policy coefficients (pre-tanh mean)", fontsize=9)
+    ax.set_title("sub-policy coefficients (pre-tanh mean)" + ("" if len(shown) == k else
+                 f"\nthe {len(shown)} most used of K = {k}"), fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "coefficients.png", dpi=110)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(4, 3))
-    ax.bar(range(k), stats["usage"], color=[cmap(i) for i in range(k)])
+    fig.set_size_inches(max(4.0, min(12.0, 0.12 * k)), 3)
+    ax.bar(range(k), stats["usage"], color=colors)
     ax.set_xlabel("sub-policy")
     ax.set_ylabel("share of steps")
     ax.set_title(f"usage (entropy {stats['usage_entropy']:.2f} nats)", fontsize=9)
@@ -240,8 +284,14 @@ def _plots(out, coef, feature_names, action_names, stats, ep_inputs, ep_choices,
 
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
     t = np.arange(len(ep_choices))
-    ax0.scatter(t, ep_choices, c=[cmap(i) for i in ep_choices], s=6)
-    ax0.set_yticks(range(k))
+    if k > 20:  # one row per sub-policy this episode used (not K rows, most of them empty)
+        used = sorted(set(int(i) for i in ep_choices))
+        row = {c: r for r, c in enumerate(used)}
+        ax0.scatter(t, [row[int(c)] for c in ep_choices], c=colors[ep_choices], s=6)
+        ax0.set_yticks(range(len(used)), [f"#{c}" for c in used], fontsize=7 if len(used) <= 24 else 5)
+    else:
+        ax0.scatter(t, ep_choices, c=colors[ep_choices], s=6)
+        ax0.set_yticks(range(k))
     ax0.set_ylabel("active sub-policy")
     ax0.set_title(f"lowest-return evaluation episode (overall switch rate {stats['switch_rate']:.3f})", fontsize=9)
     for j in range(min(ep_inputs.shape[1], 6)):
@@ -253,9 +303,8 @@ def _plots(out, coef, feature_names, action_names, stats, ep_inputs, ep_choices,
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4.2))
-    ax.pcolormesh(slice_k["x"], slice_k["y"], slice_k["k"], cmap=cmap, vmin=-0.5, vmax=(10 if k <= 10 else 20) - 0.5,
-                  shading="auto", alpha=0.45)
-    ax.scatter(visited[:, dims[0]], visited[:, dims[1]], c=[cmap(i) for i in all_choices], s=3)
+    ax.pcolormesh(slice_k["x"], slice_k["y"], slice_k["k"], cmap=cmap, norm=norm, shading="auto", alpha=0.45)
+    ax.scatter(visited[:, dims[0]], visited[:, dims[1]], c=colors[all_choices], s=3)
     ax.set_xlabel(names[dims[0]])
     ax.set_ylabel(names[dims[1]])
     ax.set_title("active sub-policy: slice (background), visited states (dots)", fontsize=8)

@@ -1,7 +1,8 @@
 """The ``hc-train`` job: the core's ``train`` job, then the interpretability report of the final policy.
 
-``report.json`` ``metrics`` holds exactly ``eval_return`` (mean over the final evaluation episodes) and, for a
-HyperCombinator actor, ``subpolicies_used``, ``switch_rate`` and ``usage_entropy``; the core's training
+``report.json`` ``metrics`` holds exactly ``eval_return`` (mean over the final evaluation episodes), for an env
+that reports success (``PointNav-v0``) ``eval_success`` (share of the final evaluation episodes that reached the
+goal), and, for a HyperCombinator actor, ``subpolicies_used``, ``switch_rate`` and ``usage_entropy``; the core's training
 statistics move to ``training``, the report's other numbers to ``interpretability``."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from intarsia.errors import ConfigError
 from intarsia.runner.train import train
 
 METRIC_KEYS = ("eval_return", "subpolicies_used", "switch_rate", "usage_entropy")
+EVAL_KEYS = ("eval_success",)
+"""final-evaluation numbers of the core's train job that stay in ``metrics`` when the env reports them"""
 
 
 def train_and_explain(cfg, *, run) -> dict:
@@ -25,8 +28,10 @@ def train_and_explain(cfg, *, run) -> dict:
     summary = explain_run(run.dir)
     interp = summary["metrics"]
     metrics = {"eval_return": float(report["metrics"].get("eval_return", interp["eval_return"]))}
+    metrics.update({k: float(report["metrics"][k]) for k in EVAL_KEYS if k in report["metrics"]})
     metrics.update({k: float(interp[k]) for k in METRIC_KEYS[1:] if k in interp})
-    report["training"] = {**report["metrics"], **report.get("training", {})}
+    moved = {k: v for k, v in report["metrics"].items() if k not in EVAL_KEYS}
+    report["training"] = {**moved, **report.get("training", {})}
     report["metrics"] = metrics
     report["interpretability"] = {"report": "interpretability/report.md",
                                   **{k: v for k, v in interp.items() if k not in metrics}}

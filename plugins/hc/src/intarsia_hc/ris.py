@@ -215,6 +215,11 @@ class RISAgent:
         kl = pi.log_prob(out, u, c.actor.log_prob, squash=False) - prior
         aq1, aq2 = self.critic(x, action)
         actor_loss = (c.alpha * kl - torch.min(aq1, aq2)).mean()
+        extra = {}
+        if c.actor.diversity_coef > 0 and out.get("logits") is not None:
+            diversity = pi.diversity_loss(out["logits"], c.actor.diversity)
+            actor_loss = actor_loss + c.actor.diversity_coef * diversity
+            extra["loss/diversity"] = diversity.detach()
         self.actor_optim.zero_grad(set_to_none=True)
         self.fabric.backward(actor_loss)
         self.actor_optim.step()
@@ -223,7 +228,8 @@ class RISAgent:
         polyak(self.actor_target, self.actor_module, c.tau)
         self.updates += 1
         return {"loss/critic": critic_loss.detach(), "loss/subgoal": subgoal_loss.detach(), "loss/actor": actor_loss.detach(),
-                "ris/kl": kl.detach().mean(), "ris/advantage": adv.detach().mean(), "q/mean": q1.detach().mean()}
+                "ris/kl": kl.detach().mean(), "ris/advantage": adv.detach().mean(), "q/mean": q1.detach().mean(),
+                **extra}
 
     # ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

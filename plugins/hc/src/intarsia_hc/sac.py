@@ -14,7 +14,8 @@ wrapper would broadcast the HC actor's buffer, a collective the other ranks neve
 
 The only difference between the two agents is the actor module (:mod:`intarsia_hc.actor`); the HC actor's
 log-density is the one its config names (``actor.log_prob``). Truncations (time limits) bootstrap.
-Loss terms are named: ``loss/critic``, ``loss/actor``, ``loss/alpha``.
+Loss terms are named: ``loss/critic``, ``loss/actor``, ``loss/alpha`` (and ``loss/diversity``, the combinator
+regulariser of ``actor.diversity_coef``, already inside ``loss/actor``).
 """
 
 from __future__ import annotations
@@ -155,6 +156,10 @@ class SACAgent:
             logp = pi.log_prob(out, u, actor_cfg.log_prob)
             aq1, aq2 = self.critic(b["obs"], action)
             actor_loss = (alpha * logp - torch.min(aq1, aq2)).mean()
+            if actor_cfg.diversity_coef > 0 and out.get("logits") is not None:
+                diversity = pi.diversity_loss(out["logits"], actor_cfg.diversity)
+                actor_loss = actor_loss + actor_cfg.diversity_coef * diversity
+                metrics["loss/diversity"] = diversity.detach()
             self.actor_optim.zero_grad(set_to_none=True)
             self.fabric.backward(actor_loss)
             self.actor_optim.step()
