@@ -349,8 +349,9 @@ class R2IAgent:
             "rewards": {t: rewards[..., i] for i, t in enumerate(self.terms)},
         }
         # (a checkpoint's carry from a run with another batch size is not used)
-        if cfg.chunk_start == "carry" and self._carry is not None and len(self._carry["stoch"]) == cfg.batch_size:
-            batch["state"] = self._carry
+        carry = self._carry
+        if cfg.chunk_start == "carry" and carry and all(len(v) == cfg.batch_size for v in carry.values()):
+            batch["state"] = carry
         return batch
 
     def _wm_loss(self, losses: dict) -> torch.Tensor:
