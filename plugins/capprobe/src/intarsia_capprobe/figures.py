@@ -65,13 +65,7 @@ def steps_figure(reverse: list, scratch: list, threshold: float, scratch_ft: lis
     for curve, label in (*series, (scratch, "from scratch")):
         ax.plot([s for s, _ in curve], [a for _, a in curve], marker=".", label=label)
     ax.axhline(threshold, color="grey", ls="--")
-    ax.set_xlabel("gradient steps")
-    ax.set_ylabel("original-task accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_accuracy_axes(fig, ax, "gradient steps", legend_size=8)
 
 
 def pruning_compare_figure(curve: dict, control: dict | None = None):
@@ -83,10 +77,15 @@ def pruning_compare_figure(curve: dict, control: dict | None = None):
     ax.plot(curve["k"], curve["random"], marker="s", label="K random (mean)")
     if control:
         ax.plot(control["k"], control["salient"], marker="^", ls="--", label="top-K salient, control model")
-    ax.set_xlabel("neurons pruned (K)")
+    return _finish_accuracy_axes(fig, ax, "neurons pruned (K)", legend_size=7)
+
+
+def _finish_accuracy_axes(fig, ax, xlabel: str, *, legend_size: int):
+    """The accuracy-against-something axes the reverse and pruning figures share."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("original-task accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     return fig
