@@ -71,6 +71,25 @@ def test_checkpoint_with_replay_resumes_identically(cpu_fabric):
     assert float(ma["wm/vector"]) == pytest.approx(float(mb["wm/vector"]), rel=1e-5)
 
 
+def test_a_checkpoint_with_the_old_two_optimiser_groups_is_one_line(cpu_fabric):
+    from intarsia.errors import IntarsiaError
+    from intarsia.interfaces import EnvSpec
+
+    env = MemoryLengthEnv(3)
+    spec = EnvSpec(env.observation_space, env.action_space, 2)
+    agent = make_r2i(tiny_config(), env_spec=spec, fabric=cpu_fabric)
+    state = agent.state_dict()
+    groups_now = len(state["wm_opt"]["param_groups"])
+    assert groups_now >= 3  # one per clipping group that has parameters (7 at full size)
+    # what an older version saved: the SSM's parameters in one group, the rest in the other
+    groups = state["wm_opt"]["param_groups"]
+    old = {**state["wm_opt"], "param_groups": [{**groups[0], "params": sum((g["params"] for g in groups[:-1]), [])},
+                                               groups[-1]]}
+    with pytest.raises(IntarsiaError, match=f"has {groups_now} .*one per clipping group") as err:
+        make_r2i(tiny_config(), env_spec=spec, fabric=cpu_fabric).load_state_dict({**state, "wm_opt": old})
+    assert "\n" not in str(err.value)
+
+
 def test_policy_inputs_variants(cpu_fabric):
     from intarsia.interfaces import EnvSpec
 

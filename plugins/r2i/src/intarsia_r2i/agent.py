@@ -503,6 +503,13 @@ class R2IAgent:
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.slow_critic.load_state_dict(state["slow_critic"])
+        saved_groups, groups = len(state["wm_opt"]["param_groups"]), len(self.wm_opt.param_groups)
+        if saved_groups != groups:  # checkpoints from before the official per-group clipping held 2 groups
+            from intarsia.errors import IntarsiaError
+
+            raise IntarsiaError(f"this checkpoint's world-model optimiser has {saved_groups} parameter groups, this "
+                                f"agent has {groups} (one per clipping group, as the official code): it was saved by an "
+                                "older intarsia-r2i; resume it with that version, or start the run anew")
         self.wm_opt.load_state_dict(state["wm_opt"])
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
