@@ -70,7 +70,7 @@ def test_r2i_world_model_learns_under_bf16_mixed_with_bf16_matmuls():
     with torch.no_grad(), fabric.autocast():
         _, post = agent.wm.loss(agent._sample_batch())
     assert post["hidden"].dtype == torch.complex64
-    for _ in range(500):
+    for _ in range(1500):
         agent.train_step()
     after = np.mean([accuracy() for _ in range(4)])
     assert before < 0.75 and after > 0.9, (before, after)
