@@ -65,6 +65,19 @@ def test_a_sweep_runs_every_point_and_seed_and_one_failure_stops_no_other(core_h
     assert before == {d: (sweep_dir / d / "report.json").stat().st_mtime_ns for d in before}
 
 
+def test_the_inprocess_launcher_runs_each_run_here_and_a_failure_stops_no_other(core_host, tmp_path):
+    import intarsia
+
+    out = intarsia.sweep("builtin/tiny", ["steps=100", f"log.dir={tmp_path}"], seeds="0",
+                         grid={"fabric.accelerator": ["cpu", "mps"]}, launcher="inprocess", progress=False)
+    assert out["counts"] == {"pending": 0, "running": 0, "done": 1, "failed": 1}
+    states = {r["point"]["fabric.accelerator"]: r for r in out["runs"]}
+    assert states["cpu"]["state"] == "done" and states["cpu"]["job_id"] == "in-process"
+    assert states["mps"]["state"] == "failed" and "MPSAccelerator" in states["mps"]["error"]
+    with pytest.raises(ConfigError, match="inprocess takes no workers"):
+        intarsia.sweep("builtin/tiny", [f"log.dir={tmp_path}"], launcher="inprocess", workers=2, progress=False)
+
+
 def _sweep_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "intarsia", "sweep", *args]
 

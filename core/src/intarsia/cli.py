@@ -204,8 +204,8 @@ def resume(run_dir: str, overrides: tuple[str, ...]) -> None:
 @click.argument("overrides", nargs=-1)
 @click.option("--seeds", default="0", show_default=True, help="Seeds to run at every grid point: 0-9, 0,3,7 or 0-4,10.")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2", help="A grid axis (repeat for a product of axes).")
-@click.option("--launcher", type=click.Choice(["local", "slurm"]), help="Where runs execute (default: the config's "
-              "launcher: section, else local).")
+@click.option("--launcher", type=click.Choice(["local", "slurm", "inprocess"]), help="Where runs execute (default: "
+              "the config's launcher: section, else local; inprocess: one after another in this process).")
 @click.option("--workers", type=int, help="local: runs at the same time (default 1).")
 @click.option("--partition", help="slurm: partition.")
 @click.option("--time", "time_min", type=int, help="slurm: time limit per run in minutes (default 60).")

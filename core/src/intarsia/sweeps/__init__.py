@@ -18,7 +18,8 @@ def sweep(source: str | None = None, overrides: Iterable[str] = (), *, seeds: An
           **launcher_settings: Any) -> dict:
     """Run ``source`` (a recipe or YAML file, with ``overrides``) once per grid point and seed, or finish the
     sweep in ``resume`` (a sweep folder). ``grid``: ``["key=v1,v2", …]`` or ``{key: [v1, v2]}``; ``seeds``:
-    ``"0-9"``, ``"0,3"`` or a list. ``launcher``: ``"local"`` (``workers`` processes) or ``"slurm"`` (settings
+    ``"0-9"``, ``"0,3"`` or a list. ``launcher``: ``"local"`` (``workers`` processes), ``"inprocess"`` (one after another in
+    this process: no interpreter start per run) or ``"slurm"`` (settings
     ``partition``, ``time``, ``cpus``, ``gpus``, ``mem``, ``account``, ``setup``, ``parallelism``), defaulting
     to the config's ``launcher:`` section. Returns the manifest (``sweep.yaml``) as a dict, with ``dir`` added."""
     from intarsia.sweeps import driver

@@ -39,6 +39,13 @@ class LocalConfig:
 
 
 @dataclass
+class InProcessConfig:
+    """The in-process launcher: the runs one after another in the sweep's own process, through the same
+    ``intarsia`` entry (no interpreter start per run: for many short runs; a failing run still stops no other).
+    No resume across a killed sweep beyond what the runs' own checkpoints give."""
+
+
+@dataclass
 class SlurmConfig:
     """The SLURM launcher: one array job per batch of runs, submitted with submitit."""
 
@@ -62,9 +69,9 @@ class SlurmConfig:
 
 def launcher_config(name: str, settings: dict[str, Any]):
     """The typed settings of launcher ``name`` from a ``launcher:`` mapping (unknown keys are an error)."""
-    cls = {"local": LocalConfig, "slurm": SlurmConfig}.get(name)
+    cls = {"local": LocalConfig, "slurm": SlurmConfig, "inprocess": InProcessConfig}.get(name)
     if cls is None:
-        raise ConfigError(f"--launcher: unknown launcher {name!r} (choose local or slurm)")
+        raise ConfigError(f"--launcher: unknown launcher {name!r} (choose local, slurm or inprocess)")
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(settings) - known - {"name"})
     if unknown:
@@ -241,6 +248,60 @@ class SlurmLauncher:
         return {line.strip() for line in out.splitlines() if line.strip()}
 
 
+class InProcessLauncher:
+    """Each run in this process, one at a time, through :func:`intarsia.cli.main` with its output in ``run.log``."""
+
+    name = "inprocess"
+
+    def __init__(self, config: InProcessConfig, sweep_dir: Path):
+        self.config = config
+        self.ended: list[int] = []
+
+    def start(self, queue: list[Task]) -> list[Task]:
+        """Run the first queued task to its end (the driver then reads its folder's state)."""
+        if not queue:
+            return []
+        import contextlib
+
+        from intarsia.cli import main
+
+        task = queue.pop(0)
+        task.run_dir.mkdir(parents=True, exist_ok=True)
+        quiet = os.environ.get("INTARSIA_NO_PROGRESS")
+        os.environ["INTARSIA_NO_PROGRESS"] = "1"
+        try:
+            with open(task.run_dir / LOG_NAME, "a") as log, contextlib.redirect_stdout(log), \
+                    contextlib.redirect_stderr(log):
+                try:
+                    main(list(task.argv))
+                except Exception as exc:  # noqa: BLE001 - a run's crash fails that run, not the sweep
+                    print(f"error: {type(exc).__name__}: {exc}")
+        finally:
+            if quiet is None:
+                os.environ.pop("INTARSIA_NO_PROGRESS", None)
+            else:
+                os.environ["INTARSIA_NO_PROGRESS"] = quiet
+        self.ended.append(task.index)
+        return [task]
+
+    def job_id(self, task: Task) -> str:
+        return "in-process"
+
+    def finished(self) -> list[int]:
+        done, self.ended = self.ended, []
+        return done
+
+    def active(self) -> int:
+        return 0
+
+    def attach(self, index: int, job_id: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
 def make_launcher(name: str, settings: dict[str, Any], sweep_dir: Path):
     config = launcher_config(name, settings)
-    return (LocalLauncher if name == "local" else SlurmLauncher)(config, sweep_dir)
+    cls = {"local": LocalLauncher, "slurm": SlurmLauncher, "inprocess": InProcessLauncher}[name]
+    return cls(config, sweep_dir)
