@@ -11,8 +11,7 @@ as a ``gfn`` job through ``intarsia sweep`` (one sweep per method, grid over ``s
 ``intarsia compare`` aggregates them (rliable IQM, 95% stratified-bootstrap CIs over seeds x rewards). Every
 method draws 16 trajectories (or proposals) per iteration. Writes ``--out`` (the README's runs: one space each,
 benchmarks/results/gfn_finetune_SPACE.json), its .png and, per space and metric, the compare folders beside
-it; runs go through the job API in this process in the sweep's layout, or through ``intarsia sweep`` with
-``--sweep``. ``--table`` prints the README table of ``--out``.
+it; the runs go through ``intarsia sweep`` with its in-process launcher, or a process each with ``--sweep``. ``--table`` prints the README table of ``--out``.
 """
 
 from __future__ import annotations
@@ -116,7 +115,6 @@ def aggregate(runs: dict, x_key: str, y_key: str, grid: np.ndarray, rewards, see
 def main() -> None:
     import intarsia
     from intarsia.compare import compare
-    from intarsia.runner.api import run_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spaces", default="bitseq,grid")
@@ -161,18 +159,12 @@ def main() -> None:
             cfg = method_config(method, space, spec, pre["model"], args.scale)
             cfg_path = work / f"{method}.yaml"
             cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            points = [f"sampler.env.modes_seed={r}" for r in rewards]
-            if args.sweep:  # one process per run: the sweep's own launcher
-                manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
-                                          workers=args.workers, sweep_dir=work / method, progress=False)
-                sweeps[method] = Path(manifest["dir"])
-            else:  # the same runs, the sweep's layout, in this process (no interpreter start per run)
-                sweeps[method] = work / method
-                for point in points:
-                    for sd in seeds:
-                        run_config(str(cfg_path), [point, f"seed={sd}"], run_dir=sweeps[method] / point / f"seed-{sd}",
-                                   force=True)
-                manifest = {"counts": {"done": len(points) * len(seeds)}}
+            # --sweep: a process per run (the local launcher); else the same sweep, run by run in this process
+            # (no interpreter start per run: on a loaded machine that start took minutes)
+            launcher = {"launcher": "local", "workers": args.workers} if args.sweep else {"launcher": "inprocess"}
+            manifest = intarsia.sweep(str(cfg_path), seeds=seeds, grid=[f"sampler.env.modes_seed={args.rewards}"],
+                                      sweep_dir=work / method, progress=False, **launcher)
+            sweeps[method] = Path(manifest["dir"])
             runs[method] = {}
             for r in rewards:
                 for sd in seeds:
