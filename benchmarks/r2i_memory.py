@@ -1,136 +1,178 @@
-"""Success rate vs env steps: R2I (S3M) vs DreamerV3 (GRU-RSSM) on BSuite memory_length.
+"""R2I (S3M) vs DreamerV3 (GRU-RSSM) on BSuite memory_length over seeds (Samsami et al., 2024, Fig. 4), on
+`intarsia sweep` and `intarsia compare`.
 
-Both agents use their CPU recipes (r2i/memory-length and r2i/dreamerv3-memory-length: same settings and budget,
-about the same number of world-model parameters), for memory lengths 10 and 30 and 3 seeds by default
-(5k and 14k env steps). Each run records the success rate of the last 100 training episodes every
-``--log-every`` env steps, and the first step where it reaches 0.9.
+Each run is a plugin recipe run by the core's train job, as a user would run it: ``r2i/memory-length`` and
+``r2i/dreamerv3-memory-length`` (same settings and budget, about the same number of world-model
+parameters), with the memory length and the chunk length (one whole episode, L + 2) overridden. One sweep
+per memory length, agent and seed batch. Then `intarsia compare` groups the runs of one memory length by
+agent (``policy.name``, baseline DreamerV3) on two scores:
 
-    .venv/bin/python benchmarks/r2i_memory.py                       # the grid: about an hour on 2 CPU cores
-    .venv/bin/python benchmarks/r2i_memory.py --lengths 10 --seeds 0 --methods r2i   # one run, minutes
+- ``success_rate``: the training success over the last 100 episodes at the end of the budget (exploring
+  policy; chance is 0.5);
+- ``eval_success``: 50 greedy episodes after training.
 
-Runs are independent processes (``--jobs``, one torch thread each), so a 2-core laptop runs two at once.
+The learning curves are ``episode/success`` (the success of the episodes that ended in each
+``--log-every`` window). ``solved_at`` in ``runs.json`` is the first window whose success is >= 0.9.
+
+    .venv/bin/python benchmarks/r2i_memory.py --lengths 30 --seeds 0-4                  # the claim: 10 runs
+    .venv/bin/python benchmarks/r2i_memory.py --lengths 30 --seeds 0-4 --agents r2i      # half of it, e.g.
+    .venv/bin/python benchmarks/r2i_memory.py --lengths 30 --seeds 0-4 --agents dreamerv3 #   on two cores
+
+The runs stay under ``--runs`` (default ``runs/r2i_memory``); the same command again finishes an interrupted
+sweep (finished runs are kept, runs with checkpoints resume) and recomputes the comparison of every sweep
+found there. Results: ``benchmarks/results/r2i_memory/L<L>/<score>/compare.{json,md}``, plots beside them,
+``benchmarks/results/r2i_memory/runs.json`` (every run's curve and ``solved_at``).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import multiprocessing
+import re
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-import numpy as np
-import torch
+RESULTS = Path(__file__).parent / "results" / "r2i_memory"
+RECIPES = {"r2i": "r2i/memory-length", "dreamerv3": "r2i/dreamerv3-memory-length"}
+SCORES = ("success_rate", "eval_success")
+CURVE = "episode/success"
+SOLVED = 0.9
 
 
-def run_one(method: str, length: int, seed: int, steps: int, log_every: int, overrides: list[str]):
-    torch.set_num_threads(1)
-    from intarsia.interfaces import EnvSpec
-    from intarsia.runner.api import prepare
-    from intarsia_r2i.agent import make_dreamerv3, make_r2i
-    from intarsia_r2i.envs.bsuite import MemoryLengthEnv
-    from intarsia_r2i.loop import drive
-    from lightning import Fabric
-
-    recipe = "r2i/memory-length" if method == "r2i" else f"r2i/{method}-memory-length"
-    _, _, cfg = prepare(recipe, [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
-                                 f"seed={seed}", *overrides])
-    agent_cfg = cfg.policy.config
-    fabric = Fabric(accelerator="cpu", devices=1)
-    fabric.seed_everything(seed, verbose=False)
-    env = MemoryLengthEnv(length)
-    spec = EnvSpec(env.observation_space, env.action_space, cfg.num_envs)
-    factory = make_r2i if method == "r2i" else make_dreamerv3
-    agent = factory(agent_cfg, env_spec=spec, fabric=fabric)
-    t0 = time.time()
-    res = drive(lambda: MemoryLengthEnv(length), agent, steps, num_envs=cfg.num_envs, seed=seed * 1000,
-                log_every=log_every,
-                callback=lambda p: print(f"{method} L={length} seed={seed} step={p['step']} "
-                                         f"success={p['success_rate']:.2f} updates={p['updates']} "
-                                         f"t={p['time']:.0f}s", flush=True))
-    solved = next((c for c in res["curve"] if c["success_rate"] >= 0.9), None)
-    return {"method": method, "memory_length": length, "seed": seed, "curve": res["curve"],
-            "solved_at_step": solved["step"] if solved else None,
-            "solved_at_seconds": round(solved["time"], 1) if solved else None,
-            "final_success_100": float(np.mean(res["successes"][-100:])) if res["successes"] else None,
-            "seconds": time.time() - t0, "updates": agent.updates}
+def sweep_dir(args, length: int, agent: str, seeds: str) -> Path:
+    return args.runs / f"L{length}-{agent}-seeds-{seeds}"
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--methods", nargs="+", default=["r2i", "dreamerv3"])
-    p.add_argument("--lengths", type=int, nargs="+", default=[10, 30])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, nargs="+", default=[5000, 14000],
-                   help="env steps per run: one value, or one per memory length")
-    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
-    p.add_argument("--log-every", type=int, default=1000)
-    p.add_argument("--override", nargs="*", default=[], help="extra recipe overrides, e.g. policy.train_ratio=16")
-    p.add_argument("--out", default="benchmarks/results/r2i_memory")
-    p.add_argument("--merge", nargs="+", type=Path, default=None, metavar="JSON",
-                   help="run nothing: merge the runs of these result files (parts of the grid run apart) into --out")
-    args = p.parse_args()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if args.merge:
-        parts = [json.loads(f.read_text()) for f in args.merge]
-        runs = sorted((r for part in parts for r in part["runs"]), key=lambda r: (r["memory_length"], r["method"], r["seed"]))
-        args.methods = sorted({r["method"] for r in runs}, key=["r2i", "dreamerv3"].index)
-        args.lengths = sorted({r["memory_length"] for r in runs})
-        merged_args = {**vars(args), "merge": [str(f) for f in args.merge], "parts": [part["args"] for part in parts]}
-        out.with_suffix(".json").write_text(json.dumps({"args": merged_args, "runs": runs}, indent=2))
-        report(runs, args, out)
-        return
-    if len(args.steps) not in (1, len(args.lengths)):
-        p.error("--steps takes one value or one per --lengths value")
-    per_length = args.steps if len(args.steps) > 1 else args.steps * len(args.lengths)
-    steps = dict(zip(args.lengths, per_length, strict=True))
-    grid = [(m, length, s) for length in args.lengths for m in args.methods for s in args.seeds]
-    runs = []
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(run_one, m, length, s, steps[length], args.log_every, args.override)
-                   for m, length, s in grid]
-        for future in as_completed(futures):
-            runs.append(future.result())
-            runs.sort(key=lambda r: (r["memory_length"], r["method"], r["seed"]))
-            out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
-    report(runs, args, out)
+def run_sweeps(args) -> None:
+    from intarsia import sweep
+
+    for seeds in args.seeds:
+        for length in args.lengths:
+            for agent in args.agents:
+                overrides = [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
+                             f"steps={args.steps_for[length]}", f"log.every={args.log_every}", "log.progress=false",
+                             "checkpoint.every=5000", "eval.final=true", "eval.episodes=50"]
+                where = sweep_dir(args, length, agent, seeds)
+                start = time.perf_counter()
+                if (where / "sweep.yaml").exists():
+                    manifest = sweep(resume=where, workers=args.workers, progress=False)
+                else:
+                    manifest = sweep(RECIPES[agent], overrides, seeds=seeds, workers=args.workers,
+                                     sweep_dir=where, progress=False)
+                print(f"L={length} {agent} seeds {seeds}: {manifest['counts']} in "
+                      f"{time.perf_counter() - start:.0f} s ({where})", flush=True)
 
 
-def report(runs, args, out):
-    summary = {}
-    for r in runs:
-        summary.setdefault(f"{r['method']} L={r['memory_length']}", []).append(r)
-    for key, rs in summary.items():
-        finals = [r["final_success_100"] for r in rs]
-        solved = [r["solved_at_step"] for r in rs]
-        print(f"{key}: final success {np.mean(finals):.2f} (seeds: {', '.join(f'{v:.2f}' for v in finals)}); "
-              f"first >= 0.9 at steps {solved}")
-    import matplotlib
+def finished_runs(sweep: Path) -> list[Path]:
+    return sorted(r.parent for r in sweep.rglob("report.json") if r.parent != sweep)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(args.lengths), figsize=(5 * len(args.lengths), 4), squeeze=False)
-    for ax, length in zip(axes[0], args.lengths, strict=True):
-        for method in args.methods:
-            curves = [r["curve"] for r in runs if r["method"] == method and r["memory_length"] == length]
-            if not curves:
-                continue
-            n = min(len(c) for c in curves)
-            x = [c["step"] for c in curves[0][:n]]
-            y = np.array([[c["success_rate"] for c in cur[:n]] for cur in curves])
-            ax.plot(x, np.nanmean(y, 0), label=f"{method} ({len(curves)} seeds)")
-            if len(curves) > 1:
-                ax.fill_between(x, np.nanmin(y, 0), np.nanmax(y, 0), alpha=0.2)
-        ax.axhline(0.5, color="gray", lw=0.5, ls="--")
-        ax.set(title=f"memory_length={length}", xlabel="env steps", ylabel="success (last 100 episodes)", ylim=(0, 1))
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(out.with_suffix(".png"), dpi=100)
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
+def curve(run: Path) -> list[dict]:
+    with open(run / "logs" / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get(CURVE) not in (None, "")]
+    return [{"step": int(float(r["step"])), "success": float(r[CURVE])} for r in rows]
+
+
+def run_table(args) -> list[dict]:
+    """Every finished run under ``--runs``: its agent, memory length, seed, scores, curve and first solved window."""
+    from omegaconf import OmegaConf
+
+    out = []
+    for sweep in sorted(args.runs.glob("L*-*-seeds-*")):
+        length, agent = re.match(r"L(\d+)-(\w+?)-seeds-", sweep.name).groups()
+        for run in finished_runs(sweep):
+            report = json.loads((run / "report.json").read_text())
+            cfg = OmegaConf.load(run / "config.yaml")
+            points = curve(run)
+            solved = next((p["step"] for p in points if p["success"] >= SOLVED), None)
+            out.append({"agent": agent, "memory_length": int(length), "seed": int(cfg.seed), "run_dir": str(run),
+                        "steps": report["steps"], "seconds": round(report["seconds"], 1),
+                        **{s: report["metrics"].get(s) for s in SCORES}, "solved_at": solved, "curve": points})
+    return sorted(out, key=lambda r: (r["memory_length"], r["agent"], r["seed"]))
+
+
+def compare_all(args) -> None:
+    from intarsia.compare import compare
+
+    runs = run_table(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "runs.json").write_text(json.dumps({"command": "benchmarks/r2i_memory.py " + " ".join(args.argv),
+                                                    "runs": runs}, indent=2), encoding="utf-8")
+    for length in sorted({r["memory_length"] for r in runs}):
+        dirs = sorted(args.runs.glob(f"L{length}-*-seeds-*"))
+        groups = {r["agent"] for r in runs if r["memory_length"] == length}
+        if groups != set(RECIPES):
+            print(f"L={length}: only {sorted(groups)} finished; no comparison", flush=True)
+            continue
+        for score in SCORES:
+            out = args.out / f"L{length}" / score
+            compare(dirs, score, by="policy.name", baseline="policy.name=dreamerv3", curve=CURVE, out=out,
+                    reps=args.reps)
+            saved = json.loads((out / "compare.json").read_text())
+            these = [r for r in runs if r["memory_length"] == length]
+            saved["budget"] = {"steps": these[0]["steps"], "runs": len(these),
+                               "run_seconds_total": round(sum(r["seconds"] for r in these), 1),
+                               "command": "benchmarks/r2i_memory.py " + " ".join(args.argv)}
+            (out / "compare.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
+            print((out / "compare.md").read_text(), flush=True)
+    print(readme_table(args.out, runs), flush=True)
+
+
+def readme_table(out: Path, runs: list[dict]) -> str:
+    """The plugin README's table: per memory length and agent, IQM [95% CI] of both scores, P(R2I > DreamerV3)
+    on the training success, the seeds solved and the first solved window of each seed."""
+
+    def cell(v: dict) -> str:
+        return f"{v['value']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+
+    rows = ["| L | agent | runs | training success IQM | greedy success IQM | P(R2I > DreamerV3), training | "
+            "seeds solved (window >= 0.9) | first solved window, per seed | minutes per run |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for length_dir in sorted(out.glob("L*"), key=lambda p: int(p.name[1:])):
+        length = int(length_dir.name[1:])
+        train = json.loads((length_dir / "success_rate" / "compare.json").read_text())["groups"]
+        greedy = json.loads((length_dir / "eval_success" / "compare.json").read_text())["groups"]
+        for agent in ("dreamerv3", "r2i"):
+            key = f"policy.name={agent}"
+            mine = [r for r in runs if r["memory_length"] == length and r["agent"] == agent]
+            solved = [r["solved_at"] for r in mine]
+            p = "baseline" if agent == "dreamerv3" else cell(train[key]["probability_of_improvement"])
+            minutes = sum(r["seconds"] for r in mine) / 60 / max(len(mine), 1)
+            rows.append(f"| {length} | {'R2I (S3M)' if agent == 'r2i' else 'DreamerV3 (GRU-RSSM)'} | "
+                        f"{train[key]['runs']} | {cell(train[key]['iqm'])} | {cell(greedy[key]['iqm'])} | {p} | "
+                        f"{sum(s is not None for s in solved)}/{len(solved)} | "
+                        f"{' / '.join('-' if s is None else f'{s:,}' for s in solved)} | {minutes:.0f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[30])
+    parser.add_argument("--steps", type=int, nargs="+", default=None,
+                        help="env steps per run: one value, or one per --lengths value (default 5k for L<=10, "
+                             "14k above)")
+    parser.add_argument("--seeds", nargs="+", default=["0-4"], help="seed batches, each one sweep: 0-4 5-9")
+    parser.add_argument("--agents", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--workers", type=int, default=1, help="runs at once per sweep (one torch thread each)")
+    parser.add_argument("--log-every", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--runs", type=Path, default=Path("runs/r2i_memory"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--no-compare", action="store_true", help="run the sweeps only")
+    parser.add_argument("--compare-only", action="store_true", help="start no runs: compare what is under --runs")
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    steps = args.steps or [5_000 if length <= 10 else 14_000 for length in args.lengths]
+    if len(steps) not in (1, len(args.lengths)):
+        parser.error("--steps takes one value or one per --lengths value")
+    args.steps_for = dict(zip(args.lengths, steps * len(args.lengths) if len(steps) == 1 else steps, strict=False))
+    if not args.compare_only:
+        run_sweeps(args)
+    if not args.no_compare:
+        compare_all(args)
 
 
 if __name__ == "__main__":
