@@ -62,3 +62,21 @@ def test_ocgfn_pretraining_and_finetuning_ranks_end_with_equal_weights(tmp_path)
     # the numerator and the outcome sampler both reached the optimizer (through the wrapper's one forward)
     n_params = len(fine[0]["model"])
     assert len(fine[0]["opt"]["state"]) == n_params
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dqn_ranks_end_with_equal_weights(tmp_path):
+    # the RL baseline of the fine-tuning benchmark: each rank rolls out and replays its own episodes, the
+    # Q-network's gradients are averaged, and the target (a copy of the network) follows it on both ranks
+    recipe = yaml.safe_load((files("intarsia_gfn") / "recipes" / "hypergrid_tb.yaml").read_text())
+    recipe["sampler"] = {"name": "dqn", "env": {**recipe["sampler"]["env"], "height": 4}, "hidden": 32, "layers": 1,
+                         "batch_size": 8, "train_batch": 32, "target_every": 2, "epsilon_iterations": 4}
+    config = tmp_path / "dqn.yaml"
+    config.write_text(yaml.safe_dump(recipe))
+    ranks = _run(str(config), tmp_path / "dqn")
+    _assert_equal(ranks[0]["net"], ranks[1]["net"], "q net")
+    _assert_equal(ranks[0]["target"], ranks[1]["target"], "target net")
+    assert ranks[0]["opt"]["state"], "the Q network was never stepped"
+    # the replay buffers are each rank's own episodes: the ranks were not handed one shared stream
+    assert not torch.equal(ranks[0]["buffer"]["a"], ranks[1]["buffer"]["a"])
