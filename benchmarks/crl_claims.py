@@ -30,8 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from seed_sweeps import add_sweep_arguments, sweep_once  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "crl_claims"
 # claim -> arm -> (recipe, overrides)
@@ -53,8 +56,6 @@ def claim_names(args) -> list[str]:
 
 
 def run_sweeps(args) -> None:
-    from intarsia import sweep
-
     for seeds in args.seeds:
         for claim in claim_names(args):
             base, _, k = claim.partition("-k")
@@ -64,15 +65,8 @@ def run_sweeps(args) -> None:
                 if base == "curve":
                     overrides.append(f"sprites.num_objects={k}")
                     grid = [f"{PAIRS_KEY}={','.join(map(str, args.pairs))}"]
-                where = args.runs / f"{claim}-{arm}-seeds-{seeds}"
-                start = time.perf_counter()
-                if (where / "sweep.yaml").exists():
-                    manifest = sweep(resume=where, workers=args.workers, progress=False)
-                else:
-                    manifest = sweep(recipe, overrides, seeds=seeds, grid=grid, workers=args.workers,
-                                     sweep_dir=where, progress=False)
-                print(f"{claim} {arm} seeds {seeds}: {manifest['counts']} in {time.perf_counter() - start:.0f} s "
-                      f"({where})", flush=True)
+                sweep_once(args.runs / f"{claim}-{arm}-seeds-{seeds}", recipe, overrides, seeds=seeds, grid=grid,
+                           workers=args.workers, label=f"{claim} {arm} seeds {seeds}")
 
 
 def compare_all(args) -> dict[str, dict]:
@@ -124,20 +118,12 @@ def readme_table(results: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import sys
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--claims", nargs="+", choices=list(CLAIMS), default=["gap"])
-    ap.add_argument("--seeds", nargs="+", default=["0-4"], help="seed batches, each one sweep: 0-4 5-9")
     ap.add_argument("--pairs", type=int, nargs="+", default=[1000, 2500, 5000], help="the curve's pair counts")
     ap.add_argument("--ks", type=int, nargs="+", default=[2, 3], help="the curve's numbers of balls")
     ap.add_argument("--override", nargs="*", default=[], help="extra overrides for every run, e.g. train.max_minutes=30")
-    ap.add_argument("--workers", type=int, default=1, help="runs at once per sweep (one torch thread each)")
-    ap.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
-    ap.add_argument("--runs", type=Path, default=Path("runs/crl_claims"))
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--no-compare", action="store_true", help="run the sweeps only")
-    ap.add_argument("--compare-only", action="store_true", help="start no runs: compare what is under --runs")
+    add_sweep_arguments(ap, runs="runs/crl_claims", out=RESULTS)
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if not args.compare_only:

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from seed_sweeps import sweep_once  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "lmcdqn_nchain"
 RECIPES = {"lmcdqn": "lmcdqn/nchain", "dqn": "lmcdqn/dqn-nchain"}
@@ -33,22 +36,14 @@ METRICS = ("eval_return", "return_mean")
 def run_sweeps(args) -> list[Path]:
     """One sweep per seed batch and algorithm, batches first: a sweep cut short by the CPU budget leaves whole
     batches of both algorithms on every chain length (compare needs as many runs per task)."""
-    from intarsia import sweep
-
     overrides = [f"steps={args.steps}", "eval.final=true", "eval.episodes=1", f"log.window={args.window}",
                  f"log.every={args.log_every}", "checkpoint.every=0", "log.progress=false"]
     dirs = []
     for seeds in args.seeds:
         for algo in args.algos:
             sweep_dir = args.runs / f"{algo}-seeds-{seeds}"
-            start = time.perf_counter()
-            if (sweep_dir / "sweep.yaml").exists():
-                manifest = sweep(resume=sweep_dir, workers=args.workers, progress=False)
-            else:
-                manifest = sweep(RECIPES[algo], overrides, seeds=seeds, grid=[f"env.n={','.join(map(str, args.ns))}"],
-                                 workers=args.workers, sweep_dir=sweep_dir, progress=False)
-            print(f"{algo} seeds {seeds}: {manifest['counts']} in {time.perf_counter() - start:.0f} s ({sweep_dir})",
-                  flush=True)
+            sweep_once(sweep_dir, RECIPES[algo], overrides, seeds=seeds, grid=[f"env.n={','.join(map(str, args.ns))}"],
+                       workers=args.workers, label=f"{algo} seeds {seeds}")
             dirs.append(sweep_dir)
     return dirs
 
@@ -93,8 +88,6 @@ def readme_table(out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import sys
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ns", type=int, nargs="+", default=[50, 75])
     parser.add_argument("--seeds", nargs="+", default=["0-4", "5-9"], help="seed batches, each one sweep: 0-4 5-9")

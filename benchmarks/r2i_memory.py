@@ -30,8 +30,11 @@ import argparse
 import csv
 import json
 import re
-import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from seed_sweeps import add_sweep_arguments, sweep_once  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "r2i_memory"
 RECIPES = {"r2i": "r2i/memory-length", "dreamerv3": "r2i/dreamerv3-memory-length"}
@@ -45,23 +48,14 @@ def sweep_dir(args, length: int, agent: str, seeds: str) -> Path:
 
 
 def run_sweeps(args) -> None:
-    from intarsia import sweep
-
     for seeds in args.seeds:
         for length in args.lengths:
             for agent in args.agents:
                 overrides = [f"env.memory_length={length}", f"policy.batch_length={length + 2}",
                              f"steps={args.steps_for[length]}", f"log.every={args.log_every}", "log.progress=false",
                              "checkpoint.every=5000", "eval.final=true", "eval.episodes=50"]
-                where = sweep_dir(args, length, agent, seeds)
-                start = time.perf_counter()
-                if (where / "sweep.yaml").exists():
-                    manifest = sweep(resume=where, workers=args.workers, progress=False)
-                else:
-                    manifest = sweep(RECIPES[agent], overrides, seeds=seeds, workers=args.workers,
-                                     sweep_dir=where, progress=False)
-                print(f"L={length} {agent} seeds {seeds}: {manifest['counts']} in "
-                      f"{time.perf_counter() - start:.0f} s ({where})", flush=True)
+                sweep_once(sweep_dir(args, length, agent, seeds), RECIPES[agent], overrides, seeds=seeds,
+                           workers=args.workers, label=f"L={length} {agent} seeds {seeds}")
 
 
 def finished_runs(sweep: Path) -> list[Path]:
@@ -147,22 +141,14 @@ def readme_table(out: Path, runs: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import sys
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[30])
     parser.add_argument("--steps", type=int, nargs="+", default=None,
                         help="env steps per run: one value, or one per --lengths value (default 5k for L<=10, "
                              "14k above)")
-    parser.add_argument("--seeds", nargs="+", default=["0-4"], help="seed batches, each one sweep: 0-4 5-9")
     parser.add_argument("--agents", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    parser.add_argument("--workers", type=int, default=1, help="runs at once per sweep (one torch thread each)")
     parser.add_argument("--log-every", type=int, default=1000)
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
-    parser.add_argument("--runs", type=Path, default=Path("runs/r2i_memory"))
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--no-compare", action="store_true", help="run the sweeps only")
-    parser.add_argument("--compare-only", action="store_true", help="start no runs: compare what is under --runs")
+    add_sweep_arguments(parser, runs="runs/r2i_memory", out=RESULTS)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     steps = args.steps or [5_000 if length <= 10 else 14_000 for length in args.lengths]
