@@ -62,6 +62,8 @@ def random_return(recipe: str, overrides: list[str], seeds: list[int]) -> dict:
 def _group_name(group: str) -> str:
     if "num_subpolicies=" in group:
         return f"K={group.rsplit('num_subpolicies=', 1)[1]}"
+    if group.startswith("K="):  # a folder of runs kept under results/<name>_runs/K=<k>
+        return group.split()[0]
     return "MLP"
 
 
@@ -104,6 +106,8 @@ def summarise(hc_dirs: list[Path], mlp_dir: Path, floor: dict, name: str, budget
         for d in v["dirs"]:
             d = Path(d)
             dest = runs_out / g / d.name
+            if dest.resolve() == d.resolve():  # summarising the kept runs themselves
+                continue
             dest.mkdir(parents=True, exist_ok=True)
             for keep in KEEP:
                 if (d / keep).exists():
