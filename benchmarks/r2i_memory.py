@@ -27,7 +27,6 @@ found there. Results: ``benchmarks/results/r2i_memory/L<L>/<score>/compare.{json
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import sys
@@ -63,9 +62,9 @@ def finished_runs(sweep: Path) -> list[Path]:
 
 
 def curve(run: Path) -> list[dict]:
-    with open(run / "logs" / "metrics.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get(CURVE) not in (None, "")]
-    return [{"step": int(float(r["step"])), "success": float(r[CURVE])} for r in rows]
+    from intarsia.compare.collect import curve_of
+
+    return [{"step": int(step), "success": value} for step, value in curve_of(run, CURVE)]
 
 
 def run_table(args) -> list[dict]:
