@@ -8,7 +8,11 @@ compare`:
    (``crl/balls-flat-injective`` vs ``crl/balls-slots sprites.injective=true``);
 3. ``balls3`` / ``balls4``: the same gap with 3 and 4 identical balls (``crl/balls3-*``, ``crl/balls4-*``);
 4. ``curve``: data efficiency: the all-balls MCC against the number of perturbation pairs, slots vs flat, for
-   each ``--ks`` value (one comparison per k, the pair counts as tasks: stratified over them).
+   each ``--ks`` value (one comparison per k, the pair counts as tasks: stratified over them);
+5. ``efficiency``: the official data-efficiency experiment (``run_train_balls.sh``): 4 balls, {x, y, colour,
+   shape}, injective by size; the flat CNN at ``--flat-pairs`` (official 100 200 500) against the two-stage slot
+   model at ``--slot-pairs`` (official 1000 2000 5000 10000), each (arm, pair count) its own group
+   (``crl/balls4-efficiency-*``): IQM [95% CI] of each, no pairing across the two count ranges.
 
 Each arm is one recipe swept over the seeds (one sweep per claim, arm and seed batch; the curve is a grid
 over ``sprites.num_pairs``). Each run is named ``crl-<claim>-<arm>``, and `intarsia compare` groups a
@@ -17,6 +21,7 @@ all-balls MCC (``mcc``) with stratified-bootstrap 95% CIs, and P(slots > flat).
 
     .venv/bin/python benchmarks/crl_claims.py --claims gap --seeds 0-4
     .venv/bin/python benchmarks/crl_claims.py --claims curve --ks 2 3 --pairs 1000 2500 5000 --seeds 0-4
+    .venv/bin/python benchmarks/crl_claims.py --claims efficiency --seeds 0-4
     .venv/bin/python benchmarks/crl_claims.py --compare-only          # recompute from what is under --runs
 
 The runs stay under ``--runs`` (default ``runs/crl_claims``); the same command again finishes an interrupted
@@ -45,6 +50,7 @@ CLAIMS: dict[str, dict[str, tuple[str, list[str]]]] = {
     "balls3": {"slots": ("crl/balls3-slots", []), "flat": ("crl/balls3-flat", [])},
     "balls4": {"slots": ("crl/balls4-slots", []), "flat": ("crl/balls4-flat", [])},
     "curve": {"slots": ("crl/balls-slots", []), "flat": ("crl/balls-flat", [])},
+    "efficiency": {"slots": ("crl/balls4-efficiency-slots", []), "flat": ("crl/balls4-efficiency-flat", [])},
 }
 METRIC = "mcc"
 PAIRS_KEY = "sprites.num_pairs"
@@ -59,6 +65,14 @@ def run_sweeps(args) -> None:
     for seeds in args.seeds:
         for claim in claim_names(args):
             base, _, k = claim.partition("-k")
+            if base == "efficiency":  # each arm at its own pair counts: one sweep (and group) per count
+                for arm, (recipe, extra) in CLAIMS[base].items():
+                    for n in (args.slot_pairs if arm == "slots" else args.flat_pairs):
+                        overrides = [*extra, f"name=crl-efficiency-{arm}-{n}", f"{PAIRS_KEY}={n}", "plots=false",
+                                     *args.override]
+                        sweep_once(args.runs / f"efficiency-{arm}-{n}-seeds-{seeds}", recipe, overrides, seeds=seeds,
+                                   workers=args.workers, label=f"efficiency {arm} {n} pairs seeds {seeds}")
+                continue
             for arm, (recipe, extra) in CLAIMS[base].items():
                 overrides = [*extra, f"name=crl-{claim}-{arm}", "plots=false", *args.override]
                 grid = []
@@ -74,25 +88,36 @@ def compare_all(args) -> dict[str, dict]:
 
     found: dict[str, list[Path]] = {}
     for d in sorted(args.runs.glob("*-seeds-*")):
-        found.setdefault(re.match(r"(.+)-(slots|flat)-seeds-", d.name).group(1), []).append(d)
+        claim = "efficiency" if d.name.startswith("efficiency-") else re.match(r"(.+)-(slots|flat)-seeds-", d.name).group(1)
+        found.setdefault(claim, []).append(d)
     results = {}
     for claim, dirs in sorted(found.items()):
+        if claim == "efficiency":
+            dirs = [d for d in dirs if any(d.rglob("report.json"))]
+            if dirs:
+                results[claim] = _compare_saved(compare, dirs, args, claim, baseline=None, task=None)
+            continue
         arms = {re.match(r".+-(slots|flat)-seeds-", d.name).group(1) for d in dirs
                 if any(d.rglob("report.json"))}
         if arms != {"slots", "flat"}:
             print(f"{claim}: only {sorted(arms)} has finished runs; no comparison", flush=True)
             continue
-        out = args.out / claim
         task = PAIRS_KEY if claim.startswith("curve") else None
-        compare(dirs, METRIC, by="name", baseline=f"name=crl-{claim}-flat", task=task, out=out, reps=args.reps)
-        saved = json.loads((out / "compare.json").read_text())
-        reports = [json.loads(p.read_text()) for d in dirs for p in d.rglob("report.json") if p.parent != d]
-        saved["budget"] = {"runs": len(reports), "run_seconds_total": round(sum(r["seconds"] for r in reports), 1),
-                           "command": "benchmarks/crl_claims.py " + " ".join(args.argv)}
-        (out / "compare.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
-        print((out / "compare.md").read_text(), flush=True)
-        results[claim] = saved
+        results[claim] = _compare_saved(compare, dirs, args, claim, baseline=f"name=crl-{claim}-flat", task=task)
     return results
+
+
+def _compare_saved(compare, dirs: list[Path], args, claim: str, *, baseline: str | None, task: str | None) -> dict:
+    """``intarsia compare`` of one claim's sweeps by run name, with the CPU budget that produced them."""
+    out = args.out / claim
+    compare(dirs, METRIC, by="name", baseline=baseline, task=task, out=out, reps=args.reps)
+    saved = json.loads((out / "compare.json").read_text())
+    reports = [json.loads(p.read_text()) for d in dirs for p in d.rglob("report.json") if p.parent != d]
+    saved["budget"] = {"runs": len(reports), "run_seconds_total": round(sum(r["seconds"] for r in reports), 1),
+                       "command": "benchmarks/crl_claims.py " + " ".join(args.argv)}
+    (out / "compare.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
+    print((out / "compare.md").read_text(), flush=True)
+    return saved
 
 
 def readme_table(results: dict[str, dict]) -> str:
@@ -104,6 +129,14 @@ def readme_table(results: dict[str, dict]) -> str:
     rows = ["| claim | pairs | runs (slots / flat) | slots MCC IQM | flat MCC IQM | P(slots > flat) |",
             "|---|---|---|---|---|---|"]
     for claim, result in results.items():
+        if claim == "efficiency":  # one group per arm and pair count, nothing paired
+            for group, g in sorted(result["groups"].items(), key=lambda kv: (kv[0].split("-")[-2], int(kv[0].split("-")[-1]))):
+                arm, n = group.split("-")[-2:]
+                mcc = cell(g["iqm"])
+                rows.append(f"| efficiency | {n} | {g['runs'] if arm == 'slots' else '–'} / "
+                            f"{g['runs'] if arm == 'flat' else '–'} | {mcc if arm == 'slots' else '–'} | "
+                            f"{mcc if arm == 'flat' else '–'} | – |")
+            continue
         slots, flat = result["groups"][f"name=crl-{claim}-slots"], result["groups"][f"name=crl-{claim}-flat"]
         for task in result.get("tasks") or []:
             if task is None:
@@ -122,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--claims", nargs="+", choices=list(CLAIMS), default=["gap"])
     ap.add_argument("--pairs", type=int, nargs="+", default=[1000, 2500, 5000], help="the curve's pair counts")
     ap.add_argument("--ks", type=int, nargs="+", default=[2, 3], help="the curve's numbers of balls")
+    ap.add_argument("--flat-pairs", type=int, nargs="+", default=[100, 200, 500],
+                    help="efficiency: the flat CNN's training pairs (official 100 200 500)")
+    ap.add_argument("--slot-pairs", type=int, nargs="+", default=[1000, 2000, 5000],
+                    help="efficiency: the slot model's training pairs (official 1000 2000 5000 10000)")
     ap.add_argument("--override", nargs="*", default=[], help="extra overrides for every run, e.g. train.max_minutes=30")
     add_sweep_arguments(ap, runs="runs/crl_claims", out=RESULTS)
     args = ap.parse_args(argv)

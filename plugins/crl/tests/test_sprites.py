@@ -111,6 +111,24 @@ def test_non_injective_objects_look_alike_and_injective_ones_do_not():
     assert len(np.unique(diff[0, :, COL["hue"]])) == 3
 
 
+def test_injective_by_size_or_shape_as_the_official_l_and_s():
+    """Official injective_property l: ball i has radius min + i (max - min) / k; s: ball i has shape i. The other
+    properties stay free to vary (the data-efficiency runs vary x, y, colour and shape with injective size)."""
+    cfg = SpritesConfig(num_objects=4, properties=["x", "y", "hue", "shape"], injective=True, injective_property="size",
+                        image_size=64, num_pairs=0)
+    z = PairSampler(cfg).scenes(np.random.default_rng(0), 20)
+    lo, hi = cfg.radius_range
+    np.testing.assert_allclose(z[:, :, COL["size"]], np.broadcast_to(lo + np.arange(4) * (hi - lo) / 4, (20, 4)))
+    assert len(np.unique(z[:, :, COL["hue"]])) > 1 and len(np.unique(z[:, :, COL["shape"]])) > 1
+    raw = PairSampler(cfg).pairs(200, seed=1)
+    np.testing.assert_allclose(raw["z2"][:, :, COL["size"]], raw["z1"][:, :, COL["size"]])  # never perturbed
+    by_shape = SpritesConfig(num_objects=3, properties=["x", "y"], injective=True, injective_property="shape")
+    names = SpriteRenderer(by_shape).shape_names(PairSampler(by_shape).scenes(np.random.default_rng(0), 5))
+    assert names.tolist() == [list(by_shape.shapes)] * 5
+    hue_free = SpritesConfig(num_objects=2, properties=["x", "hue"], injective=True, injective_property="size")
+    assert len(np.unique(PairSampler(hue_free).scenes(np.random.default_rng(0), 30)[:, :, COL["hue"]])) > 1
+
+
 def test_bad_sprite_settings_are_clear_errors():
     with pytest.raises(ValueError, match="unknown sprite properties"):
         PairSampler(SpritesConfig(properties=["x", "colour"]))
@@ -118,3 +136,9 @@ def test_bad_sprite_settings_are_clear_errors():
         SpritesConfig(shapes=["square", "star"])
     with pytest.raises(ValueError, match="injective"):
         SpritesConfig(properties=["x", "hue"], injective=True)
+    with pytest.raises(ValueError, match="injective_property: size"):
+        SpritesConfig(properties=["x", "size"], injective=True, injective_property="size")
+    with pytest.raises(ValueError, match="injective_property: must be one of"):
+        SpritesConfig(injective=True, injective_property="l")
+    with pytest.raises(ValueError, match="as many shapes"):
+        SpritesConfig(num_objects=4, injective=True, injective_property="shape")

@@ -22,6 +22,7 @@ def _check_range(obj: Any, name: str, bound: float) -> None:
 
 
 SHAPE_NAMES = ("circle", "square", "triangle", "heart")
+INJECTIVE_PROPERTIES = ("hue", "size", "shape")
 
 
 @dataclass
@@ -36,8 +37,12 @@ class SpritesConfig:
     image_size: int = 64
     """pixels per side (officially 128; 32 or 64 for the CPU recipes)"""
     injective: bool = False
-    """True: object i always has its own colour (palette entry i, or hue band i), so a flat encoder can tell the
-    objects apart (official ``injective_property: c``); hue cannot then vary with the palette"""
+    """True: object i always differs from the others in ``injective_property``, so a flat encoder can tell the
+    objects apart (the official ``injective: True``); that property cannot then be a varied one"""
+    injective_property: str = "hue"
+    """what makes the objects distinct when ``injective``: "hue" (object i has palette entry i, or hue band i with
+    continuous hues; official ``injective_property: c``), "size" (radius_low + i (radius_high - radius_low) / k,
+    official ``l``, the data-efficiency runs) or "shape" (object i has shape i, official ``s``)"""
     num_pairs: int = 10_000
     """training pairs"""
     val_pairs: int = 1_000
@@ -99,12 +104,21 @@ class SpritesConfig:
             raise ValueError("shapes: shape varies, so at least two shapes are needed")
         if self.hues == "palette" and "hue" in self.properties and len(self.palette) < 2:
             raise ValueError("palette: hue varies, so at least two hues are needed")
-        if self.injective and self.hues == "palette":
+        if self.injective_property not in INJECTIVE_PROPERTIES:
+            raise ValueError(f"injective_property: must be one of {', '.join(INJECTIVE_PROPERTIES)}, "
+                             f"got {self.injective_property!r}")
+        if self.injective and self.injective_property == "hue" and self.hues == "palette":
             if "hue" in self.properties:
                 raise ValueError("injective: the palette colour makes the objects distinct, so hue cannot vary "
                                  "(officially the injectivity property is not a target); use hues: continuous")
             if self.num_objects > len(self.palette):
                 raise ValueError(f"injective: {self.num_objects} objects need as many palette hues, got {len(self.palette)}")
+        if self.injective and self.injective_property in ("size", "shape"):
+            if self.injective_property in self.properties:
+                raise ValueError(f"injective_property: {self.injective_property} makes the objects distinct, so it "
+                                 "cannot also vary (officially the injectivity property is not a target)")
+            if self.injective_property == "shape" and self.num_objects > len(self.shapes):
+                raise ValueError(f"injective: {self.num_objects} objects need as many shapes, got {len(self.shapes)}")
         if self.max_rotation > 1.5:
             raise ValueError(f"max_rotation: at most 1.5 rad (a square's rotation wraps at pi/2), got {self.max_rotation}")
 

@@ -39,6 +39,10 @@ def register_recipes(register):
              summary="Flat CNN baseline on 4 identical balls")
     register("crl/balls-flat-injective", file=RECIPES / "balls_flat_injective.yaml",
              summary="Flat CNN baseline with one palette colour per ball (injective): works")
+    register("crl/balls4-efficiency-flat", file=RECIPES / "balls4_efficiency_flat.yaml",
+             summary="Data efficiency (official): injective-by-size flat CNN on 4 balls, {x, y, colour, shape}, 100-500 pairs")
+    register("crl/balls4-efficiency-slots", file=RECIPES / "balls4_efficiency_slots.yaml",
+             summary="Data efficiency (official): the two-stage slot model on the same data, 1,000-10,000 pairs")
     register("crl/balls-slots-gpu", file=RECIPES / "balls_slots_gpu.yaml",
              summary="Official size (GPU): SA-MESH at 128 px, slot size 64, two stages as run_train_balls.sh, 2 balls, {x, y}")
     register("crl/balls3-slots-gpu", file=RECIPES / "balls3_slots_gpu.yaml",

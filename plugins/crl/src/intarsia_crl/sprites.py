@@ -11,6 +11,7 @@ A pair ``(x, x~)`` differs in exactly one property of exactly one object, by a k
 the official fixed magnitudes with a random sign (flipped when it would leave the range). With
 ``injective=False`` every object is drawn alike, so the rendering of a scene is the same whichever object is
 called "object 0": the generator is not injective in the object order, which is what breaks a flat encoder.
+With ``injective=True`` object i has its own hue, size or shape (``injective_property``), as the official data.
 Objects keep ``min_gap`` pixels between their bounding circles, so they never touch; edges are anti-aliased
 (coverage = clip(1/2 - signed distance, 0, 1)), so sub-pixel changes show. A perturbation that would leave the
 image unchanged is never drawn (the rotation of a circle) and any pair whose images are equal is dropped.
@@ -147,7 +148,7 @@ class PairSampler:
     def _hue_range(self, obj: int) -> tuple[float, float]:
         """Continuous hues: each object its own band when injective (a gap keeps the bands apart); [0, 0.8]
         otherwise, so that no two ends of the range look alike (hue 0 and 1 are the same colour)."""
-        if self.config.injective:
+        if self.config.injective and self.config.injective_property == "hue":
             k = self.config.num_objects
             return 0.8 * obj / k, 0.8 * (obj + 0.8) / k
         return 0.0, 0.8
@@ -174,10 +175,16 @@ class PairSampler:
         z[..., COL["x"]] = z[..., COL["y"]] = 0.5
         z[..., COL["size"]] = sum(cfg.radius_range) / 2
         pal_steps = self._steps(len(cfg.palette))
+        by_hue = cfg.injective and cfg.injective_property == "hue"
         if cfg.hues == "continuous":
-            z[..., COL["hue"]] = np.array([sum(self._hue_range(i)) / 2 for i in range(k)]) if cfg.injective else 0.6
-        elif cfg.injective:  # official: a fixed colour per object
+            z[..., COL["hue"]] = np.array([sum(self._hue_range(i)) / 2 for i in range(k)]) if by_hue else 0.6
+        elif by_hue:  # official: a fixed colour per object
             z[..., COL["hue"]] = np.arange(k) / pal_steps
+        if cfg.injective and cfg.injective_property == "size":  # official injective_property l
+            lo, hi = cfg.radius_range
+            z[..., COL["size"]] = lo + np.arange(k) * (hi - lo) / k
+        if cfg.injective and cfg.injective_property == "shape":  # official s: object i has shape i
+            z[..., COL["shape"]] = np.arange(k) / self._steps(len(cfg.shapes))
         objs = np.broadcast_to(np.arange(k), (n, k))
         for j in self.varied:
             name = PROPERTIES[j]
