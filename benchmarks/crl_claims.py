@@ -10,7 +10,7 @@ compare`:
 4. ``curve``: data efficiency: the all-balls MCC against the number of perturbation pairs, slots vs flat, for
    each ``--ks`` value (one comparison per k, the pair counts as tasks: stratified over them);
 5. ``efficiency``: the official data-efficiency experiment (``run_train_balls.sh``): 4 balls, {x, y, colour,
-   shape}, injective by size; the flat CNN at ``--flat-pairs`` (official 100 200 500) against the two-stage slot
+   shape}; the flat CNN on data made injective by size at ``--flat-pairs`` (official 100 200 500) against the two-stage slot
    model at ``--slot-pairs`` (official 1000 2000 5000 10000), each (arm, pair count) its own group
    (``crl/balls4-efficiency-*``): IQM [95% CI] of each, no pairing across the two count ranges.
 
@@ -110,11 +110,20 @@ def compare_all(args) -> dict[str, dict]:
 def _compare_saved(compare, dirs: list[Path], args, claim: str, *, baseline: str | None, task: str | None) -> dict:
     """``intarsia compare`` of one claim's sweeps by run name, with the CPU budget that produced them."""
     out = args.out / claim
+    command = "benchmarks/crl_claims.py " + " ".join(args.argv)
+    ran = not args.compare_only and claim.partition("-k")[0] in args.claims
+    if not ran and (out / "compare.json").is_file():  # the command that ran these runs, not this recomputation's
+        command = json.loads((out / "compare.json").read_text()).get("budget", {}).get("command", command)
     compare(dirs, METRIC, by="name", baseline=baseline, task=task, out=out, reps=args.reps)
     saved = json.loads((out / "compare.json").read_text())
-    reports = [json.loads(p.read_text()) for d in dirs for p in d.rglob("report.json") if p.parent != d]
+    reports = [json.loads(p.read_text()) for d in dirs for p in sorted(d.rglob("report.json")) if p.parent != d]
     saved["budget"] = {"runs": len(reports), "run_seconds_total": round(sum(r["seconds"] for r in reports), 1),
-                       "command": "benchmarks/crl_claims.py " + " ".join(args.argv)}
+                       "command": command}
+    # what the README reads beside the scores: each run's time and how well its stage 1 segmented the balls
+    saved["runs"] = [{"name": r["name"], "seed": r["seed"], METRIC: r["metrics"][METRIC], "seconds": r["seconds"],
+                      "stage1": {k: v for k, v in r["training"].get("stages", {}).get("autoencoder", {}).items()
+                                 if k in ("steps", "ari", "fg_ari", "stopped_by_time_limit")} or None}
+                     for r in reports]
     (out / "compare.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
     print((out / "compare.md").read_text(), flush=True)
     return saved
@@ -129,13 +138,12 @@ def readme_table(results: dict[str, dict]) -> str:
     rows = ["| claim | pairs | runs (slots / flat) | slots MCC IQM | flat MCC IQM | P(slots > flat) |",
             "|---|---|---|---|---|---|"]
     for claim, result in results.items():
-        if claim == "efficiency":  # one group per arm and pair count, nothing paired
-            for group, g in sorted(result["groups"].items(), key=lambda kv: (kv[0].split("-")[-2], int(kv[0].split("-")[-1]))):
-                arm, n = group.split("-")[-2:]
-                mcc = cell(g["iqm"])
-                rows.append(f"| efficiency | {n} | {g['runs'] if arm == 'slots' else '–'} / "
-                            f"{g['runs'] if arm == 'flat' else '–'} | {mcc if arm == 'slots' else '–'} | "
-                            f"{mcc if arm == 'flat' else '–'} | – |")
+        if claim == "efficiency":  # one group per arm and pair count (name=crl-efficiency-<arm>-<n>), nothing paired
+            cells = {tuple(g.rsplit("-", 2)[1:]): v for g, v in result["groups"].items()}
+            for arm, n in sorted(cells, key=lambda an: (an[0], int(an[1]))):
+                runs, iqm = {arm: str(cells[arm, n]["runs"])}, {arm: cell(cells[arm, n]["iqm"])}
+                rows.append(f"| efficiency | {n} | {runs.get('slots', '–')} / {runs.get('flat', '–')} | "
+                            f"{iqm.get('slots', '–')} | {iqm.get('flat', '–')} | – |")
             continue
         slots, flat = result["groups"][f"name=crl-{claim}-slots"], result["groups"][f"name=crl-{claim}-flat"]
         for task in result.get("tasks") or []:
