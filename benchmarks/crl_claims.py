@@ -116,17 +116,31 @@ def _compare_saved(compare, dirs: list[Path], args, claim: str, *, baseline: str
         command = json.loads((out / "compare.json").read_text()).get("budget", {}).get("command", command)
     compare(dirs, METRIC, by="name", baseline=baseline, task=task, out=out, reps=args.reps)
     saved = json.loads((out / "compare.json").read_text())
-    reports = [json.loads(p.read_text()) for d in dirs for p in sorted(d.rglob("report.json")) if p.parent != d]
+    found = [p for d in dirs for p in sorted(d.rglob("report.json")) if p.parent != d]
+    reports = [json.loads(p.read_text()) for p in found]
     saved["budget"] = {"runs": len(reports), "run_seconds_total": round(sum(r["seconds"] for r in reports), 1),
                        "command": command}
     # what the README reads beside the scores: each run's time and how well its stage 1 segmented the balls
     saved["runs"] = [{"name": r["name"], "seed": r["seed"], METRIC: r["metrics"][METRIC], "seconds": r["seconds"],
                       "stage1": {k: v for k, v in r["training"].get("stages", {}).get("autoencoder", {}).items()
-                                 if k in ("steps", "ari", "fg_ari", "stopped_by_time_limit")} or None}
-                     for r in reports]
+                                 if k in ("steps", "ari", "fg_ari", "stopped_by_time_limit")} or None,
+                      "stage1_fg_ari_curve": stage1_curve(p.parent)}
+                     for p, r in zip(found, reports)]
     (out / "compare.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
     print((out / "compare.md").read_text(), flush=True)
     return saved
+
+
+def stage1_curve(run_dir: Path) -> list[list[float]] | None:
+    """[step, held-out FG-ARI] at each of stage 1's evaluations (its ``logs/autoencoder/metrics.csv``)."""
+    import csv
+
+    path = run_dir / "logs" / "autoencoder" / "metrics.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        return [[int(row["step"]), round(float(row["val/fg_ari"]), 4)] for row in csv.DictReader(f)
+                if row.get("val/fg_ari")] or None
 
 
 def readme_table(results: dict[str, dict]) -> str:

@@ -4,8 +4,8 @@ CIs), scores normalised between a random policy's measured return (0) and the ML
 
 A sweep folder holds one run per K and seed (``policy.actor.num_subpolicies``), another the MLP actor's seeds.
 The random floor is measured, not assumed: uniform actions in the env the recipe names, over the same
-evaluation episodes as the core's final evaluation (env seeded with ``seed + 10_000_019``, then unseeded
-resets, ``eval.episodes`` episodes) for every seed of the sweep.
+evaluation episodes as the core's final evaluation (env seeded with ``intarsia.evaluate.eval_seed``, then
+unseeded resets, ``eval.episodes`` episodes) for every seed of the sweep.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-EVAL_SEED_OFFSET = 10_000_019  # intarsia.runner.train._evaluate
 KEEP = ("report.json", "config.yaml")  # per run, what the results keep (not checkpoints or logs)
 
 
@@ -38,6 +37,7 @@ def run_sweeps(hc_recipe: str, mlp_source: tuple[str, list[str]], ks: list[int],
 def random_return(recipe: str, overrides: list[str], seeds: list[int]) -> dict:
     """Mean return of uniformly random actions on the final evaluation's episodes of each seed."""
     from intarsia.build import build
+    from intarsia.evaluate import eval_seed
     from intarsia.runner.api import prepare
 
     per_seed = []
@@ -45,7 +45,7 @@ def random_return(recipe: str, overrides: list[str], seeds: list[int]) -> dict:
         _, _, cfg = prepare(recipe, [*overrides, f"seed={seed}"])
         env = build("envs", cfg.env)
         env.action_space.seed(seed)
-        env.reset(seed=seed + EVAL_SEED_OFFSET)
+        env.reset(seed=eval_seed(cfg))
         returns = []
         for _ in range(cfg.eval.episodes):
             done, ret = False, 0.0

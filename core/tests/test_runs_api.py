@@ -174,3 +174,22 @@ def test_learning_curve_panels_merge_identical_series_and_put_eval_on_training_a
 
     width, height = Image.open(tmp_path / "c.png").size
     assert width < 1400 and height < 400  # three panels in one row of a grid, not a strip of five
+
+
+def test_eval_seed_fixes_the_evaluation_episodes_across_runs():
+    from omegaconf import OmegaConf
+
+    from intarsia.evaluate import EVAL_SEED_OFFSET, eval_seed
+
+    assert eval_seed(OmegaConf.create({"seed": 4, "eval": {"seed": -1}})) == 4 + EVAL_SEED_OFFSET
+    assert eval_seed(OmegaConf.create({"seed": 4})) == 4 + EVAL_SEED_OFFSET
+    # a comparison's runs differ in their seeds but are evaluated on the same episodes
+    assert {eval_seed(OmegaConf.create({"seed": s, "eval": {"seed": 123}})) for s in range(5)} == {123}
+
+
+def test_intarsia_eval_defaults_to_the_runs_eval_seed(core_host, tmp_path):
+    from intarsia.evaluate import evaluate
+    from intarsia.runner.api import run_config
+
+    run_config(TINY, ["eval.seed=77"], run_dir=tmp_path)
+    assert evaluate(tmp_path, episodes=2)["seed"] == 77

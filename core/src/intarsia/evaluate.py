@@ -20,6 +20,13 @@ from intarsia.errors import ConfigError, IntarsiaError
 EVAL_SEED_OFFSET = 10_000_019  # the train job's evaluation seeds its env with seed + this, away from training's
 
 
+def eval_seed(config) -> int:
+    """The seed of a run's evaluation episodes: ``eval.seed`` when set (>= 0), else the run's seed + an offset
+    away from training's seeds."""
+    fixed = int(getattr(getattr(config, "eval", None), "seed", -1))
+    return fixed if fixed >= 0 else int(config.seed) + EVAL_SEED_OFFSET
+
+
 def evaluate(run_dir: str | Path, *, episodes: int = 10, seed: int | None = None, explore: bool = False,
              video: bool = False, max_steps: int = 100_000, out: str | Path | None = None) -> dict:
     """Evaluate the newest checkpoint of ``run_dir``; returns (and writes) the result. ``max_steps`` caps one
@@ -31,7 +38,7 @@ def evaluate(run_dir: str | Path, *, episodes: int = 10, seed: int | None = None
     run = load(run_dir)
     folder = Path(out) if out is not None else run.dir / "eval"
     folder.mkdir(parents=True, exist_ok=True)
-    seed = int(run.config.seed) + EVAL_SEED_OFFSET if seed is None else int(seed)
+    seed = eval_seed(run.config) if seed is None else int(seed)
     policy = run.policy
     env = run.env(render_mode="rgb_array") if video else run.env()
     videos_dir = folder / ("videos-explore" if explore else "videos")

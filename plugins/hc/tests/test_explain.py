@@ -153,3 +153,37 @@ def test_large_k_report_shows_the_most_used_and_groups_the_rest(tmp_path):
 
     with Image.open(tmp_path / "coefficients.png") as im:
         assert im.size[1] < 30 * 110 + 10  # capped height, not 64 x 0.35 inches per row
+
+
+def test_the_slice_holds_the_inputs_slice_at_names(hc_run, tmp_path):
+    import torch
+    from intarsia_hc.explain import _slice
+
+    class ByThirdInput(torch.nn.Module):  # sub-policy 1 where input 2 is positive, else 0
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, explore=False):
+            return {"choice": (x[:, 2] > 0).long()}
+
+    visited = np.array([[0.0, 0.0, -1.0, 0.0], [1.0, 1.0, -1.0, 0.0]], np.float32)  # input 2's mean is -1
+    assert (_slice(ByThirdInput(), visited, (0, 1), torch, n=5)["k"] == 0).all()
+    assert (_slice(ByThirdInput(), visited, (0, 1), torch, n=5, at={2: 0.5})["k"] == 1).all()
+
+    run_dir, _ = hc_run
+
+    @click.group()
+    def cli():
+        pass
+
+    add_commands(cli)
+    ok = CliRunner().invoke(cli, ["hc", "explain", str(run_dir), "--out", str(tmp_path / "at"), "--slice", "0,1",
+                                  "--slice-at", "2=0.25"])
+    assert ok.exit_code == 0, ok.output
+    summary = json.loads((tmp_path / "at" / "summary.json").read_text())
+    assert summary["slice"] == {"dims": [0, 1], "at": {"theta_dot": 0.25}}
+    bad = CliRunner().invoke(cli, ["hc", "explain", str(run_dir), "--slice", "0,1", "--slice-at", "x"])
+    assert bad.exit_code == 2 and "INDEX=VALUE" in bad.output
+    clash = CliRunner().invoke(cli, ["hc", "explain", str(run_dir), "--slice", "0,1", "--slice-at", "1=0.5"])
+    assert isinstance(clash.exception, IntarsiaError) and "slice_at" in str(clash.exception)

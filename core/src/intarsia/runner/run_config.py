@@ -82,6 +82,9 @@ class EvalConfig:
     """episodes per evaluation (RL jobs)"""
     final: bool = False
     """evaluate once more at the end"""
+    seed: int = -1
+    """seed of the evaluation env's episodes (-1: derived from the run's seed); set it to evaluate every run of
+    a comparison on the same episodes (the same goals, the same start states)"""
 
 
 @dataclass
@@ -129,7 +132,8 @@ def check_sections(config: Any) -> None:
         for f in fields(part):
             value = getattr(part, f.name)
             if isinstance(value, int) and not isinstance(value, bool):
-                at_least(part, f.name, 1 if (section, f.name) in {("log", "window")} else 0, prefix=f"{section}.")
+                low = {("log", "window"): 1, ("eval", "seed"): -1}.get((section, f.name), 0)
+                at_least(part, f.name, low, prefix=f"{section}.")
     fab = getattr(config, "fabric", None)
     if fab is not None:
         at_least(fab, "num_nodes", 1, prefix="fabric.")

@@ -14,6 +14,7 @@ import numpy as np
 
 from intarsia.build import build
 from intarsia.compose import ComposedReward, term_name
+from intarsia.evaluate import eval_seed
 from intarsia.interfaces import EnvSpec, Transitions
 from intarsia.runner.context import RunContext
 from intarsia.runner.episodes import EpisodeTracker
@@ -151,7 +152,7 @@ def _evaluate(cfg: TrainConfig, registry, policy, fabric) -> dict[str, float]:
     if fabric.global_rank != 0 or cfg.eval.episodes <= 0:
         return {}
     env = make_vector_env(registry, cfg.env, 1, "sync")
-    obs, _ = env.reset(seed=cfg.seed + 10_000_019)
+    obs, _ = env.reset(seed=eval_seed(cfg))
     returns, successes, ret, state, reset = [], [], 0.0, None, np.ones(1, dtype=bool)
     while len(returns) < cfg.eval.episodes:
         action, state = policy.act(obs, state, explore=False, reset=reset)

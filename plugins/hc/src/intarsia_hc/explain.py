@@ -11,7 +11,9 @@ and writes ``interpretability/`` in the run folder: ``report.md`` (the coefficie
 ``summary.json``, ``coefficients.png`` (heat map of W and b of the means), ``usage.png``, ``episode.png``
 (the active sub-policy along the lowest-return
 episode, with the observation) and ``slice.png`` (the active
-sub-policy over a 2-D slice of the observation space, the visited states on top).
+sub-policy over a 2-D slice of the observation space, the visited states on top; the other inputs at their
+mean over the visited states, or at the values ``slice_at`` gives: for a goal-conditioned policy, the map over
+(x, y) for one fixed goal).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from intarsia.errors import IntarsiaError
+from intarsia.evaluate import eval_seed
 
-EVAL_SEED_OFFSET = 10_000_019  # the core's evaluation seeds (intarsia.runner.train._evaluate)
 MIN_SHARE = 0.01
 
 
@@ -119,7 +121,7 @@ def rollout(policy, env, episodes: int, seed: int):
 
 
 def explain_run(run_dir, *, episodes: int | None = None, slice_dims: tuple[int, int] | None = None,
-                out_dir=None) -> dict:
+                slice_at: dict[int, float] | None = None, out_dir=None) -> dict:
     """Write the interpretability report of the policy in ``run_dir``; returns a summary with ``metrics``."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -127,11 +129,12 @@ def explain_run(run_dir, *, episodes: int | None = None, slice_dims: tuple[int, 
     cfg, env, policy = _load_policy(run_dir)
     episodes = int(episodes if episodes is not None else max(1, cfg.eval.episodes))
     out = Path(out_dir) if out_dir else run_dir / "interpretability"
-    return explain_policy(policy, env, out, episodes=episodes, seed=cfg.seed + EVAL_SEED_OFFSET,
-                          slice_dims=slice_dims, title=f"{cfg.name} ({cfg.policy.name} on {cfg.env.name})")
+    return explain_policy(policy, env, out, episodes=episodes, seed=eval_seed(cfg),
+                          slice_dims=slice_dims, slice_at=slice_at, title=f"{cfg.name} ({cfg.policy.name} on {cfg.env.name})")
 
 
-def explain_policy(policy, env, out: Path, *, episodes: int, seed: int, slice_dims=None, title: str = "") -> dict:
+def explain_policy(policy, env, out: Path, *, episodes: int, seed: int, slice_dims=None,
+                   slice_at: dict[int, float] | None = None, title: str = "") -> dict:
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
@@ -187,23 +190,31 @@ def explain_policy(policy, env, out: Path, *, episodes: int, seed: int, slice_di
         slice_dims = (int(order[0]), int(order[1] if len(order) > 1 else order[0]))
     if max(slice_dims) >= dim or min(slice_dims) < 0:
         raise IntarsiaError(f"slice dimensions {slice_dims} out of range for {dim} inputs")
-    slice_k = _slice(actor, visited, slice_dims, torch)
+    slice_at = {int(i): float(v) for i, v in (slice_at or {}).items()}
+    if any(i < 0 or i >= dim or i in slice_dims for i in slice_at):
+        raise IntarsiaError(f"slice_at: inputs {sorted(slice_at)} must be among the {dim} inputs and not the slice's "
+                            f"{slice_dims}")
+    slice_k = _slice(actor, visited, slice_dims, torch, at=slice_at)
     _plots(out, coef, feature_names, action_names, stats, inputs[shown], choices[shown], names, visited,
            np.concatenate(choices), slice_dims, slice_k, title)
     lines += ["## Figures", "", "![coefficients](coefficients.png)", "", "![usage](usage.png)", "",
               "![episode](episode.png)", "",
-              f"![slice](slice.png) (slice over {names[slice_dims[0]]} and {names[slice_dims[1]]}; other inputs"
-              " at their mean over the visited states)", ""]
+              f"![slice](slice.png) (slice over {names[slice_dims[0]]} and {names[slice_dims[1]]}"
+              + "".join(f"; {names[i]} = {v:g}" for i, v in sorted(slice_at.items()))
+              + ("; other inputs at their mean over the visited states" if dim > 2 + len(slice_at) else "") + ")", ""]
+    summary["slice"] = {"dims": list(slice_dims), "at": {names[i]: v for i, v in sorted(slice_at.items())}}
     return _finish(out, summary, lines)
 
 
-def _slice(actor, visited: np.ndarray, dims, torch, n: int = 101) -> dict:
+def _slice(actor, visited: np.ndarray, dims, torch, n: int = 101, at: dict[int, float] | None = None) -> dict:
     lo, hi = visited.min(0), visited.max(0)
     pad = 0.05 * np.maximum(hi - lo, 1e-6)
     xs = np.linspace(lo[dims[0]] - pad[dims[0]], hi[dims[0]] + pad[dims[0]], n)
     ys = np.linspace(lo[dims[1]] - pad[dims[1]], hi[dims[1]] + pad[dims[1]], n)
     gx, gy = np.meshgrid(xs, ys)
     grid = np.repeat(visited.mean(0, keepdims=True), n * n, 0).astype(np.float32)
+    for i, v in (at or {}).items():
+        grid[:, i] = v
     grid[:, dims[0]], grid[:, dims[1]] = gx.ravel(), gy.ravel()
     device = next(actor.parameters()).device
     with torch.no_grad():

@@ -66,4 +66,5 @@ RECIPE_SUMMARIES = {
     "hc/walker-walk": "SAC-HC (K=8, the paper's HC8) on DMC walker-walk at the paper's sizes (GPU) [dmc]",
     "hc/walker-walk-hc64": "SAC-HC (K=64, the paper's HC64) on DMC walker-walk at the paper's sizes (GPU) [dmc]",
     "hc/point-nav": "Goal-conditioned RIS with an HC actor on 2-D point navigation with a wall (paper-size RIS)",
+    "hc/point-nav-cpu": "hc/point-nav at CPU size (30k steps, batch 256), 100 fixed evaluation goals (CPU, minutes)",
 }
