@@ -177,9 +177,8 @@ def test_learning_curve_panels_merge_identical_series_and_put_eval_on_training_a
 
 
 def test_eval_seed_fixes_the_evaluation_episodes_across_runs():
-    from omegaconf import OmegaConf
-
     from intarsia.evaluate import EVAL_SEED_OFFSET, eval_seed
+    from omegaconf import OmegaConf
 
     assert eval_seed(OmegaConf.create({"seed": 4, "eval": {"seed": -1}})) == 4 + EVAL_SEED_OFFSET
     assert eval_seed(OmegaConf.create({"seed": 4})) == 4 + EVAL_SEED_OFFSET
