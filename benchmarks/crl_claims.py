@@ -69,18 +69,24 @@ def run_sweeps(args) -> None:
                 for arm, (recipe, extra) in CLAIMS[base].items():
                     for n in (args.slot_pairs if arm == "slots" else args.flat_pairs):
                         overrides = [*extra, f"name=crl-efficiency-{arm}-{n}", f"{PAIRS_KEY}={n}", "plots=false",
-                                     *args.override]
+                                     *arm_overrides(args, arm)]
                         sweep_once(args.runs / f"efficiency-{arm}-{n}-seeds-{seeds}", recipe, overrides, seeds=seeds,
                                    workers=args.workers, label=f"efficiency {arm} {n} pairs seeds {seeds}")
                 continue
             for arm, (recipe, extra) in CLAIMS[base].items():
-                overrides = [*extra, f"name=crl-{claim}-{arm}", "plots=false", *args.override]
+                overrides = [*extra, f"name=crl-{claim}-{arm}", "plots=false", *arm_overrides(args, arm)]
                 grid = []
                 if base == "curve":
                     overrides.append(f"sprites.num_objects={k}")
                     grid = [f"{PAIRS_KEY}={','.join(map(str, args.pairs))}"]
                 sweep_once(args.runs / f"{claim}-{arm}-seeds-{seeds}", recipe, overrides, seeds=seeds, grid=grid,
                            workers=args.workers, label=f"{claim} {arm} seeds {seeds}")
+
+
+def arm_overrides(args, arm: str) -> list[str]:
+    """``--override`` for every run, ``--slot-override`` for the slot arm only (stage-1 keys such as
+    ``pretrain.epochs``, which the flat encoder refuses: it has no auto-encoder stage)."""
+    return [*args.override, *(args.slot_override if arm == "slots" else [])]
 
 
 def compare_all(args) -> dict[str, dict]:
@@ -155,9 +161,9 @@ def readme_table(results: dict[str, dict]) -> str:
         if claim == "efficiency":  # one group per arm and pair count (name=crl-efficiency-<arm>-<n>), nothing paired
             cells = {tuple(g.rsplit("-", 2)[1:]): v for g, v in result["groups"].items()}
             for arm, n in sorted(cells, key=lambda an: (an[0], int(an[1]))):
-                runs, iqm = {arm: str(cells[arm, n]["runs"])}, {arm: cell(cells[arm, n]["iqm"])}
-                rows.append(f"| efficiency | {n} | {runs.get('slots', '–')} / {runs.get('flat', '–')} | "
-                            f"{iqm.get('slots', '–')} | {iqm.get('flat', '–')} | – |")
+                runs, iqm = str(cells[arm, n]["runs"]), cell(cells[arm, n]["iqm"])
+                slots_cols, flat_cols = ((runs, iqm), ("–", "–")) if arm == "slots" else (("–", "–"), (runs, iqm))
+                rows.append(f"| efficiency | {n} | {slots_cols[0]} / {flat_cols[0]} | {slots_cols[1]} | {flat_cols[1]} | – |")
             continue
         slots, flat = result["groups"][f"name=crl-{claim}-slots"], result["groups"][f"name=crl-{claim}-flat"]
         for task in result.get("tasks") or []:
@@ -182,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--slot-pairs", type=int, nargs="+", default=[1000, 2000, 5000],
                     help="efficiency: the slot model's training pairs (official 1000 2000 5000 10000)")
     ap.add_argument("--override", nargs="*", default=[], help="extra overrides for every run, e.g. train.max_minutes=30")
+    ap.add_argument("--slot-override", nargs="*", default=[],
+                    help="extra overrides for the slot arm only, e.g. pretrain.epochs=45 (the flat encoder has no stage 1)")
     add_sweep_arguments(ap, runs="runs/crl_claims", out=RESULTS)
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

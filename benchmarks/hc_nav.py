@@ -72,7 +72,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     common = [*args.override, *([f"steps={args.steps}"] if args.steps else [])]
     t0 = time.time()
-    arms = {f"K{k}": ([f"name=hc-nav-hc-k{k}", f"policy.actor.num_subpolicies={k}"]) for k in args.ks}
+    arms = {f"K{k}": [f"name=hc-nav-hc-k{k}", f"policy.actor.num_subpolicies={k}"] for k in args.ks}
     arms["mlp"] = ["name=hc-nav-mlp", "policy.actor.kind=mlp"]
     if not args.compare_only:
         for batch in args.seeds:
@@ -83,6 +83,7 @@ def main() -> None:
     if args.no_compare:
         return
     from intarsia.compare import compare
+    from intarsia_hc.explain import explain_run
 
     sweeps = sorted(d for d in args.runs.glob("*-seeds-*") if (d / "sweep.yaml").exists())
     result = compare(sweeps, METRIC, by="name", baseline="name=hc-nav-mlp", out=args.out, reps=args.reps)
@@ -93,16 +94,19 @@ def main() -> None:
                     if (d / "report.json").exists()), None)
         if run is None:
             continue
-        from intarsia_hc.explain import explain_run
-
         out = args.out / f"map-K{k}-seed0"
         summary = explain_run(run, slice_dims=(0, 1), slice_at={2: MAP_GOAL[0], 3: MAP_GOAL[1]}, out_dir=out)
         maps[f"K={k}"] = {"dir": str(out.relative_to(args.out)), "goal": list(MAP_GOAL), **summary["metrics"]}
+    command = "benchmarks/hc_nav.py " + " ".join(sys.argv[1:])
+    saved = args.out / "benchmark.json"
+    if args.compare_only and saved.is_file():  # the command that ran these runs, not this recomputation's
+        command = json.loads(saved.read_text()).get("command", command)
     meta = {"recipe": RECIPE, "overrides": common, "metric": METRIC, "random_policy": floor, "maps": maps,
-            "sweeps": [str(s) for s in sweeps], "command": "benchmarks/hc_nav.py " + " ".join(sys.argv[1:]),
+            "sweeps": [str(s) for s in sweeps], "command": command,
             "seconds_this_invocation": round(time.time() - t0, 1),
-            "run_seconds": {g: v.get("seconds") for g, v in result["groups"].items()}}
-    (args.out / "benchmark.json").write_text(json.dumps(meta, indent=2, default=str))
+            "run_seconds": {g: [json.loads((Path(d) / "report.json").read_text())["seconds"] for d in v["dirs"]]
+                            for g, v in result["groups"].items()}}
+    saved.write_text(json.dumps(meta, indent=2, default=str))
     print((args.out / "compare.md").read_text())
     print(json.dumps({"random": floor, **{g: {"runs": v["runs"], "scores": v["scores"]}
                                           for g, v in result["groups"].items()}}, indent=1))
