@@ -4,10 +4,11 @@ reference (the paper's trade-off curve at a CPU budget).
     .venv/bin/python benchmarks/hc_dmc.py                                  # cartpole-swingup, K in {1, 8, 64} + MLP, seeds 0-4
     .venv/bin/python benchmarks/hc_dmc.py --ks 8 --seeds 0-4 --steps 5000  # a smaller budget
     .venv/bin/python benchmarks/hc_dmc.py --hc-sweeps runs/A --mlp-sweep runs/B --steps 5000
+    .venv/bin/python benchmarks/hc_dmc.py --task reacher-easy --workers 2    # reacher-easy, two runs at once
     .venv/bin/python benchmarks/hc_dmc.py --cost-only                      # seconds per update and per agent step
 
-The recipe is ``hc/cartpole-swingup-cpu`` (2 x 256 networks, batch 256, action repeat 8; ``steps`` counts
-agent steps, 8 env steps each), the MLP its ``policy.name=sac-mlp policy.actor.kind=mlp`` twin; seeds through
+The recipes are ``hc/cartpole-swingup-cpu`` and ``hc/reacher-easy-cpu`` (2 x 256 networks, batch 256, action
+repeat 8 and 4; ``steps`` counts agent steps, 100k env steps per run), the MLP its ``policy.name=sac-mlp policy.actor.kind=mlp`` twin; seeds through
 ``intarsia sweep``, statistics through ``intarsia compare`` (benchmarks/hc_sweeps.py), returns normalised
 between a random policy's measured return and the MLP's mean. Writes benchmarks/results/hc_dmc_<task>.json, .md,
 .png, and the runs' reports.
@@ -25,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import hc_sweeps  # noqa: E402
 
-RECIPES = {"cartpole-swingup": "hc/cartpole-swingup-cpu"}
+RECIPES = {"cartpole-swingup": "hc/cartpole-swingup-cpu", "reacher-easy": "hc/reacher-easy-cpu"}
+ACTION_REPEAT = {"cartpole-swingup": 8, "reacher-easy": 4}
 
 
 def update_cost(recipe: str, updates: int = 40) -> dict:
@@ -80,6 +82,7 @@ def main() -> None:
     ap.add_argument("--hc-sweeps", type=Path, nargs="*", help="summarise these finished sweep folders over K ...")
     ap.add_argument("--mlp-sweep", type=Path, help="... and this MLP one, instead of running new sweeps")
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    ap.add_argument("--workers", type=int, default=1, help="runs at once (one core each)")
     ap.add_argument("--cost-only", action="store_true")
     args = ap.parse_args()
     recipe = RECIPES[args.task]
@@ -93,13 +96,14 @@ def main() -> None:
         hc_dirs, mlp_dir = args.hc_sweeps, args.mlp_sweep
     else:
         hc_dir, mlp_dir = hc_sweeps.run_sweeps(recipe, (recipe, ["policy.name=sac-mlp", "policy.actor.kind=mlp"]),
-                                               args.ks, args.seeds, overrides, args.runs_dir)
+                                               args.ks, args.seeds, overrides, args.runs_dir, args.workers)
         hc_dirs = [hc_dir]
     reports = [json.loads(p.read_text()) for d in hc_dirs for p in Path(d).rglob("report.json")]
     seeds = sorted({int(r["seed"]) for r in reports})
     steps = reports[0]["steps"]
     floor = hc_sweeps.random_return(recipe, overrides, seeds)
-    budget = (f"{steps:,} agent steps = {8 * steps:,} env steps per run (action repeat 8), 2x256 networks, "
+    repeat = ACTION_REPEAT[args.task]
+    budget = (f"{steps:,} agent steps = {repeat * steps:,} env steps per run (action repeat {repeat}), 2x256 networks, "
               "10 final episodes")
     summary = hc_sweeps.summarise(hc_dirs, mlp_dir, floor, f"hc_dmc_{args.task.replace('-', '_')}", budget)
     print(hc_sweeps.table_markdown(summary))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +24,17 @@ KEEP = ("report.json", "config.yaml")  # per run, what the results keep (not che
 
 
 def run_sweeps(hc_recipe: str, mlp_source: tuple[str, list[str]], ks: list[int], seeds: str, overrides: list[str],
-               runs_dir: Path) -> tuple[Path, Path]:
-    """One sweep over K (the HC recipe) and one of the MLP actor, ``seeds`` each; returns their folders."""
+               runs_dir: Path, workers: int = 1) -> tuple[Path, Path]:
+    """One sweep over K (the HC recipe) and one of the MLP actor, ``seeds`` each, ``workers`` runs at once;
+    returns their folders."""
     from intarsia import sweep
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     common = [f"log.dir={runs_dir}", "log.progress=false", *overrides]
-    hc = sweep(hc_recipe, common, seeds=seeds, grid=[f"policy.actor.num_subpolicies={','.join(map(str, ks))}"])
+    hc = sweep(hc_recipe, common, seeds=seeds, workers=workers,
+               grid=[f"policy.actor.num_subpolicies={','.join(map(str, ks))}"])
     mlp_recipe, mlp_overrides = mlp_source
-    mlp = sweep(mlp_recipe, [*common, *mlp_overrides], seeds=seeds)
+    mlp = sweep(mlp_recipe, [*common, *mlp_overrides], seeds=seeds, workers=workers)
     return Path(hc["dir"]), Path(mlp["dir"])
 
 
@@ -118,6 +122,7 @@ def summarise(hc_dirs: list[Path], mlp_dir: Path, floor: dict, name: str, budget
     summary = {"name": name, "budget": budget, "metric": "eval_return (final greedy evaluation)",
                "random_floor": floor, "mlp_mean": mlp_mean, "normalised": "(R - R_random) / (R_MLP_mean - R_random)",
                "ci": "95% stratified bootstrap (rliable), 2000 resamples", "sweeps": [*map(str, hc_dirs), str(mlp_dir)],
+               "command": " ".join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
                "table": {g: table[g] for g in order}}
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
     (RESULTS / f"{name}.md").write_text(table_markdown(summary))
@@ -159,7 +164,8 @@ def plot(summary: dict, path: Path) -> None:
     ax.axhline(summary["random_floor"]["mean"], color="0.5", ls="--", lw=1, label="random actions")
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("final eval return")
-    ax.set_title(f"{summary['name']}: return against K (IQM, 95% CI)\n{summary['budget']}", fontsize=8)
+    ax.set_title(f"{summary['name']}: return against K (IQM, 95% CI)\n" + textwrap.fill(summary["budget"], 90),
+                 fontsize=7)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
