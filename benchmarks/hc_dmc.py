@@ -7,8 +7,8 @@ reference (the paper's trade-off curve at a CPU budget).
     .venv/bin/python benchmarks/hc_dmc.py --task reacher-easy --workers 2    # reacher-easy, two runs at once
     .venv/bin/python benchmarks/hc_dmc.py --cost-only                      # seconds per update and per agent step
 
-The recipes are ``hc/cartpole-swingup-cpu`` and ``hc/reacher-easy-cpu`` (2 x 256 networks, batch 256, action
-repeat 8 and 4; ``steps`` counts agent steps, 100k env steps per run), the MLP its ``policy.name=sac-mlp policy.actor.kind=mlp`` twin; seeds through
+The recipes are ``hc/cartpole-swingup-cpu``, ``hc/reacher-easy-cpu`` and ``hc/cheetah-run-cpu`` (2 x 256 networks,
+batch 256, action repeat 8, 4 and 4; ``steps`` counts agent steps: 100k, 100k and 200k env steps per run), the MLP its ``policy.name=sac-mlp policy.actor.kind=mlp`` twin; seeds through
 ``intarsia sweep``, statistics through ``intarsia compare`` (benchmarks/hc_sweeps.py), returns normalised
 between a random policy's measured return and the MLP's mean. Writes benchmarks/results/hc_dmc_<task>.json, .md,
 .png, and the runs' reports.
@@ -26,8 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import hc_sweeps  # noqa: E402
 
-RECIPES = {"cartpole-swingup": "hc/cartpole-swingup-cpu", "reacher-easy": "hc/reacher-easy-cpu"}
-ACTION_REPEAT = {"cartpole-swingup": 8, "reacher-easy": 4}
+RECIPES = {"cartpole-swingup": "hc/cartpole-swingup-cpu", "reacher-easy": "hc/reacher-easy-cpu",
+           "cheetah-run": "hc/cheetah-run-cpu"}
+ACTION_REPEAT = {"cartpole-swingup": 8, "reacher-easy": 4, "cheetah-run": 4}
 
 
 def update_cost(recipe: str, updates: int = 40) -> dict:

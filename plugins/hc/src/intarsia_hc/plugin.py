@@ -60,6 +60,7 @@ RECIPE_SUMMARIES = {
     "hc/cartpole-swingup": "SAC-HC (K=8, the paper's HC8) on DMC cartpole-swingup at the paper's sizes (GPU) [dmc]",
     "hc/cartpole-swingup-hc64": "SAC-HC (K=64, the paper's HC64) on DMC cartpole-swingup at the paper's sizes (GPU) [dmc]",
     "hc/reacher-easy-cpu": "SAC-HC (K=8) on DMC reacher-easy, CPU-sized: 2x256, 100k env steps (action repeat 4) [dmc]",
+    "hc/cheetah-run-cpu": "SAC-HC (K=8) on DMC cheetah-run, CPU-sized: 2x256, 200k env steps (action repeat 4) [dmc]",
     "hc/reacher-easy": "SAC-HC (K=8, the paper's HC8) on DMC reacher-easy at the paper's sizes (GPU) [dmc]",
     "hc/reacher-easy-hc64": "SAC-HC (K=64, the paper's HC64) on DMC reacher-easy at the paper's sizes (GPU) [dmc]",
     "hc/cheetah-run": "SAC-HC (K=8, the paper's HC8) on DMC cheetah-run at the paper's sizes (GPU) [dmc]",
