@@ -28,7 +28,6 @@ import hc_sweeps  # noqa: E402
 
 RECIPES = {"cartpole-swingup": "hc/cartpole-swingup-cpu", "reacher-easy": "hc/reacher-easy-cpu",
            "cheetah-run": "hc/cheetah-run-cpu"}
-ACTION_REPEAT = {"cartpole-swingup": 8, "reacher-easy": 4, "cheetah-run": 4}
 
 
 def update_cost(recipe: str, updates: int = 40) -> dict:
@@ -103,7 +102,9 @@ def main() -> None:
     seeds = sorted({int(r["seed"]) for r in reports})
     steps = reports[0]["steps"]
     floor = hc_sweeps.random_return(recipe, overrides, seeds)
-    repeat = ACTION_REPEAT[args.task]
+    from intarsia.runner.api import prepare
+
+    repeat = prepare(recipe, overrides)[2].env.config.action_repeat  # the recipe's own, not a copy kept here
     budget = (f"{steps:,} agent steps = {repeat * steps:,} env steps per run (action repeat {repeat}), 2x256 networks, "
               "10 final episodes")
     summary = hc_sweeps.summarise(hc_dirs, mlp_dir, floor, f"hc_dmc_{args.task.replace('-', '_')}", budget)
